@@ -1,0 +1,3 @@
+import { kuvaszVitestConfig } from '../../vitest.shared.ts';
+
+export default kuvaszVitestConfig();
