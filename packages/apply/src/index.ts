@@ -1,2 +1,15 @@
-// Public API: filled in by the package's issue. Kept empty so the workspace builds.
-export {};
+export {
+  type ChangeTuple,
+  type ChangeValue,
+  type DeleteChange,
+  type InsertChange,
+  type RowChange,
+  type SourceColumn,
+  type SourceId,
+  type SourceRelation,
+  type SourceTransaction,
+  type TruncateChange,
+  UNCHANGED,
+  type Unchanged,
+  type UpdateChange,
+} from './change.js';

@@ -1,0 +1,88 @@
+/**
+ * The apply engine's input: committed source transactions with row changes
+ * already resolved against their relation. This type belongs to the engine
+ * (not to any replication reader), so any reader can feed it.
+ *
+ * Values are PostgreSQL text-format strings (what pgoutput sends in its
+ * default text mode), `null`, or `UNCHANGED` for a TOASTed value the source
+ * did not resend. Tuples are arrays aligned with `relation.columns`.
+ */
+
+/** A TOASTed column whose value did not change; never confused with NULL. */
+export const UNCHANGED: unique symbol = Symbol.for('@kuvasz/apply.unchanged');
+export type Unchanged = typeof UNCHANGED;
+
+export type ChangeValue = string | null | Unchanged;
+export type ChangeTuple = ChangeValue[];
+
+export interface SourceColumn {
+  name: string;
+  /** Source type OID; used to pick comparisons for types without `=`. */
+  typeOid: number;
+  /** Part of the replica identity (primary key or identity index). */
+  isKey: boolean;
+}
+
+export interface SourceRelation {
+  schema: string;
+  table: string;
+  replicaIdentity: 'default' | 'nothing' | 'full' | 'index';
+  columns: SourceColumn[];
+}
+
+export interface InsertChange {
+  op: 'insert';
+  relation: SourceRelation;
+  new: ChangeTuple;
+}
+
+export interface UpdateChange {
+  op: 'update';
+  relation: SourceRelation;
+  new: ChangeTuple;
+  /** Old replica identity key, sent when the key changed ('K'); non-key entries are null. */
+  key?: ChangeTuple | undefined;
+  /** Whole old row under REPLICA IDENTITY FULL ('O'). */
+  old?: ChangeTuple | undefined;
+}
+
+export interface DeleteChange {
+  op: 'delete';
+  relation: SourceRelation;
+  key?: ChangeTuple | undefined;
+  old?: ChangeTuple | undefined;
+}
+
+export interface TruncateChange {
+  op: 'truncate';
+  relations: SourceRelation[];
+  cascade: boolean;
+  restartIdentity: boolean;
+}
+
+export type RowChange = InsertChange | UpdateChange | DeleteChange | TruncateChange;
+
+/** Identifies one source connection: the configured database name and its `sid`. */
+export interface SourceId {
+  database: string;
+  /** Written into the target's `sid` column when it has one. */
+  sid: string;
+}
+
+export interface SourceTransaction {
+  source: SourceId;
+  xid?: number | undefined;
+  /** LSN of the commit record on the source; positions are compared on this. */
+  commitLsn: bigint;
+  /**
+   * The LSN to acknowledge to the source once this transaction is durable
+   * (pgoutput's commit end LSN). Defaults to `commitLsn`.
+   */
+  endLsn?: bigint | undefined;
+  /**
+   * Source commit time: a timestamptz literal with microseconds (lossless) or
+   * a Date. History versions use it, never the streamer's clock.
+   */
+  commitTime: string | Date;
+  changes: RowChange[];
+}
