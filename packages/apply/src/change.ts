@@ -3,6 +3,10 @@
  * already resolved against their relation. This type belongs to the engine
  * (not to any replication reader), so any reader can feed it.
  *
+ * Exactly once: the engine stores, per source, the position (commit LSN,
+ * index of the next change) in the destination in the same transaction as
+ * the data it covers, and skips what is at or below it on replay.
+ *
  * Values are PostgreSQL text-format strings (what pgoutput sends in its
  * default text mode), `null`, or `UNCHANGED` for a TOASTed value the source
  * did not resend. Tuples are arrays aligned with `relation.columns`.
@@ -85,4 +89,14 @@ export interface SourceTransaction {
    */
   commitTime: string | Date;
   changes: RowChange[];
+  /**
+   * A large transaction may arrive in parts, in order, each with the index
+   * (within the whole transaction) of its first change. Default 0.
+   */
+  firstChangeIndex?: number | undefined;
+  /**
+   * False on every part but the last. Only a final part makes the
+   * transaction's position acknowledgeable. Default true.
+   */
+  final?: boolean | undefined;
 }
