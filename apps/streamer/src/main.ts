@@ -1,28 +1,54 @@
-declare const KUVASZ_VERSION: string;
+import { type CliArgs, parseCli } from './cli/args.js';
+import { COMMAND_HELP, MAIN_HELP, VERSION } from './cli/help.js';
+import { configJsonSchema } from './config/schema.js';
+import { Redactor } from './config/secrets.js';
+import { ConfigError, EXIT, StreamerError } from './errors.js';
 
-const HELP = `kuvasz-streamer ${typeof KUVASZ_VERSION === 'string' ? KUVASZ_VERSION : 'dev'}
-PostgreSQL change-data-capture streamer (TypeScript port of kuvasz-streamer).
-
-Usage: kuvasz-streamer <command> [options]
-
-Options:
-  -h, --help     show this help
-  -V, --version  print the version
-`;
-
-function main(argv: string[]): number {
-  if (argv.includes('-V') || argv.includes('--version')) {
-    process.stdout.write(`${typeof KUVASZ_VERSION === 'string' ? KUVASZ_VERSION : 'dev'}\n`);
-    return 0;
+async function dispatch(args: CliArgs): Promise<number> {
+  if (args.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
   }
-  if (argv.length === 0 || argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(HELP);
-    return 0;
+  if (!args.command) {
+    process.stdout.write(MAIN_HELP);
+    return args.help ? EXIT.ok : EXIT.usage;
   }
-  process.stderr.write(
-    `kuvasz-streamer: unknown command '${argv[0]}'; run kuvasz-streamer --help\n`,
-  );
-  return 2;
+  if (args.help) {
+    process.stdout.write(COMMAND_HELP[args.command] ?? MAIN_HELP);
+    return EXIT.ok;
+  }
+  switch (args.command) {
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      return EXIT.ok;
+    default: {
+      const { runCommand } = await import('./commands/index.js');
+      return runCommand(args.command, args);
+    }
+  }
 }
 
-process.exitCode = main(process.argv.slice(2));
+/** Maps every failure to a message without a stack trace, and an exit code. */
+function report(err: unknown): number {
+  const redactor = new Redactor();
+  if (err instanceof ConfigError || err instanceof StreamerError) {
+    process.stderr.write(`kuvasz-streamer: ${redactor.redact(err.message)}\n`);
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`kuvasz-streamer: unexpected error: ${redactor.redact(e.message)}\n`);
+  if (process.env.KUVASZ_DEBUG) process.stderr.write(`${redactor.redact(e.stack ?? '')}\n`);
+  return EXIT.runtime;
+}
+
+async function main(): Promise<void> {
+  let code: number;
+  try {
+    code = await dispatch(parseCli(process.argv.slice(2)));
+  } catch (err: unknown) {
+    code = report(err);
+  }
+  process.exitCode = code;
+}
+
+await main();

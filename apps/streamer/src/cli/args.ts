@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util';
+import { StreamerError } from '../errors.js';
+
+export const COMMANDS = [
+  'run',
+  'validate',
+  'plan',
+  'status',
+  'cutover',
+  'teardown',
+  'demo',
+  'schema',
+] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface CliArgs {
+  command: Command | undefined;
+  help: boolean;
+  version: boolean;
+  config: string | undefined;
+  map: string | undefined;
+  destination: string | undefined;
+  logLevel: string | undefined;
+  logFormat: 'json' | 'pretty' | undefined;
+  json: boolean;
+  apply: boolean;
+  yes: boolean;
+  durationS: number | undefined;
+  timeoutMs: number | undefined;
+}
+
+function positiveNumber(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new StreamerError('usage', `--${name} expects a positive number, got '${v}'`);
+  return n;
+}
+
+export function parseCli(argv: string[]): CliArgs {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err: unknown) {
+    throw new StreamerError(
+      'usage',
+      `${(err as Error).message.replace(/\. To specify.*$/s, '')}; run kuvasz-streamer --help`,
+    );
+  }
+  const { values, positionals } = parsed;
+  const [first, ...rest] = positionals;
+  if (first !== undefined && !(COMMANDS as readonly string[]).includes(first)) {
+    throw new StreamerError('usage', `unknown command '${first}'; run kuvasz-streamer --help`);
+  }
+  if (rest.length > 0)
+    throw new StreamerError(
+      'usage',
+      `unexpected argument '${rest[0]}'; run kuvasz-streamer --help`,
+    );
+  const logFormat = values['log-format'];
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new StreamerError('usage', `--log-format expects json or pretty, got '${logFormat}'`);
+  }
+  if (values.config && values.map)
+    throw new StreamerError('usage', 'give either -c <file> or --map <file>, not both');
+  return {
+    command: first as Command | undefined,
+    help: values.help ?? false,
+    version: values.version ?? false,
+    config: values.config,
+    map: values.map,
+    destination: values.destination,
+    logLevel: values['log-level'],
+    logFormat,
+    json: values.json ?? false,
+    apply: values.apply ?? false,
+    yes: values.yes ?? false,
+    durationS: positiveNumber('duration-s', values['duration-s']),
+    timeoutMs: positiveNumber('timeout-ms', values['timeout-ms']),
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+      config: { type: 'string', short: 'c' },
+      map: { type: 'string' },
+      destination: { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      json: { type: 'boolean' },
+      apply: { type: 'boolean' },
+      yes: { type: 'boolean' },
+      'duration-s': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+    },
+  });
+}

@@ -1,0 +1,7 @@
+import type { CliArgs, Command } from '../cli/args.js';
+import { StreamerError } from '../errors.js';
+
+/** Runs a command that needs a configuration; returns its exit code. */
+export async function runCommand(command: Command, _args: CliArgs): Promise<number> {
+  throw new StreamerError('usage', `the ${command} command is not available in this build yet`);
+}

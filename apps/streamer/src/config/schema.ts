@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/**
+ * The configuration file, as written by users. `databases` is the same list
+ * as the original kuvasz-streamer's map.yaml, unchanged; a bare list (a map
+ * file) is accepted too, with the destination given on the command line.
+ */
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+
+export const tableOptionsSchema = z
+  .strictObject({
+    type: z
+      .enum(['clone', 'append', 'history'])
+      .default('clone')
+      .describe(
+        'How changes are applied: clone (mirror), append (ignore DELETE and TRUNCATE), history (SCD type 2)',
+      ),
+    target: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Target table, `table` or `schema.table` (default: the source table name in destination.schema)',
+      ),
+    partitions_regex: z
+      .string()
+      .min(1)
+      .refine(
+        (s) => {
+          try {
+            new RegExp(s);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'not a valid regular expression' },
+      )
+      .optional()
+      .describe(
+        'Leaf partitions whose changes go to this table (for sources that publish partitions, e.g. PostgreSQL 12)',
+      ),
+  })
+  .nullable();
+
+export const sourceUrlSchema = z.strictObject({
+  url: z.string().min(1).describe('Source connection URL; ${VAR} is read from the environment'),
+  sid: z
+    .union([z.string().min(1), z.number().int()])
+    .describe("Source id written into the target tables' sid column (a string or a number)"),
+});
+
+export const databaseSchema = z
+  .strictObject({
+    database: z
+      .string()
+      .min(1)
+      .describe('Name of the source database (used in slot and publication names)'),
+    urls: z
+      .array(sourceUrlSchema)
+      .min(1)
+      .describe('One entry per source server holding this database'),
+    tables: z
+      .record(z.string().min(1), tableOptionsSchema)
+      .refine((t) => Object.keys(t).length > 0, { message: 'at least one table is needed' })
+      .describe('Source tables (`table` or `schema.table`) to replicate, with their options'),
+  })
+  .superRefine((db, ctx) => {
+    const seen = new Map<string, number>();
+    db.urls.forEach((u, i) => {
+      const sid = String(u.sid);
+      const first = seen.get(sid);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['urls', i, 'sid'],
+          message: `duplicate sid ${JSON.stringify(sid)} (also urls[${first}]); every source of a database needs its own sid`,
+        });
+      } else {
+        seen.set(sid, i);
+      }
+    });
+  });
+
+export const configFileSchema = z.strictObject({
+  destination: z.strictObject({
+    url: z
+      .string()
+      .min(1)
+      .describe('Destination connection URL; ${VAR} is read from the environment'),
+    schema: z.string().min(1).default('public').describe('Schema of the target tables'),
+    metadata_schema: z
+      .string()
+      .min(1)
+      .default('kuvasz')
+      .describe("The streamer's own state (positions, sync progress)"),
+  }),
+  databases: z.array(databaseSchema).min(1),
+  apply: z
+    .strictObject({
+      workers: positiveInt(64)
+        .default(4)
+        .describe('Destination connections applying changes in parallel'),
+      batch_rows: positiveInt(1_000_000)
+        .default(10_000)
+        .describe('Changes per batch before a flush'),
+      flush_interval_ms: positiveInt(60_000)
+        .default(200)
+        .describe('Longest wait before a partial batch is flushed'),
+    })
+    .prefault({}),
+  sync: z
+    .strictObject({
+      parallel_tables: positiveInt(64)
+        .default(2)
+        .describe('Tables copied at once during an initial sync'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      listen: z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, {
+          message: 'expected host:port, e.g. 127.0.0.1:8080',
+        })
+        .describe('Address of /metrics, /healthz, /readyz and /api/status'),
+    })
+    .optional(),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+      format: z
+        .enum(['json', 'pretty'])
+        .optional()
+        .describe('Default: pretty on a terminal, json otherwise'),
+    })
+    .prefault({}),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type DatabaseFile = z.infer<typeof databaseSchema>;
+
+/** JSON Schema of the configuration file, for editors (`kuvasz-streamer schema`). */
+export function configJsonSchema(): unknown {
+  const schema = z.toJSONSchema(configFileSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  return {
+    $id: 'https://github.com/kuvasz-io/kuvasz-streamer/config.schema.json',
+    title: 'kuvasz-streamer configuration',
+    ...schema,
+  };
+}
