@@ -1,0 +1,78 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.js';
+
+export interface HttpHandlers {
+  metrics: Metrics;
+  /** The JSON of `status`. */
+  status: () => Promise<unknown> | unknown;
+  /** Ready: every source streaming (or deliberately idle). */
+  ready: () => boolean;
+}
+
+/** `/metrics`, `/healthz`, `/readyz`, `/api/status`. */
+export async function startHttpServer(
+  listen: { host: string; port: number },
+  handlers: HttpHandlers,
+  log: Logger,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (code: number, type: string, body: string) => {
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    void (async () => {
+      try {
+        switch (path) {
+          case '/metrics':
+            send(
+              200,
+              handlers.metrics.registry.contentType,
+              await handlers.metrics.registry.metrics(),
+            );
+            return;
+          case '/healthz':
+            send(200, 'text/plain', 'ok\n');
+            return;
+          case '/readyz':
+            if (handlers.ready()) send(200, 'text/plain', 'ready\n');
+            else send(503, 'text/plain', 'not ready\n');
+            return;
+          case '/api/status':
+            send(
+              200,
+              'application/json',
+              `${JSON.stringify(await handlers.status(), bigintReplacer, 2)}\n`,
+            );
+            return;
+          default:
+            send(404, 'text/plain', 'not found: try /metrics, /healthz, /readyz, /api/status\n');
+        }
+      } catch (err: unknown) {
+        log.error({ err, path }, 'http handler failed');
+        send(500, 'text/plain', 'internal error\n');
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  log.info({ url }, 'http server listening');
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export function bigintReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
