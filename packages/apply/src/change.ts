@@ -12,8 +12,12 @@
  * did not resend. Tuples are arrays aligned with `relation.columns`.
  */
 
-/** A TOASTed column whose value did not change; never confused with NULL. */
-export const UNCHANGED: unique symbol = Symbol.for('@kuvasz/apply.unchanged');
+/**
+ * A TOASTed column whose value did not change; never confused with NULL. The
+ * same registered symbol as `@kuvasz/pgoutput`'s `UNCHANGED_TOAST`, so a
+ * decoded text-mode tuple is already a valid `ChangeTuple`.
+ */
+export const UNCHANGED: unique symbol = Symbol.for('kuvasz.unchanged-toast');
 export type Unchanged = typeof UNCHANGED;
 
 export type ChangeValue = string | null | Unchanged;

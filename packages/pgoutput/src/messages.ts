@@ -19,9 +19,12 @@ export type Lsn = bigint;
 
 /**
  * A TOASTed column whose value did not change: the server did not send it.
- * Distinct from NULL; a consumer must keep the old value.
+ * Distinct from NULL; a consumer must keep the old value. A registered
+ * symbol: `@kuvasz/apply` uses the same key for its `UNCHANGED`, so tuples
+ * pass from decoder to engine without conversion (and without either
+ * package importing the other).
  */
-export const UNCHANGED_TOAST: unique symbol = Symbol.for('@kuvasz/pgoutput.unchanged-toast');
+export const UNCHANGED_TOAST: unique symbol = Symbol.for('kuvasz.unchanged-toast');
 export type UnchangedToast = typeof UNCHANGED_TOAST;
 
 /**
