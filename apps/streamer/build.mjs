@@ -16,7 +16,7 @@ await build({
   sourcemap: true,
   conditions: ['@kuvasz/source'],
   // pg optionally requires pg-native; we never use it.
-  external: ['pg-native', 'pg-binaries-*'],
+  external: ['pg-native', 'pg-binaries-*', '@testcontainers/postgresql', 'testcontainers'],
   define: { KUVASZ_VERSION: JSON.stringify(pkg.version) },
   banner: {
     js: [
