@@ -1,4 +1,16 @@
 export {
+  CopyDataAssembler,
+  type CopyDataAssemblerOptions,
+} from './copy-data-assembler.js';
+export {
+  PgoutputDecodeError,
+  type PgoutputDecodeErrorCode,
+  PgoutputError,
+  type PgoutputErrorCode,
+  PgoutputRelationError,
+} from './errors.js';
+export { compareLsn, formatLsn, MAX_LSN, parseLsn } from './lsn.js';
+export {
   type BeginMessage,
   type BeginPrepareMessage,
   type CommitMessage,
@@ -32,3 +44,32 @@ export {
   type UpdateMessage,
   type XLogData,
 } from './messages.js';
+export {
+  dateToPgTimestamp,
+  nowPgTimestamp,
+  PG_EPOCH_MS,
+  PG_TIMESTAMP_INFINITY,
+  PG_TIMESTAMP_MINUS_INFINITY,
+  pgTimestampToDate,
+  pgTimestampToIso,
+} from './pg-time.js';
+export {
+  PgoutputDecoder,
+  type PgoutputDecoderOptions,
+  type PgoutputProtoVersion,
+} from './pgoutput-decoder.js';
+export { RelationCache } from './relation-cache.js';
+export {
+  encodeStandbyStatusUpdate,
+  parseReplicationFrame,
+  STANDBY_STATUS_UPDATE_BYTES,
+  XLOGDATA_HEADER_BYTES,
+} from './replication-frame.js';
+export {
+  createTypeParsers,
+  defaultTypeParsers,
+  PG_TYPE_OIDS,
+  type TypeParser,
+  type TypeParserOptions,
+  type TypeParsers,
+} from './type-parsers.js';
