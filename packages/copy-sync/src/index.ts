@@ -1,2 +1,25 @@
-// Public API: filled in by the package's issue. Kept empty so the workspace builds.
-export {};
+export { CopySync } from './copy-sync.js';
+export {
+  CopyError,
+  type CopySide,
+  CopySyncError,
+  type CopySyncErrorCode,
+  SyncFailedError,
+} from './errors.js';
+export { type Logger, noopLogger } from './logger.js';
+export { formatLsn, parseLsn } from './lsn.js';
+export type {
+  AcquiredSnapshot,
+  CopySyncOptions,
+  ProgressEvent,
+  SnapshotInfo,
+  SourceConnection,
+  SourceId,
+  SyncSourceOptions,
+  TableRef,
+  TableSpec,
+  TableState,
+  TableStatus,
+  TableSyncResult,
+  TargetType,
+} from './types.js';

@@ -1,0 +1,124 @@
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { CopySide } from './errors.js';
+import { cancelQuery } from './reader-pool.js';
+
+/** Why a pipe failed, and which side's error it was. */
+export class PipeFailure extends Error {
+  override name = 'PipeFailure';
+  constructor(
+    readonly side: CopySide | 'abort',
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+const NEWLINE = 0x0a;
+
+/** Rows in a text-format COPY chunk: a raw newline only ever ends a row (data newlines are escaped). */
+function countRows(chunk: Buffer): number {
+  let n = 0;
+  let i = chunk.indexOf(NEWLINE);
+  while (i !== -1) {
+    n++;
+    i = chunk.indexOf(NEWLINE, i + 1);
+  }
+  return n;
+}
+
+/**
+ * Streams `COPY (...) TO STDOUT` on `source` into `COPY ... FROM STDIN` on
+ * `dest` without looking inside rows: the ~64 KiB CopyData chunks are passed
+ * on as they come (rows cross them). One write is in flight at a time, so a
+ * destination error never meets queued writes (pg-copy-streams drops its
+ * connection on error and would throw on them); the source is paused
+ * meanwhile, which is the backpressure.
+ *
+ * On a destination error or abort the source query is cancelled and drained
+ * until it ends; on a source error the destination COPY is failed
+ * (CopyFail), so both connections are idle again when this settles and each
+ * side's transaction holds the error.
+ */
+export function pipeCopy(opts: {
+  source: pg.Client;
+  dest: pg.ClientBase;
+  outSql: string;
+  inSql: string;
+  onData?: (bytes: number, rows: number) => void;
+  signal?: AbortSignal | undefined;
+}): Promise<{ rows: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const inp = opts.dest.query(copyFrom(opts.inSql));
+    const out = opts.source.query(copyTo(opts.outSql));
+    let bytes = 0;
+    let failure: PipeFailure | undefined;
+    let outDone = false;
+    let inDone = false;
+
+    const settle = (): void => {
+      if (!outDone || !inDone) return;
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (failure) reject(failure);
+      else resolve({ rows: inp.rowCount, bytes });
+    };
+
+    const stopSource = (): void => {
+      if (outDone) return;
+      void cancelQuery(opts.source);
+      // Keep reading so the connection reaches the server's error and is usable again.
+      out.resume();
+    };
+
+    const fail = (side: CopySide | 'abort', err: unknown): void => {
+      if (failure) return;
+      failure = new PipeFailure(side, err);
+      if (side !== 'source') stopSource();
+      if (side !== 'destination' && !inDone) {
+        // CopyFail: the server rolls the COPY back and answers with an error.
+        inp.destroy(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+
+    const onAbort = (): void => fail('abort', opts.signal?.reason ?? new Error('aborted'));
+
+    out.on('data', (chunk: Buffer) => {
+      if (failure) return;
+      bytes += chunk.length;
+      opts.onData?.(chunk.length, countRows(chunk));
+      out.pause();
+      inp.write(chunk, () => {
+        if (!failure) out.resume();
+      });
+    });
+    out.on('end', () => {
+      outDone = true;
+      // end() queues CopyDone behind the write in flight.
+      if (!failure) inp.end();
+      settle();
+    });
+    out.on('error', (e) => {
+      outDone = true;
+      fail('source', e);
+      settle();
+    });
+    inp.on('finish', () => {
+      inDone = true;
+      settle();
+    });
+    inp.on('error', (e) => {
+      inDone = true;
+      fail('destination', e);
+      settle();
+    });
+    inp.on('close', () => {
+      if (failure && !inDone) {
+        inDone = true;
+        settle();
+      }
+    });
+
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,92 @@
+/** Every failure this package reports, by kind. */
+export type CopySyncErrorCode =
+  | 'invalid_options'
+  | 'snapshot_import_failed'
+  | 'metadata_failed'
+  | 'copy_failed'
+  | 'tables_failed'
+  | 'aborted';
+
+/** Base class of every error thrown by `@kuvasz/copy-sync`. */
+export class CopySyncError extends Error {
+  override name = 'CopySyncError';
+  readonly code: CopySyncErrorCode;
+
+  constructor(code: CopySyncErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+/** Which server rejected the copy: the one read from or the one written to. */
+export type CopySide = 'source' | 'destination';
+
+/**
+ * One table's copy failed. Its target is left as it was before the failed
+ * transaction (a chunk, or the whole table when it loads through staging);
+ * chunks committed before the failure stay recorded and a later sync resumes
+ * after them.
+ */
+export class CopyError extends CopySyncError {
+  override name = 'CopyError';
+  /** The source table, `schema.table`. */
+  readonly table: string;
+  /** The target table, `schema.table`. */
+  readonly target: string;
+  /** Rows committed to the destination by this run before the failure. */
+  readonly rowsCopied: number;
+  readonly sqlstate: string | undefined;
+  readonly side: CopySide;
+
+  constructor(init: {
+    table: string;
+    target: string;
+    rowsCopied: number;
+    side: CopySide;
+    sqlstate?: string | undefined;
+    message: string;
+    cause?: unknown;
+  }) {
+    super('copy_failed', init.message, { cause: init.cause });
+    this.table = init.table;
+    this.target = init.target;
+    this.rowsCopied = init.rowsCopied;
+    this.side = init.side;
+    this.sqlstate = init.sqlstate;
+  }
+}
+
+/**
+ * Some tables of a `syncSource` call failed; the others finished and their
+ * results (with watermarks) are in `results`.
+ */
+export class SyncFailedError<R = unknown> extends CopySyncError {
+  override name = 'SyncFailedError';
+  readonly failures: readonly CopyError[];
+  readonly results: readonly R[];
+
+  constructor(failures: readonly CopyError[], results: readonly R[]) {
+    const list = failures.map((f) => `  - ${f.message}`).join('\n');
+    super(
+      'tables_failed',
+      `${failures.length} of ${failures.length + results.length} table(s) failed to sync; their chunks done so far are recorded and the next sync resumes them:\n${list}`,
+    );
+    this.failures = failures;
+    this.results = results;
+  }
+}
+
+/** The SQLSTATE of a server error, when `e` is one. */
+export function sqlstateOf(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && 'code' in e) {
+    const code = (e as { code: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** The message of anything thrown, without assuming it is an Error. */
+export function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

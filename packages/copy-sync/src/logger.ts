@@ -1,0 +1,22 @@
+/**
+ * The part of pino's logger this package uses; pass a pino logger (or
+ * anything shaped like it). Bigints are logged as strings.
+ */
+export interface Logger {
+  child(bindings: Record<string, unknown>): Logger;
+  debug(obj: Record<string, unknown>, msg: string): void;
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+const noop = (): void => {};
+
+/** The default logger: discards everything. */
+export const noopLogger: Logger = {
+  child: () => noopLogger,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+};
