@@ -91,9 +91,10 @@ export async function describeRelation(
  */
 export async function relationPages(client: pg.ClientBase, oid: number): Promise<number> {
   const res = await client.query<{ pages: string | null }>(
-    `SELECT max(pg_catalog.pg_relation_size(t.relid) / current_setting('block_size')::bigint)::text AS pages
-       FROM pg_catalog.pg_partition_tree($1::regclass) t
-      WHERE t.isleaf`,
+    `SELECT (coalesce((SELECT max(pg_catalog.pg_relation_size(t.relid))
+                         FROM pg_catalog.pg_partition_tree($1::regclass) t WHERE t.isleaf),
+                      pg_catalog.pg_relation_size($1::regclass))
+             / current_setting('block_size')::bigint)::text AS pages`,
     [oid],
   );
   return Number(res.rows[0]?.pages ?? 0);

@@ -85,10 +85,12 @@ export class CopySync {
     if (signal?.aborted) throw aborted(signal.reason);
     await this.store.ensure();
 
-    const states = new Map((await this.store.loadAll(sourceId)).map((s) => [refKey(s.table), s]));
+    const states = new Map(
+      (await this.store.loadAll(sourceId)).map((s) => [pairKey(s.table, s.target), s]),
+    );
     const isDone = (t: TableSpec): boolean => {
-      const s = states.get(refKey(t.source));
-      return s?.status === 'done' && s.type === t.type && refKey(s.target) === refKey(t.target);
+      const s = states.get(pairKey(t.source, t.target));
+      return s?.status === 'done' && s.type === t.type;
     };
     const toCopy = tables.filter((t) => !isDone(t));
 
@@ -126,7 +128,7 @@ export class CopySync {
       await releaseAcquired();
       options.onSnapshotImported?.();
       if (!readers || !snapshot) {
-        return tables.map((t) => doneResult(states.get(refKey(t.source))));
+        return tables.map((t) => doneResult(states.get(pairKey(t.source, t.target))));
       }
       const snap = {
         name: snapshot.name,
@@ -142,7 +144,10 @@ export class CopySync {
         for (let spec = queue.shift(); spec; spec = queue.shift()) {
           const name = displayName(spec.source);
           if (isDone(spec)) {
-            results.set(refKey(spec.source), doneResult(states.get(refKey(spec.source))));
+            results.set(
+              pairKey(spec.source, spec.target),
+              doneResult(states.get(pairKey(spec.source, spec.target))),
+            );
             continue;
           }
           if (signal?.aborted) {
@@ -164,7 +169,7 @@ export class CopySync {
             logger: log,
           };
           try {
-            results.set(refKey(spec.source), await syncTable(ctx));
+            results.set(pairKey(spec.source, spec.target), await syncTable(ctx));
           } catch (e: unknown) {
             if (e instanceof CopyError) {
               log.error({ err: e, table: name }, 'table copy failed');
@@ -191,7 +196,7 @@ export class CopySync {
       );
       if (abortError) throw abortError;
       const ordered = tables.flatMap((t) => {
-        const r = results.get(refKey(t.source));
+        const r = results.get(pairKey(t.source, t.target));
         return r ? [r] : [];
       });
       if (failures.length > 0) throw new SyncFailedError<TableSyncResult>(failures, ordered);
@@ -255,6 +260,10 @@ export class CopySync {
       client.release();
     }
   }
+}
+
+function pairKey(source: TableRef, target: TableRef): string {
+  return `${refKey(source)}->${refKey(target)}`;
 }
 
 function aborted(reason: unknown): CopySyncError {

@@ -7,6 +7,7 @@ import type { SourceId, TableRef, TableState, TargetType } from './types.js';
 /** The key of one table of one source in the metadata tables. */
 export interface StateKey extends SourceId {
   table: TableRef;
+  target: TableRef;
 }
 
 /** A table row as stored, with what a run needs beyond the public state. */
@@ -100,13 +101,14 @@ export class MetadataStore {
         rows bigint NOT NULL DEFAULT 0, bytes bigint NOT NULL DEFAULT 0,
         history_time timestamptz, staging_table text,
         started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz,
-        PRIMARY KEY (database, sid, source_schema, source_table))`,
+        PRIMARY KEY (database, sid, source_schema, source_table, target_schema, target_table))`,
       `CREATE TABLE IF NOT EXISTS ${this.chunksTable} (
         database text NOT NULL, sid text NOT NULL,
         source_schema text NOT NULL, source_table text NOT NULL,
+        target_schema text NOT NULL, target_table text NOT NULL,
         chunk integer NOT NULL, rows bigint NOT NULL, bytes bigint NOT NULL,
         snapshot_lsn pg_lsn NOT NULL, done_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (database, sid, source_schema, source_table, chunk))`,
+        PRIMARY KEY (database, sid, source_schema, source_table, target_schema, target_table, chunk))`,
     ];
     // IF NOT EXISTS still races on the catalogs' unique indexes; an advisory
     // lock serializes our own creators and a retry covers other packages'.
@@ -139,8 +141,17 @@ export class MetadataStore {
     const p = firstParam;
     const a = alias ? `${alias}.` : '';
     return {
-      sql: `${a}database = $${p} AND ${a}sid = $${p + 1} AND ${a}source_schema = $${p + 2} AND ${a}source_table = $${p + 3}`,
-      params: [key.database, key.sid, key.table.schema, key.table.table],
+      sql:
+        `${a}database = $${p} AND ${a}sid = $${p + 1} AND ${a}source_schema = $${p + 2} AND ${a}source_table = $${p + 3}` +
+        ` AND ${a}target_schema = $${p + 4} AND ${a}target_table = $${p + 5}`,
+      params: [
+        key.database,
+        key.sid,
+        key.table.schema,
+        key.table.table,
+        key.target.schema,
+        key.target.table,
+      ],
     };
   }
 
@@ -150,10 +161,11 @@ export class MetadataStore {
                    CASE WHEN t.status = 'done' THEN t.chunks_total
                         ELSE (SELECT count(*)::int FROM ${this.chunksTable} c
                                WHERE c.database = t.database AND c.sid = t.sid
-                                 AND c.source_schema = t.source_schema AND c.source_table = t.source_table)
+                                 AND c.source_schema = t.source_schema AND c.source_table = t.source_table
+                                 AND c.target_schema = t.target_schema AND c.target_table = t.target_table)
                    END AS chunks_done
               FROM ${this.tablesTable} t WHERE ${where}
-             ORDER BY source_schema, source_table`;
+             ORDER BY source_schema, source_table, target_schema, target_table`;
   }
 
   async load(client: pg.ClientBase, key: StateKey): Promise<StoredTable | undefined> {
@@ -177,7 +189,6 @@ export class MetadataStore {
     client: pg.ClientBase,
     key: StateKey,
     s: {
-      target: TableRef;
       type: TargetType;
       mode: 'direct' | 'staging';
       snapshotName: string;
@@ -198,8 +209,6 @@ export class MetadataStore {
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'copying', $8, $9, $10::pg_lsn, $10::pg_lsn, $11, $12, $13, $14)`,
       [
         ...w.params,
-        s.target.schema,
-        s.target.table,
         s.type,
         s.mode,
         s.snapshotName,
@@ -254,13 +263,16 @@ export class MetadataStore {
     snapshotLsn: bigint,
   ): Promise<void> {
     await client.query(
-      `INSERT INTO ${this.chunksTable} (database, sid, source_schema, source_table, chunk, rows, bytes, snapshot_lsn)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_lsn)`,
+      `INSERT INTO ${this.chunksTable} (database, sid, source_schema, source_table, target_schema, target_table,
+              chunk, rows, bytes, snapshot_lsn)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_lsn)`,
       [
         key.database,
         key.sid,
         key.table.schema,
         key.table.table,
+        key.target.schema,
+        key.target.table,
         chunk.chunk,
         chunk.rows,
         chunk.bytes,
@@ -288,7 +300,7 @@ export class MetadataStore {
     return { rows: Number(row?.rows ?? 0), bytes: Number(row?.bytes ?? 0) };
   }
 
-  /** Deletes the state of one table (or of every table of the source); returns the rows deleted. */
+  /** Deletes the state of one source table (every target it feeds), or of every table of the source. */
   async forget(client: pg.ClientBase, source: SourceId, table?: TableRef): Promise<StoredTable[]> {
     const where = table
       ? 'database = $1 AND sid = $2 AND source_schema = $3 AND source_table = $4'

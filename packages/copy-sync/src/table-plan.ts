@@ -6,7 +6,7 @@ import { copyColumns, HISTORY_COLUMNS, mapColumns, SID_COLUMN } from './column-m
 import { CopyError } from './errors.js';
 import { createStagingSql, deleteSourceRowsSql } from './merge-sql.js';
 import type { StateKey, StoredTable } from './metadata-store.js';
-import { displayName, ident, literal, qualified, refKey } from './sql.js';
+import { displayName, ident, literal, qualified } from './sql.js';
 import { type TablePlan, type TableRunContext, tableError } from './table-context.js';
 import type { TableSpec } from './types.js';
 
@@ -57,7 +57,16 @@ export function historyKey(source: RelationInfo, target: RelationInfo, copied: s
 
 function stagingName(key: StateKey): string {
   const h = createHash('sha256')
-    .update(JSON.stringify([key.database, key.sid, key.table.schema, key.table.table]))
+    .update(
+      JSON.stringify([
+        key.database,
+        key.sid,
+        key.table.schema,
+        key.table.table,
+        key.target.schema,
+        key.target.table,
+      ]),
+    )
     .digest('hex')
     .slice(0, 20);
   return `copy_sync_stg_${h}`;
@@ -74,7 +83,12 @@ export async function planTable(
   dest: pg.PoolClient,
 ): Promise<TablePlan | StoredTable> {
   const { spec, source, snapshot } = ctx;
-  const key: StateKey = { database: source.database, sid: source.sid, table: spec.source };
+  const key: StateKey = {
+    database: source.database,
+    sid: source.sid,
+    table: spec.source,
+    target: spec.target,
+  };
   const src = await describeSource(ctx);
   if (!src.info) {
     throw problem(
@@ -117,10 +131,10 @@ export async function planTable(
   } catch (e: unknown) {
     throw tableError(ctx, 'destination', e, 0, 'reading the copy state');
   }
-  if (stored && (stored.type !== spec.type || refKey(stored.target) !== refKey(spec.target))) {
+  if (stored && stored.type !== spec.type) {
     ctx.logger.warn(
-      { table: displayName(spec.source), was: displayName(stored.target), type: stored.type },
-      'copy state belongs to another target or type; starting over',
+      { table: displayName(spec.source), was: stored.type, now: spec.type },
+      'copy state belongs to another target type; starting over',
     );
     if (stored.status === 'copying' && stored.stagingTable)
       await dropStaging(ctx, dest, stored.stagingTable);
@@ -151,7 +165,6 @@ export async function planTable(
       await dest.query(createStagingSql(staging, qualified(spec.target), cols, 'unlogged'));
     }
     await ctx.store.begin(dest, key, {
-      target: spec.target,
       type: spec.type,
       mode,
       snapshotName: snapshot.name,
