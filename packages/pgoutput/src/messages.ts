@@ -80,6 +80,11 @@ export interface RelationMessage {
   columns: RelationColumn[];
 }
 
+/**
+ * Sent before a Relation whose columns use non-built-in types. For a domain
+ * the server describes the base type (under the domain's OID); a type in
+ * `pg_catalog` comes with `schema` set to `''`.
+ */
 export interface TypeMessage {
   tag: 'type';
   xid: number | undefined;
@@ -128,6 +133,7 @@ export interface LogicalMessage {
   tag: 'message';
   xid: number | undefined;
   transactional: boolean;
+  /** End of the message's WAL record (for a transactional message, often its commit record's LSN). */
   lsn: Lsn;
   prefix: string;
   content: Uint8Array;
