@@ -13,3 +13,31 @@ export {
   type Unchanged,
   type UpdateChange,
 } from './change.js';
+export {
+  type ColumnDescription,
+  describeTable,
+  type Queryable,
+  type TableDescription,
+  type TableRef,
+} from './describe-table.js';
+export {
+  ApplyEngine,
+  type DurableListener,
+  type SourceStatus,
+  type TableWatermark,
+} from './engine.js';
+export { ApplyError, type ApplyErrorCode, type ApplyErrorContext, TargetError } from './errors.js';
+export type { Logger } from './logger.js';
+export { formatLsn, parseLsn } from './lsn.js';
+export type { ApplyEngineOptions, TableMapping } from './options.js';
+export type { RetryOptions } from './retry.js';
+export type { Operation, OperationResult, StatEntry } from './stats.js';
+export {
+  HISTORY_START,
+  OPEN_END,
+  type PlanTargetOptions,
+  planTargetDdl,
+  type TableType,
+  type ValidateTargetOptions,
+  validateTarget,
+} from './target-ddl.js';

@@ -1,0 +1,229 @@
+import type pg from 'pg';
+import { type PositionWrite, savePositionsStatement } from './metadata.js';
+import { hasUnchanged, type PlannedOp, planUnit } from './plan-units.js';
+import type { Shape } from './shape.js';
+import {
+  closeVersions,
+  deleteRows,
+  insertRows,
+  insertVersions,
+  type Statement,
+  truncateRows,
+  updateRows,
+} from './statements.js';
+import type { Unit, WorkItem } from './work-item.js';
+
+export type StepName =
+  | 'planned'
+  | 'statement'
+  | 'before-commit'
+  | 'after-commit'
+  | 'before-durable';
+
+export interface BatchContext {
+  metadataSchema: string;
+  synchronousCommit: 'on' | 'off';
+  /** Test-only: called between the steps of a batch; throwing simulates a crash there. */
+  step(name: StepName): Promise<void>;
+}
+
+export type EventKind =
+  | 'insert_conflict'
+  | 'update_missing'
+  | 'delete_missing'
+  | 'unmaterializable';
+
+export interface BatchEvent {
+  unit: Unit;
+  op: PlannedOp<WorkItem>;
+  kind: EventKind;
+  shape: Shape;
+}
+
+export interface BatchResult {
+  events: BatchEvent[];
+  /** Ops whose every change is settled, with their result, for stats. */
+  settled: {
+    unit: Unit;
+    op: PlannedOp<WorkItem> | undefined;
+    items: WorkItem[];
+    result: 'ok' | 'conflict' | 'missing' | 'error' | 'skipped';
+  }[];
+  positions: Map<Unit, PositionWrite>;
+  /** WAL insert position after COMMIT (synchronous_commit = off only). */
+  walLsn: string | undefined;
+}
+
+type Client = Pick<pg.PoolClient, 'query'>;
+
+async function run(
+  client: Client,
+  ctx: BatchContext,
+  st: Statement,
+): Promise<{ ord: number; conflict?: boolean }[]> {
+  const res = await client.query<{ ord: number; conflict?: boolean }>(st.text, st.values);
+  await ctx.step('statement');
+  return res.rows;
+}
+
+function byOrd<T>(ops: T[], rows: { ord: number }[]): T[] {
+  return rows.map((r) => ops[r.ord - 1]!);
+}
+
+/**
+ * Applies one batch in one destination transaction: every target's planned
+ * statements, then the positions of every (source, target) it covers, then
+ * COMMIT. Either all of it is in the destination or none of it.
+ */
+export async function applyBatch(
+  client: Client,
+  items: WorkItem[],
+  ctx: BatchContext,
+): Promise<BatchResult> {
+  const byUnit = new Map<Unit, WorkItem[]>();
+  for (const it of items) {
+    let list = byUnit.get(it.unit);
+    if (!list) byUnit.set(it.unit, (list = []));
+    list.push(it);
+  }
+  const result: BatchResult = { events: [], settled: [], positions: new Map(), walLsn: undefined };
+  const plans = [...byUnit].map(([unit, list]) => ({
+    unit,
+    list,
+    plan: planUnit(
+      list.map((i) => i.plan!),
+      unit.target.type,
+    ),
+  }));
+  await client.query('BEGIN');
+  if (ctx.synchronousCommit === 'off') await client.query('SET LOCAL synchronous_commit = off');
+  await ctx.step('planned');
+  for (const { unit, list, plan } of plans) {
+    const sid = unit.source.id.sid;
+    if (plan.ignored.length > 0)
+      result.settled.push({ unit, op: undefined, items: plan.ignored, result: 'skipped' });
+    if (plan.folded.length > 0)
+      result.settled.push({ unit, op: undefined, items: plan.folded, result: 'ok' });
+    for (const block of plan.blocks) {
+      if (block.kind === 'truncate') {
+        await run(client, ctx, truncateRows(unit.target, sid, block.time));
+        result.settled.push({ unit, op: undefined, items: block.refs, result: 'ok' });
+        continue;
+      }
+      for (const round of block.rounds) {
+        const events =
+          unit.target.type === 'history'
+            ? await historyRound(client, ctx, unit, block.shape, sid, round)
+            : await cloneRound(client, ctx, unit, block.shape, sid, round);
+        result.events.push(...events);
+        const worst = new Map<PlannedOp<WorkItem>, 'conflict' | 'missing' | 'error'>();
+        for (const e of events) {
+          const r =
+            e.kind === 'unmaterializable'
+              ? 'error'
+              : e.kind === 'insert_conflict'
+                ? 'conflict'
+                : 'missing';
+          if (r === 'error' || !worst.has(e.op)) worst.set(e.op, r);
+        }
+        for (const op of round) {
+          const bad = worst.get(op);
+          const quietOk = bad !== 'error' && op.quiet;
+          result.settled.push({ unit, op, items: op.refs, result: quietOk ? 'ok' : (bad ?? 'ok') });
+        }
+      }
+    }
+    const last = list[list.length - 1]!;
+    result.positions.set(unit, {
+      database: unit.source.id.database,
+      sid,
+      schema: unit.target.ref.schema,
+      table: unit.target.ref.table,
+      position: { lsn: last.lsn, nextIndex: last.index + 1 },
+    });
+  }
+  const st = savePositionsStatement(ctx.metadataSchema, [...result.positions.values()]);
+  await client.query(st.text, st.values);
+  await ctx.step('before-commit');
+  await client.query('COMMIT');
+  await ctx.step('after-commit');
+  if (ctx.synchronousCommit === 'off') {
+    const r = await client.query<{ lsn: string }>(
+      'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+    );
+    result.walLsn = r.rows[0]?.lsn;
+  }
+  return result;
+}
+
+async function cloneRound(
+  client: Client,
+  ctx: BatchContext,
+  unit: Unit,
+  shape: Shape,
+  sid: string,
+  round: PlannedOp<WorkItem>[],
+): Promise<BatchEvent[]> {
+  const events: BatchEvent[] = [];
+  const ev = (op: PlannedOp<WorkItem>, kind: BatchEvent['kind']) =>
+    events.push({ unit, op, kind, shape });
+  const inserts = round.filter((o) => o.kind === 'insert');
+  const updates = round.filter((o) => o.kind === 'update');
+  const deletes = round.filter((o) => o.kind === 'delete');
+  if (deletes.length > 0) {
+    for (const op of byOrd(deletes, await run(client, ctx, deleteRows(shape, sid, deletes))))
+      ev(op, 'delete_missing');
+  }
+  if (updates.length > 0) {
+    for (const op of byOrd(updates, await run(client, ctx, updateRows(shape, sid, updates)))) {
+      // A missing row is inserted from the new values, unless some are unchanged TOAST: never NULL them.
+      if (hasUnchanged(shape, op.newT)) ev(op, 'unmaterializable');
+      else {
+        ev(op, 'update_missing');
+        inserts.push(op);
+      }
+    }
+  }
+  if (inserts.length > 0) {
+    const probe = !shape.full && shape.keyCols.length > 0;
+    const conflicts = byOrd(
+      inserts,
+      await run(client, ctx, insertRows(shape, sid, inserts, probe)),
+    );
+    const upserts: PlannedOp<WorkItem>[] = [];
+    for (const op of conflicts) {
+      if (op.quiet) upserts.push({ ...op, kind: 'update', whereT: op.newT });
+      else ev(op, 'insert_conflict');
+    }
+    if (upserts.length > 0) await run(client, ctx, updateRows(shape, sid, upserts));
+  }
+  return events;
+}
+
+async function historyRound(
+  client: Client,
+  ctx: BatchContext,
+  unit: Unit,
+  shape: Shape,
+  sid: string,
+  round: PlannedOp<WorkItem>[],
+): Promise<BatchEvent[]> {
+  const events: BatchEvent[] = [];
+  const ev = (op: PlannedOp<WorkItem>, kind: BatchEvent['kind']) =>
+    events.push({ unit, op, kind, shape });
+  const closing = round.filter((o) => o.kind !== 'insert');
+  if (closing.length > 0) {
+    for (const op of byOrd(closing, await run(client, ctx, closeVersions(shape, sid, closing)))) {
+      ev(op, op.kind === 'delete' ? 'delete_missing' : 'update_missing');
+    }
+  }
+  const opening = round.filter((o) => o.kind !== 'delete');
+  if (opening.length > 0) {
+    const rows = await run(client, ctx, insertVersions(shape, sid, opening));
+    for (const r of rows) {
+      const op = opening[r.ord - 1]!;
+      ev(op, r.conflict ? 'insert_conflict' : 'unmaterializable');
+    }
+  }
+  return events;
+}

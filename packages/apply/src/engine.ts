@@ -1,0 +1,706 @@
+import type pg from 'pg';
+import type { BatchResult, StepName } from './apply-batch.js';
+import type { RowChange, SourceId, SourceRelation, SourceTransaction } from './change.js';
+import { ApplyError, TargetError, toError } from './errors.js';
+import { type Logger, noopLogger } from './logger.js';
+import { formatLsn } from './lsn.js';
+import {
+  ensureMetadata,
+  loadPositions,
+  loadSourcePosition,
+  type Position,
+  positionKey,
+  saveSourcePosition,
+} from './metadata.js';
+import type {
+  ApplyEngineOptions,
+  InternalOptions,
+  ResolvedOptions,
+  TableMapping,
+} from './options.js';
+import { resolveOptions } from './options.js';
+import type { PlanItem } from './plan-units.js';
+import { describeKey, requireKey, resolveShape, type Shape } from './shape.js';
+import { Signal } from './signal.js';
+import { SourceState, sourceKey, sourceLabel, type TxRecord } from './source-state.js';
+import { type Operation, type StatEntry, Stats } from './stats.js';
+import { displayName, validateTarget } from './target-ddl.js';
+import { loadTargetInfo, type TargetInfo } from './target-meta.js';
+import { WalFlushWaiter } from './wal-flush.js';
+import type { Unit, WorkItem } from './work-item.js';
+import { CrashSignal, Worker, type WorkerHost } from './worker.js';
+
+export interface TableWatermark {
+  /** Changes committed before this LSN are already in the initial copy: dropped. */
+  skipBefore?: bigint;
+  /** Changes committed before this LSN are applied idempotently and quietly. */
+  reconcileBefore?: bigint;
+}
+
+export interface SourceStatus {
+  state: 'running' | 'failed';
+  error?: ApplyError;
+  /** Last LSN reported durable, if any. */
+  durableLsn?: bigint;
+}
+
+export type DurableListener = (source: SourceId, lsn: bigint) => void;
+
+const LOG_EVENTS_PER_BATCH = 20;
+
+const EVENT_MESSAGES = {
+  insert_conflict: 'insert of a key that already exists: kept the existing row',
+  update_missing: 'update of a missing row: inserted it from the new values',
+  delete_missing: 'delete of a missing row: nothing to delete',
+  unmaterializable:
+    'update of a missing row with unchanged TOAST values: the row cannot be rebuilt, skipped',
+} as const;
+
+const HISTORY_EVENT_MESSAGES = {
+  insert_conflict: 'insert of a key that has an open version: kept the open version',
+  update_missing: 'update of a key with no open version: opened a new version',
+  delete_missing: 'delete of a key with no open version: nothing to close',
+  unmaterializable:
+    'update with unchanged TOAST values and no previous version to copy them from: version skipped',
+} as const;
+
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Applies committed source transactions to the destination as clone, append
+ * or history tables, exactly once. See the README for the semantics, the
+ * exactly-once design and the error policy.
+ */
+export class ApplyEngine {
+  private readonly opts: ResolvedOptions;
+  private readonly pool: pg.Pool;
+  private readonly log: Logger;
+  private readonly mappings = new Map<string, TableMapping[]>();
+  private readonly targets = new Map<string, TargetInfo>();
+  private readonly targetSids = new Map<string, string>();
+  private readonly sources = new Map<string, SourceState>();
+  private readonly units = new Map<string, Unit>();
+  private readonly watermarks = new Map<string, TableWatermark>();
+  private readonly held = new Map<SourceState, Map<Unit, WorkItem[]>>();
+  private readonly listeners = new Set<DurableListener>();
+  private readonly stat = new Stats();
+  private readonly progressSignal = new Signal();
+  private readonly hookStep: ((name: string, worker: number) => void | Promise<void>) | undefined;
+  private workers: Worker[] = [];
+  private positions = new Map<string, Position>();
+  private flushWaiter: WalFlushWaiter | undefined;
+  private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' | 'crashed' = 'new';
+  private saveTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ApplyEngineOptions & InternalOptions) {
+    this.opts = resolveOptions(options);
+    this.pool = options.destination;
+    this.log = (options.logger ?? noopLogger).child({ component: 'apply' });
+    this.hookStep = options.testHooks?.step;
+    for (const t of options.tables) {
+      const k = this.mappingKey(t.source.database, t.source.schema, t.source.table);
+      const list = this.mappings.get(k) ?? [];
+      list.push(t);
+      this.mappings.set(k, list);
+    }
+  }
+
+  private mappingKey(database: string, schema: string, table: string): string {
+    return `${database}\u0000${schema}\u0000${table}`;
+  }
+
+  private targetKey(t: { schema: string; table: string }): string {
+    return `${t.schema}\u0000${t.table}`;
+  }
+
+  /**
+   * Creates the metadata schema if needed, loads every target's columns and
+   * the stored positions. Throws a TargetError listing every problem.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new ApplyError('engine_state', 'start() was already called');
+    this.state = 'starting';
+    const client = await this.pool.connect();
+    try {
+      const problems: string[] = [];
+      const byTarget = new Map<
+        string,
+        { ref: TableMapping['target']; type: TableMapping['type']; databases: Set<string> }
+      >();
+      for (const list of this.mappings.values()) {
+        for (const m of list) {
+          const k = this.targetKey(m.target);
+          const e = byTarget.get(k);
+          if (!e)
+            byTarget.set(k, {
+              ref: m.target,
+              type: m.type,
+              databases: new Set([m.source.database]),
+            });
+          else {
+            e.databases.add(m.source.database);
+            if (e.type !== m.type) {
+              problems.push(
+                `target ${displayName(m.target)} is mapped as both ${e.type} and ${m.type}; a target table has one type`,
+              );
+            }
+          }
+        }
+      }
+      for (const [k, e] of byTarget) {
+        const { info, description } = await loadTargetInfo(client, e.ref, e.type);
+        problems.push(
+          ...validateTarget(description, {
+            target: e.ref,
+            type: e.type,
+            requireSid: e.databases.size > 1,
+          }),
+        );
+        if (info) this.targets.set(k, info);
+      }
+      if (problems.length > 0) throw new TargetError(problems);
+      await ensureMetadata(client, this.opts.metadataSchema);
+      this.positions = await loadPositions(client, this.opts.metadataSchema);
+    } catch (e) {
+      this.state = 'new';
+      throw e;
+    } finally {
+      client.release();
+    }
+    const host = this.workerHost();
+    this.workers = Array.from({ length: this.opts.workers }, (_, i) => new Worker(i, host));
+    for (const w of this.workers) w.start();
+    if (this.opts.synchronousCommit === 'off') this.flushWaiter = new WalFlushWaiter(this.pool);
+    this.state = 'running';
+    this.log.info(
+      { targets: this.targets.size, workers: this.opts.workers, batchRows: this.opts.batchRows },
+      'apply engine started',
+    );
+  }
+
+  private workerHost(): WorkerHost {
+    const engine = this;
+    return {
+      pool: this.pool,
+      logger: this.log,
+      batchRows: this.opts.batchRows,
+      flushIntervalMs: this.opts.flushIntervalMs,
+      retry: this.opts.retry,
+      metadataSchema: this.opts.metadataSchema,
+      synchronousCommit: this.opts.synchronousCommit,
+      get crashed() {
+        return engine.state === 'crashed';
+      },
+      step: (name, worker = 0) => this.step(name, worker),
+      committed: (items, result) => this.committed(items, result),
+      settle: (items) => this.resolve(items),
+      failSource: (source, error) => this.failSource(source, error),
+      crash: (e) => this.crash(e),
+      progress: () => this.progressSignal.notify(),
+    };
+  }
+
+  private async step(name: StepName, worker: number): Promise<void> {
+    if (!this.hookStep) return;
+    try {
+      await this.hookStep(name, worker);
+    } catch (e) {
+      this.crash(e);
+      throw new CrashSignal(`test crash at ${name}`);
+    }
+  }
+
+  private crash(e: unknown): void {
+    if (this.state === 'crashed') return;
+    this.state = 'crashed';
+    if (!(e instanceof CrashSignal)) this.log.error({ err: toError(e) }, 'apply engine crashed');
+    for (const w of this.workers) w.poke();
+    this.progressSignal.notify();
+  }
+
+  private source(id: SourceId): SourceState {
+    const k = sourceKey(id);
+    let s = this.sources.get(k);
+    if (!s) {
+      s = new SourceState({ database: id.database, sid: id.sid });
+      this.sources.set(k, s);
+    }
+    return s;
+  }
+
+  /** Registers a listener for durable positions; returns a function that removes it. */
+  onDurable(listener: DurableListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private assertRunning(what: string): void {
+    if (this.state !== 'running') {
+      throw new ApplyError(
+        'engine_state',
+        this.state === 'crashed'
+          ? `${what}: the apply engine stopped after an internal error; create a new engine`
+          : `${what}: the apply engine is ${this.state}; call start() first and do not use it after close()`,
+      );
+    }
+  }
+
+  /**
+   * Accepts a committed transaction (or one part of it). Resolves once it is
+   * queued; waits first while too many changes are pending (backpressure).
+   * Rejects with the source's error once that source has failed.
+   */
+  async push(tx: SourceTransaction): Promise<void> {
+    this.assertRunning('push');
+    const src = this.source(tx.source);
+    if (src.state === 'failed') {
+      throw new ApplyError(
+        'source_failed',
+        `${src.label} is stopped: ${src.error?.message ?? 'failed'}`,
+        {
+          cause: src.error,
+          source: src.label,
+        },
+      );
+    }
+    validateTx(tx, src);
+    const final = tx.final ?? true;
+    const first = tx.firstChangeIndex ?? 0;
+    if (src.openTx !== undefined && src.openTx !== tx.commitLsn) {
+      throw new ApplyError(
+        'invalid_input',
+        `${src.label}: transaction ${formatLsn(tx.commitLsn)} arrived before the final part of ${formatLsn(src.openTx)}; push the parts of a transaction in order, the last with final: true`,
+        { source: src.label, lsn: formatLsn(tx.commitLsn) },
+      );
+    }
+    src.openTx = final ? undefined : tx.commitLsn;
+    const rec: TxRecord = {
+      commitLsn: tx.commitLsn,
+      endLsn: tx.endLsn ?? tx.commitLsn,
+      final,
+      pending: 1,
+    };
+    src.track(rec);
+    const time = typeof tx.commitTime === 'string' ? tx.commitTime : tx.commitTime.toISOString();
+    const out = new Map<Worker, WorkItem[]>();
+    try {
+      tx.changes.forEach((change, i) =>
+        this.route(src, rec, tx.commitLsn, first + i, time, change, final, out),
+      );
+    } catch (e) {
+      rec.pending--;
+      throw e;
+    }
+    if (final) {
+      const held = this.held.get(src);
+      if (held) {
+        this.held.delete(src);
+        for (const [unit, items] of held) {
+          const w = this.workers[unit.worker]!;
+          const list = out.get(w) ?? [];
+          out.set(w, list.concat(items));
+        }
+      }
+    }
+    for (const [w, items] of out) w.enqueue(items);
+    rec.pending--;
+    this.advance(src);
+    while (this.queued() > this.opts.maxPendingRows && this.state === 'running') {
+      await this.progressSignal.wait(1000);
+    }
+  }
+
+  private queued(): number {
+    let n = 0;
+    for (const w of this.workers) n += w.queued;
+    return n;
+  }
+
+  private route(
+    src: SourceState,
+    rec: TxRecord,
+    lsn: bigint,
+    index: number,
+    time: string,
+    change: RowChange,
+    final: boolean,
+    out: Map<Worker, WorkItem[]>,
+  ): void {
+    const relations: SourceRelation[] =
+      change.op === 'truncate' ? change.relations : [change.relation];
+    for (const relation of relations) {
+      const maps = this.mappings.get(
+        this.mappingKey(src.id.database, relation.schema, relation.table),
+      );
+      if (!maps) continue;
+      const wm = this.watermarks.get(`${src.key}\u0000${relation.schema}\u0000${relation.table}`);
+      for (const m of maps) {
+        const unit = this.unit(src, m);
+        if (
+          unit.enqueued &&
+          (lsn < unit.enqueued.lsn ||
+            (lsn === unit.enqueued.lsn && index < unit.enqueued.nextIndex))
+        ) {
+          continue; // re-pushed: already queued or applied
+        }
+        unit.enqueued = { lsn, nextIndex: index + 1 };
+        if (wm?.skipBefore !== undefined && lsn < wm.skipBefore) {
+          this.stat.add(src.id.database, src.id.sid, unit.target.display, change.op, 'skipped');
+          continue;
+        }
+        const quiet = wm?.reconcileBefore !== undefined && lsn < wm.reconcileBefore;
+        const item: WorkItem = {
+          unit,
+          rec,
+          epoch: src.epoch,
+          lsn,
+          index,
+          operation: change.op,
+          plan: undefined,
+          atomic: unit.target.type === 'history',
+        };
+        try {
+          item.plan = this.planItem(unit, change, relation, lsn, time, quiet, item);
+        } catch (e) {
+          item.error =
+            e instanceof ApplyError
+              ? new ApplyError(e.code, `${src.label}: ${e.message}`, {
+                  table: unit.target.display,
+                  lsn: formatLsn(lsn),
+                  changeIndex: index,
+                  source: src.label,
+                  cause: e,
+                })
+              : new ApplyError('invalid_input', `${src.label}: ${toError(e).message}`, {
+                  cause: e,
+                });
+        }
+        rec.pending++;
+        if (unit.target.type === 'history' && !final) {
+          let h = this.held.get(src);
+          if (!h) this.held.set(src, (h = new Map()));
+          const list = h.get(unit) ?? [];
+          list.push(item);
+          h.set(unit, list);
+        } else {
+          const w = this.workers[unit.worker]!;
+          const list = out.get(w);
+          if (list) list.push(item);
+          else out.set(w, [item]);
+        }
+      }
+    }
+  }
+
+  private unit(src: SourceState, m: TableMapping): Unit {
+    const tk = this.targetKey(m.target);
+    const k = `${src.key}\u0000${tk}`;
+    let u = this.units.get(k);
+    if (u) return u;
+    const target = this.targets.get(tk)!;
+    if (!target.sid) {
+      const other = this.targetSids.get(tk);
+      if (other !== undefined && other !== src.id.sid) {
+        const err = new ApplyError(
+          'unmappable_change',
+          `${src.label}: target ${target.display} has no sid column but sid ${other} already writes into it; add a sid column to tell the sources apart`,
+          { table: target.display, source: src.label },
+        );
+        this.failSource(src, err);
+        throw err;
+      }
+      this.targetSids.set(tk, src.id.sid);
+    }
+    const position = this.positions.get(
+      positionKey(src.id.database, src.id.sid, m.target.schema, m.target.table),
+    );
+    u = {
+      key: k,
+      source: src,
+      target,
+      worker: hash(tk) % this.workers.length,
+      position,
+      enqueued: position,
+      shapes: new WeakMap(),
+    };
+    this.units.set(k, u);
+    return u;
+  }
+
+  private planItem(
+    unit: Unit,
+    change: RowChange,
+    relation: SourceRelation,
+    lsn: bigint,
+    time: string,
+    quiet: boolean,
+    ref: WorkItem,
+  ): PlanItem<WorkItem> {
+    if (change.op === 'truncate') return { op: 'truncate', tx: lsn, time, quiet, ref };
+    let shape: Shape | undefined = unit.shapes.get(relation);
+    if (!shape) {
+      shape = resolveShape(relation, unit.target);
+      unit.shapes.set(relation, shape);
+    }
+    if (change.op === 'insert') {
+      return {
+        op: 'insert',
+        shape,
+        newT: change.new,
+        whereT: undefined,
+        tx: lsn,
+        time,
+        quiet,
+        ref,
+      };
+    }
+    requireKey(shape, relation);
+    if (change.op === 'update') {
+      const whereT = shape.full
+        ? (change.old ?? change.new)
+        : (change.key ?? change.old ?? change.new);
+      return { op: 'update', shape, newT: change.new, whereT, tx: lsn, time, quiet, ref };
+    }
+    const whereT = change.key ?? change.old;
+    if (!whereT) {
+      throw new ApplyError(
+        'invalid_input',
+        `delete on ${relation.schema}.${relation.table} carries neither key nor old row`,
+      );
+    }
+    return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet, ref };
+  }
+
+  private committed(items: WorkItem[], result: BatchResult): void {
+    for (const [unit, w] of result.positions) {
+      if (
+        !unit.position ||
+        w.position.lsn > unit.position.lsn ||
+        (w.position.lsn === unit.position.lsn && w.position.nextIndex > unit.position.nextIndex)
+      ) {
+        unit.position = w.position;
+      }
+    }
+    for (const s of result.settled) {
+      for (const it of s.items) {
+        const src = it.unit.source.id;
+        this.stat.add(src.database, src.sid, it.unit.target.display, it.operation, s.result);
+      }
+    }
+    let logged = 0;
+    for (const e of result.events) {
+      if (e.op.quiet && e.kind !== 'unmaterializable') continue;
+      if (logged++ >= LOG_EVENTS_PER_BATCH) continue;
+      const it = e.op.refs[e.op.refs.length - 1]!;
+      const msgs = e.unit.target.type === 'history' ? HISTORY_EVENT_MESSAGES : EVENT_MESSAGES;
+      const fields = {
+        source: e.unit.source.label,
+        table: e.unit.target.display,
+        key: describeKey(e.shape, e.op.whereT ?? e.op.newT),
+        lsn: formatLsn(it.lsn),
+        changeIndex: it.index,
+      };
+      if (e.kind === 'unmaterializable') this.log.error(fields, msgs[e.kind]);
+      else this.log.warn(fields, msgs[e.kind]);
+    }
+    if (logged > LOG_EVENTS_PER_BATCH) {
+      this.log.warn(
+        { more: logged - LOG_EVENTS_PER_BATCH },
+        'further conflicts in this batch not logged one by one (see the counters)',
+      );
+    }
+    if (this.flushWaiter && result.walLsn) {
+      const waiter = this.flushWaiter;
+      waiter.wait(result.walLsn).then(
+        () => this.resolve(items),
+        (e: unknown) => this.crash(e),
+      );
+    } else {
+      this.resolve(items);
+    }
+  }
+
+  private resolve(items: WorkItem[]): void {
+    const touched = new Set<SourceState>();
+    for (const it of items) {
+      if (it.epoch !== it.unit.source.epoch) continue;
+      it.rec.pending--;
+      touched.add(it.unit.source);
+    }
+    for (const s of touched) this.advance(s);
+    this.progressSignal.notify();
+  }
+
+  private advance(src: SourceState): void {
+    if (this.state === 'crashed') return;
+    const lsn = src.advance();
+    if (lsn === undefined) return;
+    for (const l of this.listeners) {
+      try {
+        l(src.id, lsn);
+      } catch (e) {
+        this.log.error({ err: toError(e), source: src.label }, 'onDurable listener threw');
+      }
+    }
+    this.scheduleSave();
+  }
+
+  private scheduleSave(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.saveDurable().catch((e: unknown) =>
+        this.log.warn({ err: toError(e) }, 'could not record the durable position'),
+      );
+    }, 1000);
+    this.saveTimer.unref();
+  }
+
+  private async saveDurable(): Promise<void> {
+    if (this.state === 'crashed') return;
+    for (const s of this.sources.values()) {
+      if (s.durable !== undefined && s.durable !== s.saved) {
+        const lsn = s.durable;
+        await saveSourcePosition(this.pool, this.opts.metadataSchema, s.id.database, s.id.sid, lsn);
+        s.saved = lsn;
+      }
+    }
+  }
+
+  private failSource(src: SourceState, error: ApplyError): void {
+    if (src.state === 'failed') return;
+    src.state = 'failed';
+    src.error = error;
+    this.held.delete(src);
+    for (const w of this.workers) w.dropSource(src);
+    this.stat.add(src.id.database, src.id.sid, error.table ?? '', 'insert', 'error', 0);
+    this.log.error(
+      {
+        source: src.label,
+        table: error.table,
+        key: error.key,
+        lsn: error.lsn,
+        sqlstate: error.sqlstate,
+        code: error.code,
+        err: error,
+      },
+      'source stopped: a change was rejected',
+    );
+    this.progressSignal.notify();
+  }
+
+  /** Position recorded in the destination for this source (a safe restart point), if any. */
+  async storedPosition(source: SourceId): Promise<bigint | undefined> {
+    return loadSourcePosition(this.pool, this.opts.metadataSchema, source.database, source.sid);
+  }
+
+  /**
+   * Watermarks of one source table, set after its initial copy: changes
+   * committed before `skipBefore` are dropped, before `reconcileBefore`
+   * applied idempotently and quietly.
+   */
+  setTableWatermark(
+    source: SourceId,
+    table: { schema: string; table: string },
+    watermark: TableWatermark,
+  ): void {
+    this.watermarks.set(`${sourceKey(source)}\u0000${table.schema}\u0000${table.table}`, {
+      ...watermark,
+    });
+  }
+
+  sourceStatus(source: SourceId): SourceStatus {
+    const s = this.sources.get(sourceKey(source));
+    if (!s) return { state: 'running' };
+    const out: SourceStatus = { state: s.state };
+    if (s.error) out.error = s.error;
+    if (s.durable !== undefined) out.durableLsn = s.durable;
+    return out;
+  }
+
+  /**
+   * Clears a failed source so that it can be replayed (from its last durable
+   * LSN): queued changes are dropped; what is in the destination stays and
+   * replays skip it.
+   */
+  resumeSource(source: SourceId): void {
+    this.assertRunning('resumeSource');
+    const s = this.sources.get(sourceKey(source));
+    if (!s) return;
+    for (const w of this.workers) w.dropSource(s);
+    this.held.delete(s);
+    s.reset();
+    for (const u of this.units.values()) if (u.source === s) u.enqueued = u.position;
+    this.log.info({ source: s.label }, 'source resumed');
+  }
+
+  /** Resolves once everything pushed so far is durable (or its source failed). */
+  async flush(): Promise<void> {
+    this.assertRunning('flush');
+    for (;;) {
+      if (this.state === 'crashed')
+        throw new ApplyError('engine_state', 'flush: the apply engine crashed');
+      const busy =
+        this.workers.some((w) => w.queued > 0 || w.busy) || (this.flushWaiter?.pending ?? 0) > 0;
+      const waiting = [...this.sources.values()].some(
+        (s) => s.state === 'running' && !s.idle() && s.openTx === undefined,
+      );
+      if (!busy && !waiting) break;
+      for (const w of this.workers) {
+        w.flushRequested = true;
+        w.poke();
+      }
+      await this.progressSignal.wait(100);
+    }
+    await this.saveDurable();
+  }
+
+  stats(): StatEntry[] {
+    return this.stat.snapshot();
+  }
+
+  /** Applies what is queued, records the durable positions, returns the connections. Leaves the pool open. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const crashed = this.state === 'crashed';
+    if (this.state === 'running') this.state = 'closing';
+    for (const w of this.workers) w.flushRequested = true;
+    await Promise.all(this.workers.map((w) => w.stop()));
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (!crashed) {
+      await this.flushWaiter?.drain();
+      await this.saveDurable().catch((e: unknown) =>
+        this.log.warn({ err: toError(e) }, 'could not record the durable position'),
+      );
+    }
+    this.flushWaiter?.stop();
+    this.state = crashed ? 'crashed' : 'closed';
+    this.log.info({}, 'apply engine closed');
+  }
+}
+
+function validateTx(tx: SourceTransaction, src: SourceState): void {
+  const bad = (what: string) =>
+    new ApplyError(
+      'invalid_input',
+      `${sourceLabel(tx.source ?? { database: '?', sid: '?' })}: ${what}`,
+      { source: src.label },
+    );
+  if (typeof tx.commitLsn !== 'bigint') throw bad('commitLsn must be a bigint');
+  if (tx.endLsn !== undefined && typeof tx.endLsn !== 'bigint')
+    throw bad('endLsn must be a bigint');
+  if (!Array.isArray(tx.changes)) throw bad('changes must be an array');
+  if (typeof tx.commitTime !== 'string' && !(tx.commitTime instanceof Date)) {
+    throw bad('commitTime must be a timestamptz string or a Date');
+  }
+  const first = tx.firstChangeIndex ?? 0;
+  if (!Number.isInteger(first) || first < 0)
+    throw bad('firstChangeIndex must be a non-negative integer');
+}
+
+export type { Operation };

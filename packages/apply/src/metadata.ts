@@ -1,0 +1,146 @@
+import { escapeIdentifier } from 'pg';
+import type { Queryable } from './describe-table.js';
+import { formatLsn, parseLsn } from './lsn.js';
+
+/**
+ * The engine's bookkeeping in the destination:
+ * - `positions`: per (source database, sid, target table), the source
+ *   position (commit LSN, index of the next change in that transaction) up
+ *   to which that table holds the source's changes. Written in the same
+ *   transaction as the rows, so it is exact after any crash.
+ * - `sources`: per source, an LSN known durable for every table (the low
+ *   watermark), written after the fact; a safe, possibly lagging, restart point.
+ */
+export interface Position {
+  lsn: bigint;
+  nextIndex: number;
+}
+
+export function positionKey(database: string, sid: string, schema: string, table: string): string {
+  return JSON.stringify([database, sid, schema, table]);
+}
+
+// Arbitrary constant: serialises concurrent first-time creation by several engines.
+const CREATE_LOCK = 0x6b76737a;
+
+export async function ensureMetadata(
+  client: Queryable & { query: Queryable['query'] },
+  schema: string,
+): Promise<void> {
+  const s = escapeIdentifier(schema);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [CREATE_LOCK]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.positions (
+         source_database text NOT NULL,
+         sid text NOT NULL,
+         target_schema text NOT NULL,
+         target_table text NOT NULL,
+         commit_lsn pg_lsn NOT NULL,
+         next_index integer NOT NULL,
+         updated_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (source_database, sid, target_schema, target_table))`,
+    );
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.sources (
+         source_database text NOT NULL,
+         sid text NOT NULL,
+         durable_lsn pg_lsn NOT NULL,
+         updated_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (source_database, sid))`,
+    );
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw e;
+  }
+}
+
+export async function loadPositions(
+  client: Queryable,
+  schema: string,
+): Promise<Map<string, Position>> {
+  const res = await client.query<{
+    d: string;
+    s: string;
+    ts: string;
+    tt: string;
+    lsn: string;
+    idx: number;
+  }>(
+    `SELECT source_database AS d, sid AS s, target_schema AS ts, target_table AS tt,
+            commit_lsn::text AS lsn, next_index AS idx
+       FROM ${escapeIdentifier(schema)}.positions`,
+  );
+  const out = new Map<string, Position>();
+  for (const r of res.rows)
+    out.set(positionKey(r.d, r.s, r.ts, r.tt), { lsn: parseLsn(r.lsn), nextIndex: r.idx });
+  return out;
+}
+
+export interface PositionWrite {
+  database: string;
+  sid: string;
+  schema: string;
+  table: string;
+  position: Position;
+}
+
+export function savePositionsStatement(
+  schema: string,
+  writes: PositionWrite[],
+): { text: string; values: unknown[] } {
+  return {
+    text: `INSERT INTO ${escapeIdentifier(schema)}.positions AS p
+             (source_database, sid, target_schema, target_table, commit_lsn, next_index)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::pg_lsn[], $6::int[])
+           ON CONFLICT (source_database, sid, target_schema, target_table)
+           DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, next_index = EXCLUDED.next_index, updated_at = now()`,
+    values: [
+      writes.map((w) => w.database),
+      writes.map((w) => w.sid),
+      writes.map((w) => w.schema),
+      writes.map((w) => w.table),
+      writes.map((w) => formatLsn(w.position.lsn)),
+      writes.map((w) => w.position.nextIndex),
+    ],
+  };
+}
+
+export async function saveSourcePosition(
+  client: Queryable,
+  schema: string,
+  database: string,
+  sid: string,
+  lsn: bigint,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO ${escapeIdentifier(schema)}.sources AS s (source_database, sid, durable_lsn)
+     VALUES ($1, $2, $3::pg_lsn)
+     ON CONFLICT (source_database, sid)
+     DO UPDATE SET durable_lsn = GREATEST(s.durable_lsn, EXCLUDED.durable_lsn), updated_at = now()`,
+    [database, sid, formatLsn(lsn)],
+  );
+}
+
+export async function loadSourcePosition(
+  client: Queryable,
+  schema: string,
+  database: string,
+  sid: string,
+): Promise<bigint | undefined> {
+  const res = await client.query<{ lsn: string }>(
+    `SELECT durable_lsn::text AS lsn FROM ${escapeIdentifier(schema)}.sources WHERE source_database = $1 AND sid = $2`,
+    [database, sid],
+  );
+  const r = res.rows[0];
+  return r ? parseLsn(r.lsn) : undefined;
+}
+
+/** Whether (lsn, index) is covered by a stored position. */
+export function covered(pos: Position | undefined, lsn: bigint, index: number): boolean {
+  if (!pos) return false;
+  return lsn < pos.lsn || (lsn === pos.lsn && index < pos.nextIndex);
+}

@@ -1,0 +1,104 @@
+import type { ChangeTuple, SourceRelation } from './change.js';
+import { UNCHANGED } from './change.js';
+import { ApplyError } from './errors.js';
+import { HISTORY_COLUMNS } from './target-ddl.js';
+import type { TargetColumn, TargetInfo } from './target-meta.js';
+
+export interface ShapeColumn extends TargetColumn {
+  /** Index of the column in the source tuple. */
+  src: number;
+}
+
+/**
+ * How one source relation (as last described by the stream) lands in one
+ * target: the shared columns (by name), and the ones that locate a row.
+ */
+export interface Shape {
+  target: TargetInfo;
+  /** Source columns that the target has (not generated, not sid / kvsz_*). */
+  cols: ShapeColumn[];
+  /** Positions in `cols` used to match rows: the source key columns, or all under FULL. */
+  keyCols: number[];
+  /** REPLICA IDENTITY FULL: match on every shared column, one row at a time. */
+  full: boolean;
+  /** An inserted column is GENERATED ALWAYS AS IDENTITY. */
+  overriding: boolean;
+  /** Stable signature: changes of one shape share statements. */
+  signature: string;
+}
+
+const RESERVED = new Set<string>(['sid', ...HISTORY_COLUMNS]);
+
+export function resolveShape(relation: SourceRelation, target: TargetInfo): Shape {
+  const cols: ShapeColumn[] = [];
+  relation.columns.forEach((c, src) => {
+    if (RESERVED.has(c.name)) return;
+    const t = target.columns.get(c.name);
+    if (!t || t.generated) return;
+    cols.push({ ...t, src });
+  });
+  if (cols.length === 0) {
+    throw new ApplyError(
+      'unmappable_change',
+      `source table ${relation.schema}.${relation.table} shares no column with target ${target.display}; columns are matched by name`,
+      { table: target.display },
+    );
+  }
+  const full = relation.replicaIdentity === 'full';
+  const keyCols: number[] = [];
+  cols.forEach((c, i) => {
+    if (full || relation.columns[c.src]?.isKey) keyCols.push(i);
+  });
+  return {
+    target,
+    cols,
+    keyCols,
+    full,
+    overriding: cols.some((c) => c.identityAlways),
+    signature: `${relation.replicaIdentity}|${cols.map((c) => `${c.src}:${c.name}`).join(',')}|${keyCols.join(',')}`,
+  };
+}
+
+/** Raises the error for an update / delete that has nothing to locate its row with. */
+export function requireKey(shape: Shape, relation: SourceRelation): void {
+  if (shape.keyCols.length > 0) return;
+  throw new ApplyError(
+    'unmappable_change',
+    `target ${shape.target.display} holds none of the replica identity columns of ${relation.schema}.${relation.table} (${
+      relation.columns
+        .filter((c) => c.isKey)
+        .map((c) => c.name)
+        .join(', ') || 'none'
+    }); updates and deletes cannot be located: add the key columns to the target or set REPLICA IDENTITY FULL on the source`,
+    { table: shape.target.display },
+  );
+}
+
+const MAX_VALUE = 64;
+
+/** `col=value, ...` for logs and errors: the key only, never the whole row. */
+export function describeKey(shape: Shape, tuple: ChangeTuple | undefined): string {
+  if (!tuple) return '(no key)';
+  let idx = shape.keyCols;
+  if (shape.full) {
+    // Under FULL every column is "key": name the row by the target's primary key when it has one.
+    const pk = shape.target.primaryKey;
+    const byPk = shape.cols.map((c, i) => (pk.includes(c.name) ? i : -1)).filter((i) => i >= 0);
+    idx = byPk.length > 0 ? byPk : shape.keyCols.slice(0, 1);
+  }
+  return idx
+    .map((i) => {
+      const c = shape.cols[i]!;
+      const v = tuple[c.src];
+      const text =
+        v === null || v === undefined
+          ? 'NULL'
+          : v === UNCHANGED
+            ? '(unchanged toast)'
+            : v.length > MAX_VALUE
+              ? `'${v.slice(0, MAX_VALUE)}...'`
+              : `'${v}'`;
+      return `${c.name}=${text}`;
+    })
+    .join(', ');
+}

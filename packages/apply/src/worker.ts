@@ -1,0 +1,341 @@
+import type pg from 'pg';
+import { applyBatch, type BatchContext, type BatchResult, type StepName } from './apply-batch.js';
+import { ApplyError, sqlstateOf, toError } from './errors.js';
+import type { Logger } from './logger.js';
+import { formatLsn } from './lsn.js';
+import { covered, loadPositions, positionKey } from './metadata.js';
+import { backoffMs, isTransient, type RetryOptions, sleep } from './retry.js';
+import { describeKey } from './shape.js';
+import { Signal } from './signal.js';
+import type { SourceState } from './source-state.js';
+import type { WorkItem } from './work-item.js';
+
+/** Thrown by the test hook: the engine stops dead, as if the process died there. */
+export class CrashSignal extends Error {
+  override readonly name = 'CrashSignal';
+}
+
+export interface WorkerHost {
+  readonly pool: pg.Pool;
+  readonly logger: Logger;
+  readonly batchRows: number;
+  readonly flushIntervalMs: number;
+  readonly retry: Required<RetryOptions>;
+  readonly metadataSchema: string;
+  readonly synchronousCommit: 'on' | 'off';
+  readonly crashed: boolean;
+  step(name: StepName): Promise<void>;
+  /** The batch is committed: positions, stats, logs, durability. */
+  committed(items: WorkItem[], result: BatchResult): void;
+  /** Items that need no write (already covered by the stored position). */
+  settle(items: WorkItem[]): void;
+  failSource(source: SourceState, error: ApplyError): void;
+  crash(error: unknown): void;
+  progress(): void;
+}
+
+class RejectedBatch extends Error {
+  constructor(readonly original: unknown) {
+    super('batch rejected');
+  }
+}
+
+/**
+ * One destination connection and the queue of the target tables hashed to
+ * it. Batches run one after the other, so the changes of a table keep their
+ * order; different workers run in parallel.
+ */
+export class Worker {
+  private queue: WorkItem[] = [];
+  private head = 0;
+  private firstAt = 0;
+  private readonly wake = new Signal();
+  private client: pg.PoolClient | undefined;
+  private loopDone: Promise<void> | undefined;
+  private stopping = false;
+  flushRequested = false;
+  busy = false;
+  private readonly ctx: BatchContext;
+
+  constructor(
+    readonly index: number,
+    private readonly host: WorkerHost,
+  ) {
+    this.ctx = {
+      metadataSchema: host.metadataSchema,
+      synchronousCommit: host.synchronousCommit,
+      step: (name) => host.step(name),
+    };
+  }
+
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  enqueue(items: WorkItem[]): void {
+    if (items.length === 0) return;
+    if (this.queued === 0) this.firstAt = Date.now();
+    for (const it of items) this.queue.push(it);
+    if (this.queued >= this.host.batchRows) this.wake.notify();
+  }
+
+  poke(): void {
+    this.wake.notify();
+  }
+
+  start(): void {
+    this.loopDone = this.loop().catch((e: unknown) => this.host.crash(e));
+  }
+
+  /** Drains the queue (or stops at once after a crash) and returns the connection. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake.notify();
+    await this.loopDone;
+    this.releaseClient(this.host.crashed);
+  }
+
+  /** Drops queued items of a failed (or reset) source: they must not be applied. */
+  dropSource(source: SourceState): void {
+    const kept = this.queue.slice(this.head).filter((i) => i.unit.source !== source);
+    this.queue = kept;
+    this.head = 0;
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      if (this.host.crashed) return;
+      if (this.queued === 0) {
+        this.flushRequested = false;
+        if (this.stopping) return;
+        await this.wake.wait();
+        continue;
+      }
+      const age = Date.now() - this.firstAt;
+      if (
+        this.queued < this.host.batchRows &&
+        age < this.host.flushIntervalMs &&
+        !this.flushRequested &&
+        !this.stopping
+      ) {
+        await this.wake.wait(this.host.flushIntervalMs - age);
+        continue;
+      }
+      const batch = this.take();
+      if (batch.length === 0) continue;
+      this.busy = true;
+      try {
+        await this.process(batch);
+      } finally {
+        this.busy = false;
+      }
+      this.host.progress();
+    }
+  }
+
+  private live(it: WorkItem): boolean {
+    return it.unit.source.state === 'running' && it.epoch === it.unit.source.epoch;
+  }
+
+  private take(): WorkItem[] {
+    const out: WorkItem[] = [];
+    while (this.head < this.queue.length && out.length < this.host.batchRows) {
+      const it = this.queue[this.head]!;
+      if (!this.live(it)) {
+        this.head++;
+        continue;
+      }
+      if (it.error) {
+        if (out.length === 0) {
+          this.head++;
+          out.push(it);
+        }
+        break;
+      }
+      out.push(it);
+      this.head++;
+    }
+    // Never split the changes of one history transaction: they fold into one version per key.
+    const last = out[out.length - 1];
+    if (last?.atomic) {
+      while (this.head < this.queue.length) {
+        const it = this.queue[this.head]!;
+        if (!it.atomic || it.unit !== last.unit || it.lsn !== last.lsn || it.error) break;
+        out.push(it);
+        this.head++;
+      }
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    if (this.queued > 0) this.firstAt = Math.min(this.firstAt, Date.now());
+    return out;
+  }
+
+  private async process(batch: WorkItem[]): Promise<void> {
+    const first = batch[0]!;
+    if (first.error) {
+      this.host.failSource(first.unit.source, first.error);
+      return;
+    }
+    await this.applyRange(batch);
+  }
+
+  private async applyRange(all: WorkItem[]): Promise<void> {
+    const items = this.pending(all);
+    if (items.length === 0) return;
+    try {
+      await this.applyWithRetry(items);
+    } catch (e) {
+      if (!(e instanceof RejectedBatch)) throw e;
+      const mid = splitPoint(items);
+      if (mid === undefined) {
+        this.host.failSource(items[0]!.unit.source, rejection(items, e.original));
+        return;
+      }
+      await this.applyRange(items.slice(0, mid));
+      await this.applyRange(items.slice(mid));
+    }
+  }
+
+  /** Live items not yet in the destination; covered ones are settled. */
+  private pending(items: WorkItem[]): WorkItem[] {
+    const out: WorkItem[] = [];
+    const done: WorkItem[] = [];
+    for (const it of items) {
+      if (!this.live(it)) continue;
+      if (covered(it.unit.position, it.lsn, it.index)) done.push(it);
+      else out.push(it);
+    }
+    if (done.length > 0) this.host.settle(done);
+    return out;
+  }
+
+  private async applyWithRetry(start: WorkItem[]): Promise<void> {
+    let items = start;
+    for (let attempt = 0; ; attempt++) {
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await this.acquire();
+        const result = await applyBatch(client, items, this.ctx);
+        this.host.committed(items, result);
+        return;
+      } catch (e) {
+        if (e instanceof CrashSignal || this.host.crashed) {
+          this.releaseClient(true);
+          throw e instanceof CrashSignal ? e : new CrashSignal('engine crashed');
+        }
+        if (!isTransient(e)) {
+          if (client) await client.query('ROLLBACK').catch(() => this.releaseClient(true));
+          throw new RejectedBatch(e);
+        }
+        this.releaseClient(true);
+        if (attempt + 1 >= this.host.retry.attempts) {
+          const err = new ApplyError(
+            'destination_unavailable',
+            `destination unavailable after ${attempt + 1} attempts: ${toError(e).message}; check that the destination is up and reachable`,
+            { cause: e, sqlstate: sqlstateOf(e) },
+          );
+          for (const s of new Set(items.map((i) => i.unit.source))) this.host.failSource(s, err);
+          return;
+        }
+        const wait = backoffMs(attempt, this.host.retry);
+        this.host.logger.warn(
+          { worker: this.index, attempt: attempt + 1, retryInMs: wait, err: toError(e) },
+          'destination error, retrying the batch',
+        );
+        await sleep(wait);
+        // The COMMIT may have gone through before the connection dropped: re-read positions.
+        await this.refreshPositions(items).catch(() => {});
+        items = this.pending(items);
+        if (items.length === 0) return;
+      }
+    }
+  }
+
+  private async refreshPositions(items: WorkItem[]): Promise<void> {
+    const client = await this.acquire();
+    const positions = await loadPositions(client, this.host.metadataSchema);
+    for (const unit of new Set(items.map((i) => i.unit))) {
+      const p = positions.get(
+        positionKey(
+          unit.source.id.database,
+          unit.source.id.sid,
+          unit.target.ref.schema,
+          unit.target.ref.table,
+        ),
+      );
+      if (p) unit.position = p;
+    }
+  }
+
+  private async acquire(): Promise<pg.PoolClient> {
+    if (!this.client) {
+      const c = await this.host.pool.connect();
+      // Errors on an idle client would otherwise crash the process.
+      c.on('error', () => {});
+      this.client = c;
+    }
+    return this.client;
+  }
+
+  private releaseClient(destroy: boolean): void {
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    try {
+      c.release(destroy ? new Error('apply connection discarded') : undefined);
+    } catch {
+      // already released
+    }
+  }
+}
+
+function groupOf(it: WorkItem): string | undefined {
+  return it.atomic ? `${it.unit.key}\u0000${it.lsn}` : undefined;
+}
+
+/** Where to bisect, on a boundary that keeps a history transaction whole; undefined: one change. */
+export function splitPoint(items: WorkItem[]): number | undefined {
+  if (items.length <= 1) return undefined;
+  const g0 = groupOf(items[0]!);
+  if (g0 !== undefined && items.every((i) => groupOf(i) === g0)) return undefined;
+  const mid = Math.floor(items.length / 2);
+  const same = (i: number) => {
+    const g = groupOf(items[i]!);
+    return g !== undefined && g === groupOf(items[i - 1]!);
+  };
+  for (let m = mid; m < items.length; m++) if (!same(m)) return m;
+  for (let m = mid - 1; m > 0; m--) if (!same(m)) return m;
+  return undefined;
+}
+
+function rejection(items: WorkItem[], original: unknown): ApplyError {
+  const it = items[0]!;
+  const plan = it.plan;
+  const key =
+    plan && plan.op !== 'truncate'
+      ? describeKey(plan.shape, plan.whereT ?? plan.newT)
+      : '(truncate)';
+  const sqlstate = sqlstateOf(original);
+  const lsn = formatLsn(it.lsn);
+  const table = it.unit.target.display;
+  const what =
+    items.length > 1
+      ? `one of ${items.length} changes of the transaction`
+      : `${it.operation} #${it.index}`;
+  return new ApplyError(
+    'change_rejected',
+    `${it.unit.source.label}: ${table} rejected ${what} at ${lsn} (key ${key}): ${toError(original).message}${sqlstate ? ` [SQLSTATE ${sqlstate}]` : ''}; fix the target table or the data, then restart this source (it resumes at this change)`,
+    {
+      table,
+      key,
+      lsn,
+      changeIndex: it.index,
+      sqlstate,
+      source: it.unit.source.label,
+      cause: original,
+    },
+  );
+}

@@ -1,0 +1,142 @@
+import type { PgCluster } from '@kuvasz/testkit';
+import pg from 'pg';
+import {
+  ApplyEngine,
+  type ApplyEngineOptions,
+  type ChangeTuple,
+  type RowChange,
+  type SourceId,
+  type SourceRelation,
+  type SourceTransaction,
+  type TableMapping,
+} from '../src/index.js';
+
+export const S1: SourceId = { database: 'src', sid: '1' };
+export const S2: SourceId = { database: 'src', sid: '2' };
+
+/** A source relation: columns as [name, isKey] (type OIDs do not matter to the engine). */
+export function rel(
+  table: string,
+  cols: (string | [string, boolean])[],
+  replicaIdentity: SourceRelation['replicaIdentity'] = 'default',
+  schema = 'public',
+): SourceRelation {
+  return {
+    schema,
+    table,
+    replicaIdentity,
+    columns: cols.map((c) => {
+      const [name, isKey] = typeof c === 'string' ? [c, replicaIdentity === 'full'] : c;
+      return { name, typeOid: 25, isKey: isKey || replicaIdentity === 'full' };
+    }),
+  };
+}
+
+export const ins = (relation: SourceRelation, values: ChangeTuple): RowChange => ({
+  op: 'insert',
+  relation,
+  new: values,
+});
+export const upd = (
+  relation: SourceRelation,
+  values: ChangeTuple,
+  old?: { key?: ChangeTuple; old?: ChangeTuple },
+): RowChange => ({
+  op: 'update',
+  relation,
+  new: values,
+  key: old?.key,
+  old: old?.old,
+});
+export const del = (
+  relation: SourceRelation,
+  old: { key?: ChangeTuple; old?: ChangeTuple },
+): RowChange => ({
+  op: 'delete',
+  relation,
+  key: old.key,
+  old: old.old,
+});
+export const trunc = (...relations: SourceRelation[]): RowChange => ({
+  op: 'truncate',
+  relations,
+  cascade: false,
+  restartIdentity: false,
+});
+
+let clock = Date.UTC(2024, 0, 1);
+/** Transactions with increasing LSNs and commit times (one second apart). */
+export function txs(source: SourceId, start: bigint, list: RowChange[][]): SourceTransaction[] {
+  return list.map((changes, i) => {
+    clock += 1000;
+    return {
+      source,
+      commitLsn: start + BigInt(i) * 100n,
+      endLsn: start + BigInt(i) * 100n + 8n,
+      commitTime: new Date(clock).toISOString(),
+      changes,
+    };
+  });
+}
+
+export function mapping(
+  table: string,
+  type: TableMapping['type'],
+  target = table,
+  database = 'src',
+  targetSchema = 'public',
+  sourceSchema = 'public',
+): TableMapping {
+  return {
+    source: { database, schema: sourceSchema, table },
+    target: { schema: targetSchema, table: target },
+    type,
+  };
+}
+
+export interface Harness {
+  pool: pg.Pool;
+  db: string;
+  cluster: PgCluster;
+  engine(
+    options: Partial<ApplyEngineOptions> & Pick<ApplyEngineOptions, 'tables'>,
+  ): Promise<ApplyEngine>;
+  rows<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+export async function harness(cluster: PgCluster, ddl: string): Promise<Harness> {
+  const db = await cluster.createDatabase();
+  await cluster.sql(ddl, [], db);
+  const pool = new pg.Pool({ connectionString: cluster.urlFor(db), max: 8 });
+  pool.on('error', () => {});
+  const engines: ApplyEngine[] = [];
+  return {
+    pool,
+    db,
+    cluster,
+    async engine(options) {
+      const e = new ApplyEngine({
+        destination: pool,
+        batchRows: 1000,
+        flushIntervalMs: 20,
+        ...options,
+      });
+      await e.start();
+      engines.push(e);
+      return e;
+    },
+    async rows(sql, params = []) {
+      return (await pool.query(sql, params)).rows;
+    },
+    async close() {
+      for (const e of engines) await e.close().catch(() => {});
+      await pool.end();
+    },
+  };
+}
+
+export async function pushAll(engine: ApplyEngine, list: SourceTransaction[]): Promise<void> {
+  for (const t of list) await engine.push(t);
+  await engine.flush();
+}
