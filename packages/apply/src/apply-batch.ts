@@ -82,9 +82,9 @@ export async function applyBatch(
 ): Promise<BatchResult> {
   const byUnit = new Map<Unit, WorkItem[]>();
   for (const it of items) {
-    let list = byUnit.get(it.unit);
-    if (!list) byUnit.set(it.unit, (list = []));
-    list.push(it);
+    const list = byUnit.get(it.unit);
+    if (list) list.push(it);
+    else byUnit.set(it.unit, [it]);
   }
   const result: BatchResult = { events: [], settled: [], positions: new Map(), walLsn: undefined };
   const plans = [...byUnit].map(([unit, list]) => ({

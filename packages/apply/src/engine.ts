@@ -288,9 +288,9 @@ export class ApplyEngine {
     const time = typeof tx.commitTime === 'string' ? tx.commitTime : tx.commitTime.toISOString();
     const out = new Map<Worker, WorkItem[]>();
     try {
-      tx.changes.forEach((change, i) =>
-        this.route(src, rec, tx.commitLsn, first + i, time, change, final, out),
-      );
+      for (let i = 0; i < tx.changes.length; i++) {
+        this.route(src, rec, tx.commitLsn, first + i, time, tx.changes[i]!, final, out);
+      }
     } catch (e) {
       rec.pending--;
       throw e;
@@ -381,8 +381,8 @@ export class ApplyEngine {
         }
         rec.pending++;
         if (unit.target.type === 'history' && !final) {
-          let h = this.held.get(src);
-          if (!h) this.held.set(src, (h = new Map()));
+          const h = this.held.get(src) ?? new Map<Unit, WorkItem[]>();
+          this.held.set(src, h);
           const list = h.get(unit) ?? [];
           list.push(item);
           h.set(unit, list);
@@ -577,7 +577,6 @@ export class ApplyEngine {
     src.error = error;
     this.held.delete(src);
     for (const w of this.workers) w.dropSource(src);
-    this.stat.add(src.id.database, src.id.sid, error.table ?? '', 'insert', 'error', 0);
     this.log.error(
       {
         source: src.label,

@@ -156,7 +156,9 @@ function assignRounds<R>(
       const lr = lastRound.get(id);
       if (lr !== undefined && lr + 1 > r) r = lr + 1;
     }
-    (rounds[r] ??= []).push(op);
+    const slot = rounds[r];
+    if (slot) slot.push(op);
+    else rounds[r] = [op];
     for (const id of ids) {
       lastRound.set(id, r);
       lastOp.set(id, op);
