@@ -301,8 +301,8 @@ export class ApplyEngine {
         this.held.delete(src);
         for (const [unit, items] of held) {
           const w = this.workers[unit.worker]!;
-          const list = out.get(w) ?? [];
-          out.set(w, list.concat(items));
+          // Earlier parts first: a unit's changes stay in source order.
+          out.set(w, items.concat(out.get(w) ?? []));
         }
       }
     }
