@@ -1,2 +1,57 @@
-// Public API: filled in by the package's issue. Kept empty so the workspace builds.
-export {};
+export type { ConnectOptions, SqlTarget } from './connection.js';
+export {
+  ConnectionError,
+  PreflightError,
+  type PreflightProblem,
+  type PreflightProblemCode,
+  PublicationError,
+  ReplicationError,
+  type ReplicationErrorCode,
+  SlotError,
+  SlotInUseError,
+  SlotLostError,
+  StreamError,
+  type StreamErrorCode,
+} from './errors.js';
+export { type Logger, noopLogger } from './logger.js';
+export { isValidSlotName, kuvaszObjectName, MAX_OBJECT_NAME_BYTES } from './naming.js';
+export {
+  assertPreflight,
+  checkServerVersion,
+  MIN_SERVER_VERSION_NUM,
+  type PreflightOptions,
+  type PreflightReport,
+  preflight,
+} from './preflight.js';
+export {
+  dropPublication,
+  type PublicationTable,
+  relationMapper,
+  type SyncPublicationOptions,
+  type SyncPublicationResult,
+  syncPublication,
+  type TableAlias,
+} from './publication.js';
+export { redactUrl } from './redact.js';
+export {
+  assertSlotUsable,
+  type CreatedSlot,
+  type CreateSlotOptions,
+  createSlotWithSnapshot,
+  createTemporarySnapshot,
+  dropSlot,
+  getSlot,
+  type SlotHealth,
+  slotHealth,
+  type TemporarySnapshot,
+  type WalStatus,
+} from './slots.js';
+export type {
+  Change,
+  DeleteChange,
+  InsertChange,
+  TableRef,
+  TransactionPart,
+  TruncateChange,
+  UpdateChange,
+} from './types.js';
