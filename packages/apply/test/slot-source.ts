@@ -1,0 +1,131 @@
+import { type PgoutputMessage, PgoutputDecoder, pgTimestampToIso, type Tuple, UNCHANGED_TOAST } from '@kuvasz/pgoutput';
+import type pg from 'pg';
+import {
+  type ChangeTuple,
+  type RowChange,
+  type SourceId,
+  type SourceRelation,
+  type SourceTransaction,
+  UNCHANGED,
+} from '../src/index.js';
+
+/** Turns decoded pgoutput messages into the engine's SourceTransactions (test and bench only). */
+export class TxAssembler {
+  private readonly decoder = new PgoutputDecoder({ protoVersion: 1 });
+  private readonly relations = new Map<number, SourceRelation>();
+  private current: { commitLsn: bigint; time: string; changes: RowChange[] } | undefined;
+
+  constructor(private readonly source: SourceId) {}
+
+  /** Feeds one message; returns a transaction on its commit. */
+  feed(data: Uint8Array): SourceTransaction | undefined {
+    const m: PgoutputMessage = this.decoder.decode(data);
+    switch (m.tag) {
+      case 'begin':
+        this.current = { commitLsn: m.finalLsn, time: pgTimestampToIso(m.commitTime), changes: [] };
+        return undefined;
+      case 'relation':
+        this.relations.set(m.relationOid, {
+          schema: m.schema,
+          table: m.name,
+          replicaIdentity: m.replicaIdentity,
+          columns: m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, isKey: c.isKey })),
+        });
+        return undefined;
+      case 'insert':
+        this.current!.changes.push({ op: 'insert', relation: this.rel(m.relationOid), new: tuple(m.new) });
+        return undefined;
+      case 'update':
+        this.current!.changes.push({
+          op: 'update',
+          relation: this.rel(m.relationOid),
+          new: tuple(m.new),
+          key: m.key && tuple(m.key),
+          old: m.old && tuple(m.old),
+        });
+        return undefined;
+      case 'delete':
+        this.current!.changes.push({
+          op: 'delete',
+          relation: this.rel(m.relationOid),
+          key: m.key && tuple(m.key),
+          old: m.old && tuple(m.old),
+        });
+        return undefined;
+      case 'truncate':
+        this.current!.changes.push({
+          op: 'truncate',
+          relations: m.relationOids.map((o) => this.rel(o)),
+          cascade: m.cascade,
+          restartIdentity: m.restartIdentity,
+        });
+        return undefined;
+      case 'commit': {
+        const c = this.current!;
+        this.current = undefined;
+        return { source: this.source, commitLsn: c.commitLsn, endLsn: m.endLsn, commitTime: c.time, changes: c.changes };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private rel(oid: number): SourceRelation {
+    const r = this.relations.get(oid);
+    if (!r) throw new Error(`no relation ${oid}`);
+    return r;
+  }
+}
+
+function tuple(t: Tuple): ChangeTuple {
+  return t.map((v) => {
+    if (v === UNCHANGED_TOAST) return UNCHANGED;
+    if (v instanceof Uint8Array) throw new Error('binary tuple values are not used in these tests');
+    return v;
+  });
+}
+
+/**
+ * Consumes a slot through SQL, a chunk of whole transactions at a time, and
+ * hands each transaction to `onTx`.
+ */
+export async function drainSlot(
+  client: pg.Client,
+  slot: string,
+  publication: string,
+  source: SourceId,
+  onTx: (tx: SourceTransaction) => Promise<void>,
+  chunk = 20_000,
+): Promise<number> {
+  const asm = new TxAssembler(source);
+  let n = 0;
+  for (;;) {
+    const res = await client.query<{ data: Buffer }>(
+      `SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)`,
+      [slot, chunk, publication],
+    );
+    if (res.rows.length === 0) return n;
+    for (const row of res.rows) {
+      const tx = asm.feed(row.data);
+      if (tx) {
+        n++;
+        await onTx(tx);
+      }
+    }
+  }
+}
+
+/** A source database with a publication on every table of `ddl` and a pgoutput slot. */
+export async function sourceDatabase(
+  cluster: { createDatabase(): Promise<string>; sql(text: string, params?: unknown[], db?: string): Promise<unknown[]> },
+  ddl: string,
+  name: string,
+): Promise<{ db: string; slot: string; publication: string }> {
+  const db = await cluster.createDatabase();
+  const slot = `s_${name}_${db}`;
+  const publication = `p_${name}`;
+  await cluster.sql(ddl, [], db);
+  await cluster.sql(`CREATE PUBLICATION ${publication} FOR ALL TABLES`, [], db);
+  await cluster.sql(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot], db);
+  return { db, slot, publication };
+}
