@@ -320,10 +320,13 @@ function validateSync(o: SyncSourceOptions): void {
     if (!ok(t?.target)) issues.push(`tables[${i}].target needs schema and table`);
     if (!TYPES.has(t?.type))
       issues.push(`tables[${i}].type must be clone, append or history, got '${String(t?.type)}'`);
-    if (ok(t?.source)) {
-      const name = refKey(t.source);
-      if (seen.has(name))
-        issues.push(`tables[${i}]: source table ${displayName(t.source)} is listed twice`);
+    if (ok(t?.source) && ok(t?.target)) {
+      const name = pairKey(t.source, t.target);
+      if (seen.has(name)) {
+        issues.push(
+          `tables[${i}]: ${displayName(t.source)} -> ${displayName(t.target)} is listed twice`,
+        );
+      }
       seen.add(name);
     }
     if (ok(t?.target)) {

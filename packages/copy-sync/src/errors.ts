@@ -33,7 +33,7 @@ export class CopyError extends CopySyncError {
   readonly table: string;
   /** The target table, `schema.table`. */
   readonly target: string;
-  /** Rows committed to the destination by this run before the failure. */
+  /** Rows this run committed before the failure (into the target, or into its staging table when the target already held rows). */
   readonly rowsCopied: number;
   readonly sqlstate: string | undefined;
   readonly side: CopySide;
