@@ -37,7 +37,7 @@ export async function loadEqualityByType(
                    AND (oc.opcintype = t.oid OR EXISTS (
                          SELECT 1 FROM pg_cast k
                           WHERE k.castsource = t.oid AND k.casttarget = oc.opcintype
-                            AND k.castmethod = 'b'))
+                            AND k.castmethod = 'b' AND k.castcontext = 'i'))
               ) AS has_btree
          FROM pg_type t LEFT JOIN pg_range r ON r.rngtypid = t.oid
         WHERE t.oid = ANY($1::oid[])`,

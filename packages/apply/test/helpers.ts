@@ -139,4 +139,8 @@ export async function harness(cluster: PgCluster, ddl: string): Promise<Harness>
 export async function pushAll(engine: ApplyEngine, list: SourceTransaction[]): Promise<void> {
   for (const t of list) await engine.push(t);
   await engine.flush();
+  for (const s of new Set(list.map((t) => t.source))) {
+    const status = engine.sourceStatus(s);
+    if (status.state !== 'running') throw status.error ?? new Error('source failed');
+  }
 }

@@ -25,12 +25,20 @@ describe.each(testedVersions())('history on PG %i', (version) => {
         [del(r, { key: ['1', null, null] })],
       ]);
       await pushAll(e, list);
-      const t = (i: number) => new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
+      const t = (i: number) =>
+        new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
       expect(await h.rows(Q)).toEqual([
         { id: 1, salary: 1000, name: 'John', s: '1900-01-01 00:00:00', e: t(1), d: false },
         { id: 1, salary: 1200, name: 'John', s: t(1), e: t(2), d: false },
         { id: 1, salary: 2000, name: 'John', s: t(2), e: t(3), d: true },
-        { id: 2, salary: 500, name: 'Jane', s: '1900-01-01 00:00:00', e: '9999-01-01 00:00:00', d: false },
+        {
+          id: 2,
+          salary: 500,
+          name: 'Jane',
+          s: '1900-01-01 00:00:00',
+          e: '9999-01-01 00:00:00',
+          d: false,
+        },
       ]);
       expect(e.stats().filter((s) => s.result !== 'ok')).toEqual([]);
     } finally {
@@ -44,14 +52,21 @@ describe.each(testedVersions())('history on PG %i', (version) => {
       const e = await h.engine({ tables: [mapping('h', 'history')] });
       const r = rel('h', [['id', true], 'salary', 'name']);
       const list = txs(S1, 1000n, [
-        [ins(r, ['1', '1', 'a']), upd(r, ['1', '2', 'a']), upd(r, ['1', '3', 'a']), ins(r, ['5', '0', 'gone']), del(r, { key: ['5', null, null] })],
+        [
+          ins(r, ['1', '1', 'a']),
+          upd(r, ['1', '2', 'a']),
+          upd(r, ['1', '3', 'a']),
+          ins(r, ['5', '0', 'gone']),
+          del(r, { key: ['5', null, null] }),
+        ],
         [upd(r, ['1', '4', 'a']), upd(r, ['1', '5', 'a'])],
         [upd(r, ['2', '5', 'a'], { key: ['1', null, null] })],
         [del(r, { key: ['2', null, null] })],
         [ins(r, ['2', '9', 'back'])],
       ]);
       await pushAll(e, list);
-      const t = (i: number) => new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
+      const t = (i: number) =>
+        new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
       expect(await h.rows(Q)).toEqual([
         { id: 1, salary: 3, name: 'a', s: '1900-01-01 00:00:00', e: t(1), d: false },
         { id: 1, salary: 5, name: 'a', s: t(1), e: t(2), d: false },
@@ -78,13 +93,19 @@ describe.each(testedVersions())('history on PG %i', (version) => {
         [trunc(r)],
       ]);
       await pushAll(e, list);
-      const t = (i: number) => new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
+      const t = (i: number) =>
+        new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
       expect(await h.rows(`${Q.replace('FROM h', "FROM h WHERE sid = '1'")}`)).toEqual([
         { id: 1, salary: 10, name: 'pre', s: '1900-01-01 00:00:00', e: t(3), d: true },
         { id: 7, salary: 70, name: 'upd-missing', s: t(1), e: t(3), d: true },
       ]);
-      expect(await h.rows(`SELECT count(*)::int AS n FROM h WHERE sid = '2' AND kvsz_end = '9999-01-01+00'`)).toEqual([{ n: 1 }]);
-      const by = (op: string, res: string) => e.stats().find((s) => s.operation === op && s.result === res)?.count;
+      expect(
+        await h.rows(
+          `SELECT count(*)::int AS n FROM h WHERE sid = '2' AND kvsz_end = '9999-01-01+00'`,
+        ),
+      ).toEqual([{ n: 1 }]);
+      const by = (op: string, res: string) =>
+        e.stats().find((s) => s.operation === op && s.result === res)?.count;
       expect(by('insert', 'conflict')).toBe(1);
       expect(by('update', 'missing')).toBe(1);
       expect(by('delete', 'missing')).toBe(1);
@@ -100,12 +121,33 @@ describe.each(testedVersions())('history on PG %i', (version) => {
       const r = rel('h', [['id', true], 'salary', 'name']);
       const [a, b] = txs(S1, 1000n, [[ins(r, ['1', '1', 'x'])], []]);
       await e.push(a!);
-      const base = { source: S1, commitLsn: b!.commitLsn, endLsn: b!.endLsn, commitTime: b!.commitTime };
-      await e.push({ ...base, changes: [upd(r, ['1', '2', 'x']), upd(r, ['1', '3', 'x'])], final: false });
-      await e.push({ ...base, changes: [upd(r, ['1', '4', 'x'])], firstChangeIndex: 2, final: false });
-      await e.push({ ...base, changes: [upd(r, ['1', '5', 'x'])], firstChangeIndex: 3, final: true });
+      const base = {
+        source: S1,
+        commitLsn: b!.commitLsn,
+        endLsn: b!.endLsn,
+        commitTime: b!.commitTime,
+      };
+      await e.push({
+        ...base,
+        changes: [upd(r, ['1', '2', 'x']), upd(r, ['1', '3', 'x'])],
+        final: false,
+      });
+      await e.push({
+        ...base,
+        changes: [upd(r, ['1', '4', 'x'])],
+        firstChangeIndex: 2,
+        final: false,
+      });
+      await e.push({
+        ...base,
+        changes: [upd(r, ['1', '5', 'x'])],
+        firstChangeIndex: 3,
+        final: true,
+      });
       await e.flush();
-      expect((await h.rows('SELECT salary FROM h ORDER BY kvsz_start')).map((x) => x.salary)).toEqual([1, 5]);
+      expect(
+        (await h.rows('SELECT salary FROM h ORDER BY kvsz_start')).map((x) => x.salary),
+      ).toEqual([1, 5]);
     } finally {
       await h.close();
     }

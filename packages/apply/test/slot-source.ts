@@ -1,4 +1,10 @@
-import { type PgoutputMessage, PgoutputDecoder, pgTimestampToIso, type Tuple, UNCHANGED_TOAST } from '@kuvasz/pgoutput';
+import {
+  PgoutputDecoder,
+  type PgoutputMessage,
+  pgTimestampToIso,
+  type Tuple,
+  UNCHANGED_TOAST,
+} from '@kuvasz/pgoutput';
 import type pg from 'pg';
 import {
   type ChangeTuple,
@@ -33,7 +39,11 @@ export class TxAssembler {
         });
         return undefined;
       case 'insert':
-        this.current!.changes.push({ op: 'insert', relation: this.rel(m.relationOid), new: tuple(m.new) });
+        this.current!.changes.push({
+          op: 'insert',
+          relation: this.rel(m.relationOid),
+          new: tuple(m.new),
+        });
         return undefined;
       case 'update':
         this.current!.changes.push({
@@ -63,7 +73,13 @@ export class TxAssembler {
       case 'commit': {
         const c = this.current!;
         this.current = undefined;
-        return { source: this.source, commitLsn: c.commitLsn, endLsn: m.endLsn, commitTime: c.time, changes: c.changes };
+        return {
+          source: this.source,
+          commitLsn: c.commitLsn,
+          endLsn: m.endLsn,
+          commitTime: c.time,
+          changes: c.changes,
+        };
       }
       default:
         return undefined;
@@ -117,7 +133,10 @@ export async function drainSlot(
 
 /** A source database with a publication on every table of `ddl` and a pgoutput slot. */
 export async function sourceDatabase(
-  cluster: { createDatabase(): Promise<string>; sql(text: string, params?: unknown[], db?: string): Promise<unknown[]> },
+  cluster: {
+    createDatabase(): Promise<string>;
+    sql(text: string, params?: unknown[], db?: string): Promise<unknown[]>;
+  },
   ddl: string,
   name: string,
 ): Promise<{ db: string; slot: string; publication: string }> {

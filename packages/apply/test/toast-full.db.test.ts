@@ -10,7 +10,11 @@ describe.each(testedVersions())('real source changes on PG %i', (version) => {
 
   test('TOAST: a 20,000-character value survives an update of another column (clone and history)', async () => {
     const cluster = pgc.get();
-    const { db: srcDb, slot, publication } = await sourceDatabase(
+    const {
+      db: srcDb,
+      slot,
+      publication,
+    } = await sourceDatabase(
       cluster,
       `CREATE TABLE big (id int PRIMARY KEY, doc text, n int);
        ALTER TABLE big ALTER COLUMN doc SET STORAGE EXTERNAL;`,
@@ -37,13 +41,16 @@ describe.each(testedVersions())('real source changes on PG %i', (version) => {
       const third = list[2]!.changes[0]!;
       expect(third.op === 'update' && third.new[1]).toBe(UNCHANGED);
       const e = await h.engine({
-        tables: [mapping('big', 'clone'), { ...mapping('big', 'history'), target: { schema: 'public', table: 'big_h' } }],
+        tables: [
+          mapping('big', 'clone'),
+          { ...mapping('big', 'history'), target: { schema: 'public', table: 'big_h' } },
+        ],
       });
       for (const tx of list) await e.push(tx);
       await e.flush();
-      expect(await h.rows('SELECT id, length(doc) AS len, right(doc, 2) AS tail, n FROM big')).toEqual([
-        { id: 1, len: 20_001, tail: 'y!', n: 2 },
-      ]);
+      expect(
+        await h.rows('SELECT id, length(doc) AS len, right(doc, 2) AS tail, n FROM big'),
+      ).toEqual([{ id: 1, len: 20_001, tail: 'y!', n: 2 }]);
       expect(await h.rows('SELECT length(doc) AS len, n FROM big_h ORDER BY kvsz_start')).toEqual([
         { len: 20_000, n: 0 },
         { len: 20_001, n: 0 },
@@ -51,6 +58,7 @@ describe.each(testedVersions())('real source changes on PG %i', (version) => {
         { len: 20_001, n: 2 },
       ]);
       expect(e.stats().filter((s) => s.result !== 'ok')).toEqual([]);
+      expect(e.sourceStatus(S1).state).toBe('running');
     } finally {
       await src.end();
       await cluster.dropSlots(srcDb);
@@ -60,21 +68,32 @@ describe.each(testedVersions())('real source changes on PG %i', (version) => {
 
   test('REPLICA IDENTITY FULL with a renamed target holding a subset of columns, duplicates affect one row', async () => {
     const cluster = pgc.get();
-    const { db: srcDb, slot, publication } = await sourceDatabase(
+    const {
+      db: srcDb,
+      slot,
+      publication,
+    } = await sourceDatabase(
       cluster,
       `CREATE TABLE f (a int, b text, c jsonb, d point);
        ALTER TABLE f REPLICA IDENTITY FULL;`,
       'f',
     );
-    const h = await harness(cluster, 'CREATE SCHEMA dst; CREATE TABLE dst.f_renamed (a int, b text, d point, extra text DEFAULT $$x$$);');
+    const h = await harness(
+      cluster,
+      'CREATE SCHEMA dst; CREATE TABLE dst.f_renamed (a int, b text, d point, extra text DEFAULT $$x$$);',
+    );
     const src = await cluster.connect(srcDb);
     try {
-      await src.query(`INSERT INTO f VALUES (1, 'one', '{"k":1}', '(1,1)'), (1, 'one', '{"k":1}', '(1,1)'), (2, 'two', null, null)`);
+      await src.query(
+        `INSERT INTO f VALUES (1, 'one', '{"k":1}', '(1,1)'), (1, 'one', '{"k":1}', '(1,1)'), (2, 'two', null, null)`,
+      );
       await src.query(`UPDATE f SET b = 'uno' WHERE ctid = (SELECT min(ctid) FROM f WHERE a = 1)`);
       await src.query(`UPDATE f SET b = 'deux', d = '(2,2)' WHERE a = 2`);
       await src.query(`DELETE FROM f WHERE b = 'one'`);
       await src.query(`UPDATE f SET a = 3 WHERE a = 2`);
-      const e = await h.engine({ tables: [{ ...mapping('f', 'clone'), target: { schema: 'dst', table: 'f_renamed' } }] });
+      const e = await h.engine({
+        tables: [{ ...mapping('f', 'clone'), target: { schema: 'dst', table: 'f_renamed' } }],
+      });
       await drainSlot(src, slot, publication, S1, (tx) => e.push(tx));
       await e.flush();
       expect(await h.rows('SELECT a, b, d::text, extra FROM dst.f_renamed ORDER BY a')).toEqual([
@@ -82,6 +101,7 @@ describe.each(testedVersions())('real source changes on PG %i', (version) => {
         { a: 3, b: 'deux', d: '(2,2)', extra: 'x' },
       ]);
       expect(e.stats().filter((s) => s.result !== 'ok')).toEqual([]);
+      expect(e.sourceStatus(S1).state).toBe('running');
     } finally {
       await src.end();
       await cluster.dropSlots(srcDb);
