@@ -205,6 +205,8 @@ export class ApplyEngine {
   }
 
   private async step(name: StepName, worker: number): Promise<void> {
+    // After a crash every worker stops at its next step, as if the process had died.
+    if (this.state === 'crashed') throw new CrashSignal(`engine crashed before ${name}`);
     if (!this.hookStep) return;
     try {
       await this.hookStep(name, worker);

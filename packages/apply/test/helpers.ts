@@ -144,3 +144,24 @@ export async function pushAll(engine: ApplyEngine, list: SourceTransaction[]): P
     if (status.state !== 'running') throw status.error ?? new Error('source failed');
   }
 }
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  obj: Record<string, unknown>;
+}
+
+/** A logger that records what the engine logs, for assertions. */
+export function captureLogger(lines: LogLine[] = []): {
+  lines: LogLine[];
+  logger: import('../src/index.js').Logger;
+} {
+  const make = (bindings: Record<string, unknown>): import('../src/index.js').Logger => ({
+    child: (b) => make({ ...bindings, ...b }),
+    debug: (obj, msg) => lines.push({ level: 'debug', msg, obj: { ...bindings, ...obj } }),
+    info: (obj, msg) => lines.push({ level: 'info', msg, obj: { ...bindings, ...obj } }),
+    warn: (obj, msg) => lines.push({ level: 'warn', msg, obj: { ...bindings, ...obj } }),
+    error: (obj, msg) => lines.push({ level: 'error', msg, obj: { ...bindings, ...obj } }),
+  });
+  return { lines, logger: make({}) };
+}
