@@ -1,0 +1,136 @@
+import { describe, expect, test } from 'vitest';
+import { type ChangeTuple, UNCHANGED } from './change.js';
+import type { PlannedOp } from './plan-units.js';
+import { resolveShape } from './shape.js';
+import {
+  closeVersions,
+  deleteRows,
+  insertRows,
+  insertVersions,
+  truncateRows,
+  updateRows,
+} from './statements.js';
+import { fakeTarget } from './testing/fake-target.js';
+
+const rel = (identity: 'default' | 'full') => ({
+  schema: 'public',
+  table: 't',
+  replicaIdentity: identity,
+  columns: [
+    { name: 'id', typeOid: 23, isKey: true },
+    { name: 'Doc', typeOid: 114, isKey: false },
+    { name: 'only_in_source', typeOid: 25, isKey: false },
+  ],
+});
+
+const op = (
+  kind: PlannedOp<string>['kind'],
+  newT?: ChangeTuple,
+  whereT?: ChangeTuple,
+): PlannedOp<string> => ({
+  kind,
+  newT,
+  whereT,
+  keyChanged: false,
+  time: '2024-01-01 00:00:00+00',
+  quiet: false,
+  refs: ['r'],
+});
+
+describe('statement builders', () => {
+  const target = (type: 'clone' | 'history', sid = true) =>
+    fakeTarget(
+      type,
+      [
+        ['id', 'integer'],
+        ['Doc', 'json', false],
+      ],
+      sid,
+    );
+  const key = resolveShape(rel('default'), target('clone'));
+  const full = resolveShape(rel('full'), target('clone'));
+  const hist = resolveShape(rel('default'), target('history'));
+  const nosid = resolveShape(rel('default'), target('clone', false));
+
+  test('only shared columns take part; identifiers are quoted; values travel as text arrays', () => {
+    const st = insertRows(key, '7', [op('insert', ['1', '{"a":1}', 'x'])], true);
+    expect(st.values).toEqual(['7', ['1'], ['{"a":1}']]);
+    expect(st.text).toContain('INSERT INTO "public"."t" (sid, "id", "Doc")');
+    expect(st.text).toContain('s.v0::integer, s.v1::json');
+    expect(st.text).toContain('t.sid = $1::text AND t."id" = s.v0::integer');
+    expect(st.text).not.toContain('only_in_source');
+  });
+
+  const cases = [
+    {
+      name: 'key update: WHERE from the old key, SET every shared column',
+      st: () => updateRows(key, '1', [op('update', ['2', '{}', 'x'], ['1', null, null])]),
+      has: [
+        'SET "id" = s.v0::integer, "Doc" = s.v1::json',
+        't."id" = s.k0::integer',
+        'RETURNING s.ord',
+      ],
+      values: ['1', ['2'], ['{}'], ['1']],
+    },
+    {
+      name: 'unchanged TOAST keeps the existing value through a mask',
+      st: () => updateRows(key, '1', [op('update', ['1', UNCHANGED, 'x'], ['1', UNCHANGED, 'x'])]),
+      has: [`CASE WHEN substr(s.m, 2, 1) = '1' THEN t."Doc" ELSE s.v1::json END`],
+      values: ['1', ['1'], [null], ['01'], ['1']],
+    },
+    {
+      name: 'FULL: NULL-safe match, json through text, one row picked by ctid',
+      st: () => deleteRows(full, '1', [op('delete', undefined, ['1', null, 'x'])]),
+      has: [
+        't."id" IS NOT DISTINCT FROM s.k0::integer',
+        't."Doc"::text IS NOT DISTINCT FROM (s.k1::json)::text',
+        'LIMIT 1',
+        't.ctid = l.tid',
+      ],
+      values: ['1', ['1'], [null]],
+    },
+    {
+      name: 'no sid column: no sid condition, truncate is a TRUNCATE',
+      st: () => deleteRows(nosid, '1', [op('delete', undefined, ['1', null, null])]),
+      has: ['WHERE t."id" = s.k0::integer'],
+      values: [['1']],
+    },
+    {
+      name: 'history close: open versions only, commit time from the source',
+      st: () => closeVersions(hist, '1', [op('delete', undefined, ['1', null, null])]),
+      has: [
+        `t.kvsz_end = '9999-01-01 00:00:00+00'::timestamptz`,
+        'kvsz_end = s.tm::timestamptz, kvsz_deleted = s.del',
+      ],
+      values: ['1', ['1'], ['2024-01-01 00:00:00+00'], [true]],
+    },
+    {
+      name: 'history open: probe of the last version decides 1900-01-01 or the commit time',
+      st: () => insertVersions(hist, '1', [op('insert', ['1', '{}', null])]),
+      has: [
+        `max(t.kvsz_end)`,
+        `THEN '1900-01-01 00:00:00+00'::timestamptz ELSE s.tm::timestamptz END`,
+      ],
+      values: ['1', ['1'], ['{}'], ['2024-01-01 00:00:00+00'], ['I']],
+    },
+  ];
+  test.each(cases)('$name', ({ st, has, values }) => {
+    const s = st();
+    for (const h of has) expect(s.text).toContain(h);
+    expect(s.values).toEqual(values);
+  });
+
+  test('truncate per type', () => {
+    expect(truncateRows(target('clone'), '3', 'T')).toEqual({
+      text: 'DELETE FROM "public"."t" WHERE sid = $1::text',
+      values: ['3'],
+    });
+    expect(truncateRows(target('clone', false), '3', 'T')).toEqual({
+      text: 'TRUNCATE "public"."t"',
+      values: [],
+    });
+    expect(truncateRows(target('history'), '3', 'T').text).toBe(
+      `UPDATE "public"."t" SET kvsz_end = $1::timestamptz, kvsz_deleted = true WHERE sid = $2::text AND kvsz_end = '9999-01-01 00:00:00+00'::timestamptz`,
+    );
+  });
+});

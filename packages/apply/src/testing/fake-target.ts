@@ -1,0 +1,35 @@
+import type { TableType } from '../target-ddl.js';
+import type { TargetInfo } from '../target-meta.js';
+
+/** A target without a database, for the planner's unit tests. */
+export function fakeTarget(
+  type: TableType,
+  cols: [string, string, boolean?][],
+  sid = true,
+): TargetInfo {
+  const columns = new Map(
+    cols.map(([name, t, eq]) => [
+      name,
+      { name, type: t, typeOid: 0, eq: eq ?? true, generated: false, identityAlways: false },
+    ]),
+  );
+  const sidCol = {
+    name: 'sid',
+    type: 'text',
+    typeOid: 25,
+    eq: true,
+    generated: false,
+    identityAlways: false,
+  };
+  if (sid) columns.set('sid', sidCol);
+  return {
+    ref: { schema: 'public', table: 't' },
+    qualified: '"public"."t"',
+    display: 'public.t',
+    type,
+    columns,
+    sid: sid ? sidCol : undefined,
+    primaryKey: ['id'],
+    description: {} as TargetInfo['description'],
+  };
+}
