@@ -15,7 +15,7 @@ const relation = {
   ],
 };
 
-type Op = ['I' | 'U' | 'D', ChangeTuple, ChangeTuple?, number?];
+type Op = ['I' | 'U' | 'D', ChangeTuple, (ChangeTuple | undefined)?, number?];
 
 function items(type: TableType, ops: Op[]): PlanItem<string>[] {
   const shape = resolveShape(
