@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { bytes } from '../test/support/frame-builder.js';
+import { type BuilderColumn, bytes, TOAST } from '../test/support/frame-builder.js';
 import { PgoutputDecodeError, PgoutputError } from './errors.js';
 import { UNCHANGED_TOAST } from './messages.js';
 import { PgoutputDecoder } from './pgoutput-decoder.js';
@@ -14,14 +14,14 @@ function decodeError(d: PgoutputDecoder, data: Uint8Array): PgoutputDecodeError 
   throw new Error('decoded without error');
 }
 
-const insert = (...cols: (null | 'u' | string | Uint8Array)[]) =>
+const insert = (...cols: BuilderColumn[]) =>
   bytes().byte('I').uint32(16384).byte('N').tuple(cols).build();
 
 describe('PgoutputDecoder', () => {
   test('tuple columns: text, NULL, unchanged TOAST, binary', () => {
     const d = new PgoutputDecoder();
-    expect(d.decode(insert('a', null, 'u', new Uint8Array([0, 255]), '')).tag).toBe('insert');
-    const m = d.decode(insert('a', null, 'u', new Uint8Array([0, 255]), ''));
+    expect(d.decode(insert('a', null, TOAST, new Uint8Array([0, 255]), '')).tag).toBe('insert');
+    const m = d.decode(insert('a', null, TOAST, new Uint8Array([0, 255]), ''));
     expect(m).toEqual({
       tag: 'insert',
       xid: undefined,

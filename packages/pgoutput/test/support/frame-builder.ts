@@ -3,6 +3,10 @@
  * and encoder (plain `Buffer` writes, no shared code), so tests can state the
  * expected wire bytes of a message by hand.
  */
+/** The builder's own marker for an unchanged TOAST column (not the production symbol). */
+export const TOAST: unique symbol = Symbol('test: unchanged toast');
+export type BuilderColumn = null | typeof TOAST | string | Uint8Array;
+
 export class Bytes {
   private parts: Buffer[] = [];
 
@@ -59,12 +63,12 @@ export class Bytes {
     return this;
   }
 
-  /** TupleData: each column is null, 'u' (unchanged TOAST), a string (text) or bytes (binary). */
-  tuple(cols: (null | 'u' | string | Uint8Array)[]): this {
+  /** TupleData: each column is null, TOAST (unchanged), a string (text) or bytes (binary). */
+  tuple(cols: BuilderColumn[]): this {
     this.int16(cols.length);
     for (const c of cols) {
       if (c === null) this.byte('n');
-      else if (c === 'u') this.byte('u');
+      else if (c === TOAST) this.byte('u');
       else if (typeof c === 'string') {
         const b = Buffer.from(c, 'utf8');
         this.byte('t').int32(b.length).raw(b);
