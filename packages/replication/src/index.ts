@@ -46,6 +46,9 @@ export {
   type TemporarySnapshot,
   type WalStatus,
 } from './slots.js';
+export type { PartLimits } from './stream/part-builder.js';
+export type { ProtoVersion, StreamProtocol } from './stream/protocol.js';
+export { ReplicationStream, type ReplicationStreamOptions } from './stream/replication-stream.js';
 export type {
   Change,
   DeleteChange,

@@ -196,7 +196,7 @@ export interface SlotHealth {
   lost: boolean;
 }
 
-interface SlotRow {
+export interface SlotRow {
   plugin: string | null;
   database: string | null;
   temporary: boolean;
@@ -216,27 +216,29 @@ export async function getSlot(target: SqlTarget, slot: string): Promise<SlotHeal
   return withClient(target, async (client) => {
     const major = majorVersion(await serverVersionNum(client));
     const rows = await query<SlotRow>(client, slotHealthSql(major), [slot], `reading slot ${slot}`);
-    const r = rows[0];
-    if (!r) return undefined;
-    const lost =
-      r.wal_status === 'lost' || r.invalidation_reason !== null || r.conflicting === true;
-    return {
-      slot,
-      exists: true,
-      plugin: r.plugin,
-      database: r.database,
-      temporary: r.temporary,
-      active: r.active,
-      activePid: r.active_pid,
-      restartLsn: r.restart_lsn === null ? null : parseLsn(r.restart_lsn),
-      confirmedFlushLsn: r.confirmed_flush_lsn === null ? null : parseLsn(r.confirmed_flush_lsn),
-      walStatus: (r.wal_status as WalStatus | null) ?? null,
-      retainedWalBytes: r.retained === null ? null : BigInt(r.retained),
-      safeWalSize: r.safe_wal_size === null ? null : BigInt(r.safe_wal_size),
-      invalidationReason: r.invalidation_reason,
-      lost,
-    };
+    return rows[0] ? slotHealthFromRow(slot, rows[0]) : undefined;
   });
+}
+
+/** Converts a row of `slotHealthSql` (package-internal: the stream runs it on its walsender). */
+export function slotHealthFromRow(slot: string, r: SlotRow): SlotHealth {
+  const lost = r.wal_status === 'lost' || r.invalidation_reason !== null || r.conflicting === true;
+  return {
+    slot,
+    exists: true,
+    plugin: r.plugin,
+    database: r.database,
+    temporary: r.temporary,
+    active: r.active,
+    activePid: r.active_pid,
+    restartLsn: r.restart_lsn === null ? null : parseLsn(r.restart_lsn),
+    confirmedFlushLsn: r.confirmed_flush_lsn === null ? null : parseLsn(r.confirmed_flush_lsn),
+    walStatus: (r.wal_status as WalStatus | null) ?? null,
+    retainedWalBytes: r.retained === null ? null : BigInt(r.retained),
+    safeWalSize: r.safe_wal_size === null ? null : BigInt(r.safe_wal_size),
+    invalidationReason: r.invalidation_reason,
+    lost,
+  };
 }
 
 /** The slot's health; `exists: false` (and nulls) when there is no such slot. */

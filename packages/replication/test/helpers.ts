@@ -29,3 +29,51 @@ export async function publicationMembers(
 export function names(list: { schema: string; table: string }[]): string[] {
   return list.map((t) => `${t.schema}.${t.table}`).sort();
 }
+
+import type { ReplicationStream } from '../src/stream/replication-stream.js';
+import type { TransactionPart } from '../src/types.js';
+
+/** The next part, or a failure after `timeoutMs` (a test must not hang). */
+export async function nextPart(stream: ReplicationStream, timeoutMs = 20_000): Promise<TransactionPart> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no transaction part within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const r = await Promise.race([stream.next(), timeout]);
+    if (r.done) throw new Error('the stream ended');
+    return r.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads parts until `count` whole transactions arrived; returns them part by part. */
+export async function readTransactions(
+  stream: ReplicationStream,
+  count: number,
+  options: { ack?: boolean; timeoutMs?: number } = {},
+): Promise<TransactionPart[][]> {
+  const txs: TransactionPart[][] = [];
+  let current: TransactionPart[] = [];
+  while (txs.length < count) {
+    const part = await nextPart(stream, options.timeoutMs);
+    current.push(part);
+    if (part.final) {
+      txs.push(current);
+      current = [];
+      if (options.ack !== false) stream.ack(part.endLsn);
+    }
+  }
+  return txs;
+}
+
+export async function confirmedFlush(cluster: PgCluster, slot: string): Promise<bigint> {
+  const [row] = await cluster.sql<{ lsn: string | null }>(
+    'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  if (!row?.lsn) throw new Error(`slot ${slot} has no confirmed_flush_lsn`);
+  const [hi, lo] = row.lsn.split('/');
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+}

@@ -1,0 +1,104 @@
+import { PgoutputDecoder, type PgoutputProtoVersion } from '@kuvasz/pgoutput';
+import { StreamError } from '../errors.js';
+import type { TransactionPart } from '../types.js';
+import {
+  type DmlMessage,
+  PartBuilder,
+  type PartHeader,
+  type PartLimits,
+  type RelationMapping,
+  toChange,
+} from './part-builder.js';
+import type { LogRecord } from './spill-log.js';
+import type { StreamedTransaction } from './streamed-transactions.js';
+
+/**
+ * A committed streamed transaction, replayed from its log as parts. The raw
+ * messages were stored as received (with their streaming xid prefix), so a
+ * fresh decoder is put into "inside a stream block" state first.
+ */
+export class ReplaySource {
+  private readonly decoder: PgoutputDecoder;
+  private readonly builder: PartBuilder;
+  private readonly total: number;
+  private consumed = 0;
+  private iter: AsyncGenerator<LogRecord> | undefined;
+  private done = false;
+
+  constructor(
+    private readonly tx: StreamedTransaction,
+    readonly header: PartHeader,
+    private readonly options: {
+      protoVersion: PgoutputProtoVersion;
+      mapping: RelationMapping;
+      limits: PartLimits;
+      slot: string;
+    },
+  ) {
+    this.decoder = new PgoutputDecoder({ protoVersion: options.protoVersion });
+    const start = Buffer.alloc(6);
+    start[0] = 0x53; // 'S' Stream Start
+    start.writeUInt32BE(tx.xid >>> 0, 1);
+    this.decoder.decode(start);
+    this.builder = new PartBuilder(options.limits);
+    this.total = tx.changes + tx.messages;
+  }
+
+  /** The next part, or undefined once the final one was returned. */
+  async next(): Promise<TransactionPart | undefined> {
+    if (this.done) return undefined;
+    this.iter ??= this.tx.log.records();
+    while (!this.builder.isFull && this.consumed < this.total) {
+      const r = await this.iter.next();
+      if (r.done) break;
+      this.consumed++;
+      const msg = this.decoder.decode(r.value.payload);
+      if (msg.tag === 'message') {
+        this.builder.addMessage(msg, r.value.payload.length);
+        continue;
+      }
+      if (
+        msg.tag !== 'insert' &&
+        msg.tag !== 'update' &&
+        msg.tag !== 'delete' &&
+        msg.tag !== 'truncate'
+      ) {
+        throw new StreamError(
+          'protocol_error',
+          this.options.slot,
+          `replaying streamed transaction ${this.tx.xid}: unexpected stored message '${msg.tag}'`,
+        );
+      }
+      const rels = r.value.relIdxs.map((i) => {
+        const rel = this.tx.relations[i];
+        if (!rel) {
+          throw new StreamError(
+            'protocol_error',
+            this.options.slot,
+            `replaying streamed transaction ${this.tx.xid}: relation index ${i} out of range`,
+          );
+        }
+        return this.options.mapping.apply(rel);
+      });
+      this.builder.addChange(toChange(msg as DmlMessage, rels), r.value.payload.length);
+    }
+    const final = this.consumed >= this.total || this.builder.isEmpty;
+    if (final) {
+      if (this.consumed < this.total) {
+        throw new StreamError(
+          'spill_error',
+          this.options.slot,
+          `replaying streamed transaction ${this.tx.xid}: its log ended after ${this.consumed} of ${this.total} messages`,
+        );
+      }
+      this.done = true;
+    }
+    return this.builder.take(this.header, final);
+  }
+
+  dispose(): void {
+    this.done = true;
+    this.tx.dispose();
+    void this.iter?.return(undefined);
+  }
+}

@@ -1,0 +1,259 @@
+import {
+  formatLsn,
+  type PgoutputMessage,
+  type PgoutputProtoVersion,
+  type RelationCache,
+  type RelationMessage,
+} from '@kuvasz/pgoutput';
+import { StreamError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TransactionPart } from '../types.js';
+import {
+  type DmlMessage,
+  PartBuilder,
+  type PartLimits,
+  type RelationMapping,
+  relationOids,
+  toChange,
+} from './part-builder.js';
+import { ReplaySource } from './replay-source.js';
+import type { SpillDir } from './spill-dir.js';
+import type { MemoryBudget } from './spill-log.js';
+import { type StreamedTransaction, StreamedTransactions } from './streamed-transactions.js';
+
+/** Where assembled transactions go. */
+export interface AssemblerSink {
+  /** A part of a transaction that was not streamed (parts of one transaction arrive in order). */
+  part(part: TransactionPart): void;
+  /** A committed streamed transaction, to be replayed as parts. */
+  replay(source: ReplaySource): void;
+  /** A commit with something for the consumer was received: its end LSN must be acked. */
+  committed(endLsn: bigint): void;
+  /** A position with nothing for the consumer before it (empty transaction, heartbeat). */
+  confirmable(lsn: bigint): void;
+}
+
+export interface AssemblerOptions {
+  protoVersion: PgoutputProtoVersion;
+  relations: RelationCache;
+  mapping: RelationMapping;
+  limits: PartLimits;
+  heartbeatPrefix: string | undefined;
+  budget: MemoryBudget;
+  spillDir: SpillDir;
+  slot: string;
+  log: Logger;
+  sink: AssemblerSink;
+}
+
+interface OpenTransaction {
+  xid: number;
+  commitLsn: bigint;
+  commitTime: bigint;
+  origin: string | undefined;
+  builder: PartBuilder;
+}
+
+/**
+ * Turns decoded pgoutput messages into transaction parts. Transactions that
+ * were not streamed are passed on part by part as they arrive (the server
+ * sends them only after their commit); streamed ones are kept in spill logs
+ * until Stream Commit, dropped on Stream Abort, and cut back on a
+ * subtransaction's abort.
+ */
+export class TransactionAssembler {
+  private tx: OpenTransaction | undefined;
+  private streamTx: StreamedTransaction | undefined;
+  private readonly streamed: StreamedTransactions;
+
+  constructor(private readonly o: AssemblerOptions) {
+    this.streamed = new StreamedTransactions(o.budget, o.spillDir);
+  }
+
+  /** True while a transaction is half received, or a streamed one is open. */
+  get busy(): boolean {
+    return this.tx !== undefined || this.streamed.size > 0;
+  }
+
+  get openStreamed(): number {
+    return this.streamed.size;
+  }
+
+  handle(msg: PgoutputMessage, raw: Uint8Array): void {
+    const s = this.streamTx;
+    switch (msg.tag) {
+      case 'begin':
+        if (this.tx || s) this.fail(`Begin of transaction ${msg.xid} inside another transaction`);
+        this.tx = {
+          xid: msg.xid,
+          commitLsn: msg.finalLsn,
+          commitTime: msg.commitTime,
+          origin: undefined,
+          builder: new PartBuilder(this.o.limits),
+        };
+        return;
+      case 'origin':
+        if (s) s.origin = msg.name;
+        else if (this.tx) this.tx.origin = msg.name;
+        return;
+      case 'relation':
+        if (s) s.setRelation(msg);
+        else this.o.relations.set(msg);
+        return;
+      case 'type':
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete':
+      case 'truncate':
+        this.change(msg, raw, s);
+        return;
+      case 'message':
+        this.message(msg, raw, s);
+        return;
+      case 'commit':
+        this.commit(msg.commitLsn, msg.endLsn, msg.commitTime);
+        return;
+      case 'stream_start':
+        if (this.tx || s) this.fail(`Stream Start of ${msg.xid} inside another transaction`);
+        this.streamTx = this.streamed.getOrCreate(msg.xid);
+        return;
+      case 'stream_stop':
+        this.streamTx = undefined;
+        return;
+      case 'stream_commit':
+        this.streamCommit(msg.xid, msg.commitLsn, msg.endLsn, msg.commitTime);
+        return;
+      case 'stream_abort':
+        if (msg.subXid === msg.xid) {
+          this.streamed.abort(msg.xid);
+          this.o.log.debug({ xid: msg.xid }, 'streamed transaction aborted');
+        } else {
+          this.streamed.get(msg.xid)?.abortSubxact(msg.subXid);
+        }
+        return;
+      default:
+        // Two-phase messages need the slot created with two_phase, which we never do.
+        this.fail(`unexpected pgoutput message '${msg.tag}' (two-phase decoding is not enabled)`);
+    }
+  }
+
+  /** Drops everything half received (reconnect, close): spill files included. */
+  dispose(): void {
+    this.tx = undefined;
+    this.streamTx = undefined;
+    this.streamed.disposeAll();
+  }
+
+  private change(msg: DmlMessage, raw: Uint8Array, s: StreamedTransaction | undefined): void {
+    if (s) {
+      s.appendChange(
+        msg.xid,
+        relationOids(msg).map((oid) => s.resolve(oid, this.o.relations) ?? this.noRelation(oid)),
+        raw,
+      );
+      return;
+    }
+    const tx = this.tx ?? this.fail(`${msg.tag} outside a transaction`);
+    const rels = relationOids(msg).map((oid) =>
+      this.o.mapping.apply(this.o.relations.get(oid) ?? this.noRelation(oid)),
+    );
+    tx.builder.addChange(toChange(msg, rels), raw.length);
+    if (tx.builder.isFull) this.o.sink.part(tx.builder.take(this.header(tx, tx.commitLsn), false));
+  }
+
+  private message(
+    msg: Extract<PgoutputMessage, { tag: 'message' }>,
+    raw: Uint8Array,
+    s: StreamedTransaction | undefined,
+  ): void {
+    const ours = this.o.heartbeatPrefix !== undefined && msg.prefix === this.o.heartbeatPrefix;
+    if (!msg.transactional) {
+      // Everything before it has been received: a heartbeat is a safe position to confirm.
+      if (ours && !this.tx && !s) this.o.sink.confirmable(msg.lsn);
+      else
+        this.o.log.debug(
+          { prefix: msg.prefix, lsn: formatLsn(msg.lsn) },
+          'non-transactional message skipped',
+        );
+      return;
+    }
+    if (ours) return;
+    if (s) {
+      s.appendMessage(msg.xid, raw);
+      return;
+    }
+    const tx = this.tx ?? this.fail('transactional message outside a transaction');
+    tx.builder.addMessage(msg, raw.length);
+    if (tx.builder.isFull) this.o.sink.part(tx.builder.take(this.header(tx, tx.commitLsn), false));
+  }
+
+  private commit(commitLsn: bigint, endLsn: bigint, commitTime: bigint): void {
+    const tx = this.tx ?? this.fail('Commit outside a transaction');
+    if (commitLsn !== tx.commitLsn) {
+      this.fail(
+        `Commit LSN ${formatLsn(commitLsn)} differs from its Begin's final LSN ${formatLsn(tx.commitLsn)}`,
+      );
+    }
+    this.tx = undefined;
+    if (tx.builder.isEmpty && tx.builder.emitted === 0) {
+      // Nothing published in it (PostgreSQL < 15 sends such transactions).
+      this.o.sink.confirmable(endLsn);
+      return;
+    }
+    this.o.sink.committed(endLsn);
+    this.o.sink.part(tx.builder.take({ ...this.header(tx, endLsn), commitTime }, true));
+  }
+
+  private streamCommit(xid: number, commitLsn: bigint, endLsn: bigint, commitTime: bigint): void {
+    if (this.tx || this.streamTx) this.fail(`Stream Commit of ${xid} inside another transaction`);
+    const tx = this.streamed.take(xid);
+    if (!tx) {
+      this.o.sink.confirmable(endLsn);
+      return;
+    }
+    tx.publishRelations(this.o.relations);
+    if (tx.changes + tx.messages === 0) {
+      tx.dispose();
+      this.o.sink.confirmable(endLsn);
+      return;
+    }
+    this.o.log.debug(
+      { xid, changes: tx.changes, spilled: tx.log.spilled, bytes: tx.log.size },
+      'streamed transaction committed',
+    );
+    this.o.sink.committed(endLsn);
+    this.o.sink.replay(
+      new ReplaySource(
+        tx,
+        { xid, commitLsn, endLsn, commitTime, origin: tx.origin },
+        {
+          protoVersion: this.o.protoVersion,
+          mapping: this.o.mapping,
+          limits: this.o.limits,
+          slot: this.o.slot,
+        },
+      ),
+    );
+  }
+
+  private header(tx: OpenTransaction, endLsn: bigint) {
+    return {
+      xid: tx.xid,
+      commitLsn: tx.commitLsn,
+      endLsn,
+      commitTime: tx.commitTime,
+      origin: tx.origin,
+    };
+  }
+
+  private noRelation(oid: number): RelationMessage {
+    return this.fail(
+      `a change refers to relation ${oid}, whose Relation message was never received`,
+    );
+  }
+
+  private fail(what: string): never {
+    throw new StreamError('protocol_error', this.o.slot, `replication protocol error: ${what}`);
+  }
+}
