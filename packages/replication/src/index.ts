@@ -49,6 +49,7 @@ export {
 export type { PartLimits } from './stream/part-builder.js';
 export type { ProtoVersion, StreamProtocol } from './stream/protocol.js';
 export { ReplicationStream, type ReplicationStreamOptions } from './stream/replication-stream.js';
+export type { StreamStats } from './stream/transaction-assembler.js';
 export type {
   Change,
   DeleteChange,

@@ -34,10 +34,16 @@ import type { ReplicationStream } from '../src/stream/replication-stream.js';
 import type { TransactionPart } from '../src/types.js';
 
 /** The next part, or a failure after `timeoutMs` (a test must not hang). */
-export async function nextPart(stream: ReplicationStream, timeoutMs = 20_000): Promise<TransactionPart> {
+export async function nextPart(
+  stream: ReplicationStream,
+  timeoutMs = 20_000,
+): Promise<TransactionPart> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no transaction part within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`no transaction part within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     const r = await Promise.race([stream.next(), timeout]);

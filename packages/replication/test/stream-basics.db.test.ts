@@ -51,7 +51,6 @@ describe.each(testedVersions())('ReplicationStream on PostgreSQL %i', (version) 
       slot: name,
       publication: name,
       heartbeat: { intervalMs: 60_000 },
-      logger: undefined,
     });
     streams.push(stream);
     const txs = await readTransactions(stream, 5);

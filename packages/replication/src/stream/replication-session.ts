@@ -58,10 +58,12 @@ export class ReplicationSession {
     return true;
   }
 
-  pause(): void {
-    if (this.paused || this.done) return;
+  /** True when it paused now (it was flowing). */
+  pause(): boolean {
+    if (this.paused || this.done) return false;
     this.paused = true;
     this.duplex.pause();
+    return true;
   }
 
   resume(): void {

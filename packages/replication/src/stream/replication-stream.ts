@@ -33,7 +33,7 @@ import type { ReplaySource } from './replay-source.js';
 import { ReplicationSession } from './replication-session.js';
 import { SpillDir } from './spill-dir.js';
 import { MemoryBudget } from './spill-log.js';
-import { TransactionAssembler } from './transaction-assembler.js';
+import { newStats, type StreamStats, TransactionAssembler } from './transaction-assembler.js';
 
 export interface ReplicationStreamOptions {
   connectionString: string;
@@ -104,6 +104,8 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
   protocol: StreamProtocol | undefined;
   /** Connections lost and re-established so far. */
   reconnects = 0;
+  /** Counters for metrics and tests. */
+  readonly stats: StreamStats = newStats();
 
   private readonly o: ReplicationStreamOptions;
   private readonly url: string;
@@ -164,6 +166,9 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     this.mapping = new RelationMapping(options.mapRelation);
     this.budget = new MemoryBudget(options.spill?.memoryBytes ?? 64 * 1024 * 1024);
     this.spillDir = new SpillDir(options.spill?.dir, this.log);
+    this.spillDir.onFile = () => {
+      this.stats.spillFiles++;
+    };
     this.heartbeatPrefix = options.heartbeat
       ? (options.heartbeat.prefix ?? 'kuvasz_heartbeat')
       : undefined;
@@ -299,6 +304,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     if (!s || s.isEnded) return false;
     this.refreshFlushed();
     const written = max(this.received, this.flushed);
+    this.stats.statusUpdates++;
     return s.write(
       encodeStandbyStatusUpdate({
         writeLsn: written,
@@ -435,6 +441,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       const decoder = new PgoutputDecoder({ protoVersion: protocol.protoVersion });
       const gen = ++this.gen;
       this.assembler = new TransactionAssembler({
+        stats: this.stats,
         protoVersion: protocol.protoVersion,
         relations: new RelationCache(),
         mapping: this.mapping,
@@ -543,7 +550,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
 
   private enqueue(item: QueueItem): void {
     this.queue.push(item);
-    if (this.queue.length >= this.maxQueued) this.session?.pause();
+    if (this.queue.length >= this.maxQueued && this.session?.pause()) this.stats.pauses++;
     this.wake();
   }
 
@@ -553,7 +560,12 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
   }
 
   private deliver(part: TransactionPart): TransactionPart {
-    if (part.final && part.endLsn > this.delivered) this.delivered = part.endLsn;
+    this.stats.parts++;
+    this.stats.changes += part.changes.length;
+    if (part.final) {
+      this.stats.transactions++;
+      if (part.endLsn > this.delivered) this.delivered = part.endLsn;
+    }
     return part;
   }
 

@@ -17,6 +17,9 @@ export class SpillDir {
   private dir: string | undefined;
   private seq = 0;
 
+  /** Called for each spill file created. */
+  onFile: (() => void) | undefined;
+
   constructor(
     private readonly base: string = os.tmpdir(),
     private readonly log?: Logger,
@@ -40,6 +43,7 @@ export class SpillDir {
       }
     }
     this.seq++;
+    this.onFile?.();
     return path.join(this.dir, `xid-${xid}-${this.seq}.log`);
   }
 

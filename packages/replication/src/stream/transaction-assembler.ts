@@ -33,7 +33,41 @@ export interface AssemblerSink {
   confirmable(lsn: bigint): void;
 }
 
+/** Counters the stream exposes as `stats`. */
+export interface StreamStats {
+  /** Whole transactions delivered (final parts). */
+  transactions: number;
+  parts: number;
+  changes: number;
+  /** Transactions the server streamed while in progress, committed. */
+  streamedCommitted: number;
+  /** Streamed transactions dropped because they aborted. */
+  streamedAborted: number;
+  /** Aborted subtransactions cut out of streamed transactions. */
+  subtransactionsAborted: number;
+  /** Spill files created (a streamed transaction past the memory budget). */
+  spillFiles: number;
+  /** Times the socket was paused because the consumer was behind. */
+  pauses: number;
+  statusUpdates: number;
+}
+
+export function newStats(): StreamStats {
+  return {
+    transactions: 0,
+    parts: 0,
+    changes: 0,
+    streamedCommitted: 0,
+    streamedAborted: 0,
+    subtransactionsAborted: 0,
+    spillFiles: 0,
+    pauses: 0,
+    statusUpdates: 0,
+  };
+}
+
 export interface AssemblerOptions {
+  stats: StreamStats;
   protoVersion: PgoutputProtoVersion;
   relations: RelationCache;
   mapping: RelationMapping;
@@ -126,10 +160,10 @@ export class TransactionAssembler {
         return;
       case 'stream_abort':
         if (msg.subXid === msg.xid) {
-          this.streamed.abort(msg.xid);
+          if (this.streamed.abort(msg.xid)) this.o.stats.streamedAborted++;
           this.o.log.debug({ xid: msg.xid }, 'streamed transaction aborted');
-        } else {
-          this.streamed.get(msg.xid)?.abortSubxact(msg.subXid);
+        } else if (this.streamed.get(msg.xid)?.abortSubxact(msg.subXid)) {
+          this.o.stats.subtransactionsAborted++;
         }
         return;
       default:
@@ -222,6 +256,7 @@ export class TransactionAssembler {
       { xid, changes: tx.changes, spilled: tx.log.spilled, bytes: tx.log.size },
       'streamed transaction committed',
     );
+    this.o.stats.streamedCommitted++;
     this.o.sink.committed(endLsn);
     this.o.sink.replay(
       new ReplaySource(

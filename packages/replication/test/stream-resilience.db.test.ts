@@ -1,0 +1,240 @@
+import { testedVersions, waitFor } from '@kuvasz/testkit';
+import { useCluster } from '@kuvasz/testkit/vitest';
+import { afterEach, describe, expect, test } from 'vitest';
+import { kuvaszObjectName } from '../src/naming.js';
+import { syncPublication } from '../src/publication.js';
+import { createSlotWithSnapshot } from '../src/slots.js';
+import { ReplicationStream } from '../src/stream/replication-stream.js';
+import { confirmedFlush, nextPart, readTransactions } from './helpers.js';
+
+describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) => {
+  void version;
+  const pgc = useCluster({ version });
+  const cleanup: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function setup(tag: string) {
+    const cluster = pgc.get();
+    const db = await cluster.createDatabase();
+    const url = cluster.urlFor(db);
+    await cluster.sql('CREATE TABLE t (id int PRIMARY KEY, v text)', [], db);
+    const name = kuvaszObjectName(db, tag);
+    await syncPublication(url, name, [{ schema: 'public', table: 't' }]);
+    const created = await createSlotWithSnapshot({ connectionString: url, slot: name });
+    await created.release();
+    cleanup.push(() => cluster.dropSlots(db));
+    return { cluster, db, url, name };
+  }
+
+  async function killWalsender(cluster: ReturnType<typeof pgc.get>, slot: string): Promise<number> {
+    const [row] = await cluster.sql<{ pid: number }>(
+      'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND active',
+      [slot],
+    );
+    if (!row) throw new Error('slot not active');
+    await cluster.sql('SELECT pg_terminate_backend($1)', [row.pid]);
+    return row.pid;
+  }
+
+  test('a killed walsender is survived: unacked transactions come again, acked ones do not', async () => {
+    const { cluster, db, url, name } = await setup('redeliver');
+    const stream = new ReplicationStream({
+      connectionString: url,
+      slot: name,
+      publication: name,
+      statusIntervalMs: 200,
+      reconnect: { initialMs: 50, maxMs: 500 },
+    });
+    cleanup.push(() => stream.close());
+    await cluster.sql(`INSERT INTO t VALUES (1, 'a')`, [], db);
+    const a = (await readTransactions(stream, 1))[0]![0]!;
+    await waitFor(async () => (await confirmedFlush(cluster, name)) >= a.endLsn, {
+      timeoutMs: 10_000,
+    });
+
+    await cluster.sql(`INSERT INTO t VALUES (2, 'b')`, [], db);
+    const b = await nextPart(stream);
+    expect(b.changes[0]?.kind === 'insert' && b.changes[0].new[0]).toBe('2');
+    // Not acked: the walsender dies.
+    const oldPid = await killWalsender(cluster, name);
+    const again = await nextPart(stream);
+    expect(again.commitLsn).toBe(b.commitLsn);
+    expect(again.changes[0]?.kind === 'insert' && again.changes[0].new[0]).toBe('2');
+    expect(stream.reconnects).toBeGreaterThanOrEqual(1);
+    const [row] = await cluster.sql<{ pid: number }>(
+      'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+      [name],
+    );
+    expect(row?.pid).not.toBe(oldPid);
+    stream.ack(again.endLsn);
+    await cluster.sql(`INSERT INTO t VALUES (3, 'c')`, [], db);
+    const c = await nextPart(stream);
+    expect(c.changes[0]?.kind === 'insert' && c.changes[0].new[0]).toBe('3');
+    stream.ack(c.endLsn);
+    await waitFor(async () => (await confirmedFlush(cluster, name)) >= c.endLsn, {
+      timeoutMs: 10_000,
+    });
+  });
+
+  test('a transaction cut off mid-way by a reconnect starts again at its first change', async () => {
+    const { cluster, db, url, name } = await setup('midway');
+    const stream = new ReplicationStream({
+      connectionString: url,
+      slot: name,
+      publication: name,
+      streaming: false,
+      part: { maxChanges: 1000 },
+      // While the consumer lags the socket is paused: a dead connection is
+      // noticed by the next status update.
+      statusIntervalMs: 300,
+      reconnect: { initialMs: 50, maxMs: 500 },
+    });
+    cleanup.push(() => stream.close());
+    await cluster.sql(`INSERT INTO t SELECT g, 'x' FROM generate_series(1, 3500) g`, [], db);
+    const first = await nextPart(stream);
+    expect(first).toMatchObject({ firstChangeIndex: 0, final: false });
+    await killWalsender(cluster, name);
+    await waitFor(() => stream.reconnects >= 1, { timeoutMs: 15_000 });
+    const indexes: number[] = [];
+    for (;;) {
+      const p = await nextPart(stream);
+      expect(p.commitLsn).toBe(first.commitLsn);
+      indexes.push(p.firstChangeIndex);
+      if (p.final) {
+        stream.ack(p.endLsn);
+        break;
+      }
+    }
+    expect(indexes).toEqual([0, 1000, 2000, 3000]);
+  });
+
+  test('a server restart is survived', async () => {
+    const { cluster, db, url, name } = await setup('restart');
+    const stream = new ReplicationStream({
+      connectionString: url,
+      slot: name,
+      publication: name,
+      reconnect: { initialMs: 100, maxMs: 1000 },
+    });
+    cleanup.push(() => stream.close());
+    await stream.start();
+    await cluster.restart();
+    await cluster.sql(`INSERT INTO t VALUES (1, 'after restart')`, [], db);
+    const part = await nextPart(stream, 30_000);
+    expect(part.changes[0]?.kind === 'insert' && part.changes[0].new).toEqual([
+      '1',
+      'after restart',
+    ]);
+    expect(stream.reconnects).toBeGreaterThanOrEqual(1);
+    stream.ack(part.endLsn);
+  });
+
+  test('a slot busy in another process is retried until it is free', async () => {
+    const { cluster, db, url, name } = await setup('busy');
+    const first = new ReplicationStream({ connectionString: url, slot: name, publication: name });
+    cleanup.push(() => first.close());
+    await first.start();
+    const warnings: string[] = [];
+    const log = {
+      child: () => log,
+      debug: () => {},
+      info: () => {},
+      error: () => {},
+      warn: (obj: Record<string, unknown>) => {
+        warnings.push(String(obj.err));
+      },
+    };
+    const second = new ReplicationStream({
+      connectionString: url,
+      slot: name,
+      publication: name,
+      reconnect: { initialMs: 50, maxMs: 200 },
+      logger: log,
+    });
+    cleanup.push(() => second.close());
+    const started = second.start();
+    await waitFor(() => warnings.length >= 2, { timeoutMs: 10_000 });
+    expect(warnings[0]).toContain('is in use by server process');
+    expect(warnings.join('\n')).not.toContain(cluster.password);
+    await first.close();
+    await started;
+    await cluster.sql(`INSERT INTO t VALUES (7, 'second')`, [], db);
+    const part = await nextPart(second);
+    expect(part.changes[0]?.kind === 'insert' && part.changes[0].new[0]).toBe('7');
+  });
+
+  test('an idle slot advances while another database of the server writes', async () => {
+    const { cluster, url, name } = await setup('idle');
+    const other = await cluster.createDatabase();
+    await cluster.sql('CREATE TABLE busy (id int)', [], other);
+    const stream = new ReplicationStream({ connectionString: url, slot: name, publication: name });
+    cleanup.push(() => stream.close());
+    await stream.start();
+    const before = await confirmedFlush(cluster, name);
+    await cluster.sql('INSERT INTO busy SELECT generate_series(1, 1000)', [], other);
+    const [row] = await cluster.sql<{ lsn: string }>(
+      'SELECT pg_current_wal_lsn()::text AS lsn',
+      [],
+      other,
+    );
+    const [hi, lo] = (row?.lsn ?? '0/0').split('/');
+    const written = (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+    expect(written).toBeGreaterThan(before);
+    // Nothing was delivered to us, nothing is in flight: the keepalive's WAL end is confirmed.
+    await waitFor(async () => (await confirmedFlush(cluster, name)) >= written, {
+      timeoutMs: 20_000,
+    });
+    expect(stream.deliveredLsn).toBe(0n);
+    expect(stream.flushedLsn).toBeGreaterThanOrEqual(written);
+  });
+
+  test('the heartbeat moves the slot of a database nobody writes to', async () => {
+    const { cluster, url, name } = await setup('heartbeat');
+    const stream = new ReplicationStream({
+      connectionString: url,
+      slot: name,
+      publication: name,
+      heartbeat: { intervalMs: 200, prefix: 'kuvasz_hb_test' },
+    });
+    cleanup.push(() => stream.close());
+    await stream.start();
+    const before = await confirmedFlush(cluster, name);
+    await waitFor(async () => (await confirmedFlush(cluster, name)) > before, {
+      timeoutMs: 20_000,
+    });
+    // Heartbeats are never delivered as transactions.
+    expect(stream.stats.transactions).toBe(0);
+  });
+
+  test('unacknowledged transactions hold the slot back', async () => {
+    const { cluster, db, url, name } = await setup('hold');
+    const stream = new ReplicationStream({
+      connectionString: url,
+      slot: name,
+      publication: name,
+      statusIntervalMs: 100,
+    });
+    cleanup.push(() => stream.close());
+    const before = await confirmedFlush(cluster, name);
+    await cluster.sql(`INSERT INTO t VALUES (1, 'x')`, [], db);
+    const part = await nextPart(stream);
+    // Other databases write, keepalives come and status updates go out...
+    const other = await cluster.createDatabase();
+    await cluster.sql(
+      'CREATE TABLE w (id int); INSERT INTO w SELECT generate_series(1, 100)',
+      [],
+      other,
+    );
+    const sent = stream.stats.statusUpdates;
+    await waitFor(() => stream.stats.statusUpdates >= sent + 5, { timeoutMs: 10_000 });
+    // ...but nothing was acknowledged: the slot stays where it was.
+    expect(await confirmedFlush(cluster, name)).toBe(before);
+    expect(stream.flushedLsn).toBe(before);
+    stream.ack(part.endLsn);
+    await waitFor(async () => (await confirmedFlush(cluster, name)) >= part.endLsn, {
+      timeoutMs: 10_000,
+    });
+  });
+});
