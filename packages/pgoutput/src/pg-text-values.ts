@@ -75,6 +75,8 @@ const DATE_TIME =
  * (numbers, like node-postgres), so they stay distinct from any real date.
  */
 export function parseDateTime(text: string): Date | number {
+  const fast = parseCommonDateTime(text);
+  if (fast !== undefined) return fast;
   if (text === 'infinity') return Number.POSITIVE_INFINITY;
   if (text === '-infinity') return Number.NEGATIVE_INFINITY;
   const m = DATE_TIME.exec(text);
@@ -96,6 +98,78 @@ export function parseDateTime(text: string): Date | number {
   d.setUTCHours(Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0) - offsetSec, ms);
   if (Number.isNaN(d.getTime())) throw new TypeError('date outside the range of a JavaScript Date');
   return d;
+}
+
+const digit = (text: string, i: number): number => {
+  const d = text.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : Number.NaN;
+};
+const two = (text: string, i: number): number => digit(text, i) * 10 + digit(text, i + 1);
+
+/**
+ * The shape nearly every value has: `YYYY-MM-DD`, optionally followed by
+ * ` HH:MM:SS`, `.f` to `.ffffff`, and `+HH` / `-HH` or `+HH:MM`, for years
+ * 1000-9999. Read with char codes; anything else (BC, long years, offsets
+ * with seconds, infinities) is left to the regular expression.
+ */
+function parseCommonDateTime(text: string): Date | undefined {
+  const n = text.length;
+  if (n < 10 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return undefined;
+  const year = two(text, 0) * 100 + two(text, 2);
+  const month = two(text, 5);
+  const day = two(text, 8);
+  if (!(year >= 1000) || !(month >= 1 && month <= 12) || !(day >= 1 && day <= 31)) return undefined;
+  let ms = 0;
+  let h = 0;
+  let mi = 0;
+  let sec = 0;
+  let offsetMin = 0;
+  let i = 10;
+  if (n > 10) {
+    if (
+      n < 19 ||
+      text.charCodeAt(10) !== 32 ||
+      text.charCodeAt(13) !== 58 ||
+      text.charCodeAt(16) !== 58
+    ) {
+      return undefined;
+    }
+    h = two(text, 11);
+    mi = two(text, 14);
+    sec = two(text, 17);
+    if (!(h <= 24 && mi <= 59 && sec <= 60)) return undefined;
+    i = 19;
+    if (i < n && text.charCodeAt(i) === 46) {
+      let scale = 100;
+      i++;
+      const start = i;
+      while (i < n && i - start < 6) {
+        const d = digit(text, i);
+        if (Number.isNaN(d)) break;
+        ms += d * scale;
+        scale /= 10;
+        i++;
+      }
+      if (i === start) return undefined;
+      ms = Math.floor(ms);
+    }
+    if (i < n) {
+      const sign = text.charCodeAt(i);
+      if (sign !== 43 && sign !== 45) return undefined;
+      const oh = two(text, i + 1);
+      let om = 0;
+      i += 3;
+      if (i < n) {
+        if (text.charCodeAt(i) !== 58) return undefined;
+        om = two(text, i + 1);
+        i += 3;
+      }
+      if (!(oh >= 0 && om >= 0) || i !== n) return undefined;
+      offsetMin = (oh * 60 + om) * (sign === 45 ? -1 : 1);
+    }
+  }
+  const t = Date.UTC(year, month - 1, day, h, mi - offsetMin, sec, ms);
+  return Number.isNaN(t) ? undefined : new Date(t);
 }
 
 /**

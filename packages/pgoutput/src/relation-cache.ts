@@ -1,6 +1,12 @@
 import { PgoutputRelationError } from './errors.js';
-import type { RelationMessage, Tuple, TupleValue } from './messages.js';
-import type { TypeParsers } from './type-parsers.js';
+import type { RelationColumn, RelationMessage, Tuple } from './messages.js';
+import type { TypeParser, TypeParsers } from './type-parsers.js';
+
+/** The parser of each column of a relation, for one parser map. */
+interface ColumnParsers {
+  parsers: TypeParsers;
+  byColumn: (TypeParser | undefined)[];
+}
 
 /**
  * Relation messages by relation OID, so that row changes can be read as
@@ -10,6 +16,9 @@ import type { TypeParsers } from './type-parsers.js';
  */
 export class RelationCache {
   private readonly byOid = new Map<number, RelationMessage>();
+  // Looking parsers up by type OID for every value is slow (sparse integer
+  // keys); each relation remembers its column parsers for the last map used.
+  private readonly columnParsers = new WeakMap<RelationMessage, ColumnParsers>();
 
   set(rel: RelationMessage): void {
     this.byOid.set(rel.relationOid, rel);
@@ -37,18 +46,26 @@ export class RelationCache {
   }
 
   /**
-   * A tuple as `{ column: value }` (a null-prototype object, so a column
-   * named `__proto__` is an ordinary key). NULL stays `null`, unchanged TOAST
+   * A tuple as `{ column: value }` in column order (a column named
+   * `__proto__` is an own property too). NULL stays `null`, unchanged TOAST
    * stays `UNCHANGED_TOAST`, binary values stay bytes; a text value goes
    * through `parsers[typeOid]` when there is one and stays raw text otherwise.
    */
   toRecord(rel: RelationMessage, tuple: Tuple, parsers?: TypeParsers): Record<string, unknown> {
     const cols = rel.columns;
     if (tuple.length !== cols.length) throw mismatch(rel, tuple);
-    const out: Record<string, unknown> = Object.create(null);
+    const fns = parsers === undefined ? undefined : this.parsersFor(rel, parsers);
+    // A plain object: rows of one relation share a hidden class in V8, which a
+    // null-prototype (dictionary-mode) object would not.
+    const out: Record<string, unknown> = {};
     for (let i = 0; i < cols.length; i++) {
       const col = cols[i]!;
-      out[col.name] = convert(rel, col.name, col.typeOid, tuple[i]!, parsers);
+      const v = tuple[i]!;
+      put(
+        out,
+        col.name,
+        typeof v === 'string' && fns !== undefined ? convert(rel, col, v, fns[i]) : v,
+      );
     }
     return out;
   }
@@ -57,12 +74,27 @@ export class RelationCache {
   toKeyRecord(rel: RelationMessage, tuple: Tuple, parsers?: TypeParsers): Record<string, unknown> {
     const cols = rel.columns;
     if (tuple.length !== cols.length) throw mismatch(rel, tuple);
-    const out: Record<string, unknown> = Object.create(null);
+    const fns = parsers === undefined ? undefined : this.parsersFor(rel, parsers);
+    const out: Record<string, unknown> = {};
     for (let i = 0; i < cols.length; i++) {
       const col = cols[i]!;
-      if (col.isKey) out[col.name] = convert(rel, col.name, col.typeOid, tuple[i]!, parsers);
+      if (!col.isKey) continue;
+      const v = tuple[i]!;
+      put(
+        out,
+        col.name,
+        typeof v === 'string' && fns !== undefined ? convert(rel, col, v, fns[i]) : v,
+      );
     }
     return out;
+  }
+
+  private parsersFor(rel: RelationMessage, parsers: TypeParsers): (TypeParser | undefined)[] {
+    const known = this.columnParsers.get(rel);
+    if (known !== undefined && known.parsers === parsers) return known.byColumn;
+    const byColumn = rel.columns.map((c) => parsers[c.typeOid]);
+    this.columnParsers.set(rel, { parsers, byColumn });
+    return byColumn;
   }
 
   reset(): void {
@@ -71,6 +103,20 @@ export class RelationCache {
 
   get size(): number {
     return this.byOid.size;
+  }
+}
+
+function put(out: Record<string, unknown>, name: string, value: unknown): void {
+  // Assigning to `__proto__` would set the prototype instead of a property.
+  if (name === '__proto__') {
+    Object.defineProperty(out, name, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    out[name] = value;
   }
 }
 
@@ -84,13 +130,10 @@ function mismatch(rel: RelationMessage, tuple: Tuple): PgoutputRelationError {
 
 function convert(
   rel: RelationMessage,
-  column: string,
-  typeOid: number,
-  value: TupleValue,
-  parsers: TypeParsers | undefined,
+  col: RelationColumn,
+  value: string,
+  parse: TypeParser | undefined,
 ): unknown {
-  if (typeof value !== 'string' || parsers === undefined) return value;
-  const parse = parsers[typeOid];
   if (parse === undefined) return value;
   try {
     return parse(value);
@@ -99,8 +142,8 @@ function convert(
     // stay out of the message: they are row data. The cause keeps them.
     throw new PgoutputRelationError(
       'invalid_value',
-      `column ${column} of ${rel.schema}.${rel.name} (type OID ${typeOid}): the type parser threw; fix or remove parsers[${typeOid}] to keep the raw text (see cause)`,
-      { relationOid: rel.relationOid, column },
+      `column ${col.name} of ${rel.schema}.${rel.name} (type OID ${col.typeOid}): the type parser threw; fix or remove parsers[${col.typeOid}] to keep the raw text (see cause)`,
+      { relationOid: rel.relationOid, column: col.name },
       { cause: err },
     );
   }

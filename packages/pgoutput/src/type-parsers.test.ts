@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { parseArray, parseDateTime } from './pg-text-values.js';
 import { createTypeParsers, defaultTypeParsers, PG_TYPE_OIDS as T } from './type-parsers.js';
@@ -123,5 +124,36 @@ describe('createTypeParsers options', () => {
 
   test('defaultTypeParsers is frozen', () => {
     expect(Object.isFrozen(defaultTypeParsers)).toBe(true);
+  });
+});
+
+describe('timestamp parsing, fast path against the general one', () => {
+  test('random timestamps with fractions and offsets parse to the exact millisecond', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(1000, 0, 1), max: Date.UTC(9999, 11, 31) }),
+        fc.integer({ min: 0, max: 999_999 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.option(fc.integer({ min: -15 * 60, max: 15 * 60 })),
+        (ms, micros, digits, offsetMin) => {
+          const wall = new Date(ms - (ms % 1000) + (offsetMin ?? 0) * 60_000);
+          const iso = wall.toISOString();
+          const frac = String(micros).padStart(6, '0').slice(0, digits);
+          let text = `${iso.slice(0, 10)} ${iso.slice(11, 19)}${digits > 0 ? `.${frac}` : ''}`;
+          if (offsetMin !== null) {
+            const a = Math.abs(offsetMin);
+            const hh = String(Math.floor(a / 60)).padStart(2, '0');
+            const mm = String(a % 60).padStart(2, '0');
+            text += `${offsetMin < 0 ? '-' : '+'}${hh}${a % 60 === 0 ? '' : `:${mm}`}`;
+          }
+          const fracMs = digits === 0 ? 0 : Math.floor(Number(`0.${frac}`) * 1000 + 1e-9);
+          const expected = ms - (ms % 1000) + fracMs;
+          expect((parseDateTime(text) as Date).getTime()).toBe(expected);
+          // The same text with a BC-free long form goes through the regular expression.
+          expect((parseDateTime(`0${text}`) as Date).getTime()).toBe(expected);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
