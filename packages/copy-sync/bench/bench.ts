@@ -97,6 +97,9 @@ async function prepareTarget(d: PgCluster, db: string): Promise<void> {
   await d.sql(`DROP TABLE IF EXISTS pgbench_accounts, wide; ${DDL} ${KEYS}`, [], db);
   await d.sql('DROP SCHEMA IF EXISTS kuvasz CASCADE', [], db);
   await d.sql('CHECKPOINT');
+  // Start every timed copy with no dirty pages pending, or writeback of the previous run's
+  // gigabytes lands on the next one (the main source of noise here).
+  execFileSync('sync');
 }
 
 async function count(d: PgCluster, db: string): Promise<number> {
@@ -109,6 +112,22 @@ async function count(d: PgCluster, db: string): Promise<number> {
 }
 
 const fmt = (n: number, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d });
+
+/** psql \\copy text vs binary for the same tables: is FORMAT binary worth it? */
+async function compareFormats(s: PgCluster, src: string, d: PgCluster, dst: string): Promise<void> {
+  console.log('\nCOPY format, psql \\copy to stdout | psql \\copy from stdin, per table:');
+  for (const t of TABLES) {
+    for (const format of ['text', 'binary', 'text', 'binary']) {
+      await d.sql(`TRUNCATE ${t}`, [], dst);
+      await d.sql('CHECKPOINT');
+      const t0 = performance.now();
+      await run(
+        `psql -qc '\\copy ${t} to stdout (format ${format})' '${s.urlFor(src)}' | psql -qc '\\copy ${t} from stdin (format ${format})' '${d.urlFor(dst)}'`,
+      );
+      console.log(`  ${t} ${format}: ${fmt((performance.now() - t0) / 1000, 2)} s`);
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const tool = ensureClientTools();
@@ -152,8 +171,8 @@ async function main(): Promise<void> {
     );
 
     const results: { what: string; secs: number; bytes: number; rows: number; rss?: number }[] = [];
-    for (let r = 0; r < RUNS; r++) {
-      // Baseline: pg_dump --data-only | psql, into empty tables with their primary keys.
+    const baseline = async (): Promise<{ secs: number; rows: number }> => {
+      // pg_dump --data-only | psql, into empty tables with their primary keys.
       await prepareTarget(d, base);
       const t0 = performance.now();
       if (tool === 'pg_dump') {
@@ -167,10 +186,9 @@ async function main(): Promise<void> {
           );
         }
       }
-      const baseSecs = (performance.now() - t0) / 1000;
-      const baseRows = await count(d, base);
-
-      // Ours.
+      return { secs: (performance.now() - t0) / 1000, rows: await count(d, base) };
+    };
+    const copySync = async (r: number) => {
       await prepareTarget(d, ours);
       const pool = new pg.Pool({ connectionString: d.urlFor(ours), max: READERS + PARALLEL });
       const snap = await exportSnapshot(s, src);
@@ -200,25 +218,41 @@ async function main(): Promise<void> {
       } finally {
         await pool.end();
       }
-      const oursSecs = (performance.now() - t1) / 1000;
+      const secs = (performance.now() - t1) / 1000;
       const peak = rss.stop();
-      const bytes = res.reduce((a, x) => a + x.bytes, 0);
-      const oursRows = res.reduce((a, x) => a + x.rows, 0);
-      if (oursRows !== baseRows || (await count(d, ours)) !== oursRows) {
-        throw new Error(`row counts differ: ours ${oursRows}, baseline ${baseRows}`);
+      console.log(
+        `run ${r + 1}: our process RSS before the copy ${fmt(rssBefore / 2 ** 20, 0)} MiB, peak during it ${fmt(peak / 2 ** 20, 0)} MiB`,
+      );
+      const rows = res.reduce((a, x) => a + x.rows, 0);
+      if ((await count(d, ours)) !== rows)
+        throw new Error('destination row count differs from the result');
+      return { secs, rows, peak, bytes: res.reduce((a, x) => a + x.bytes, 0) };
+    };
+    for (let r = 0; r < RUNS; r++) {
+      // Alternate the order so that a systematic first/second effect shows up as noise, not bias.
+      let b: { secs: number; rows: number };
+      let o: Awaited<ReturnType<typeof copySync>>;
+      if (r % 2 === 0) {
+        b = await baseline();
+        o = await copySync(r);
+      } else {
+        o = await copySync(r);
+        b = await baseline();
       }
+      if (o.rows !== b.rows)
+        throw new Error(`row counts differ: ours ${o.rows}, baseline ${b.rows}`);
       results.push({
         what: tool === 'pg_dump' ? 'pg_dump → psql' : 'psql \\copy → psql \\copy',
-        secs: baseSecs,
-        bytes,
-        rows: baseRows,
+        secs: b.secs,
+        bytes: o.bytes,
+        rows: b.rows,
       });
       results.push({
-        what: `CopySync (readers ${READERS}, tables ${PARALLEL})`,
-        secs: oursSecs,
-        bytes,
-        rows: oursRows,
-        rss: peak,
+        what: `CopySync (readers ${READERS}, tables ${PARALLEL}${CHUNK_PAGES > 0 ? `, chunkPages ${CHUNK_PAGES}` : ''})`,
+        secs: o.secs,
+        bytes: o.bytes,
+        rows: o.rows,
+        rss: o.peak,
       });
     }
     console.log(
@@ -243,6 +277,7 @@ async function main(): Promise<void> {
         );
     }
     console.log(`process VmHWM (whole bench process): ${fmt(vmHwm() / 2 ** 20, 0)} MiB`);
+    if (process.env.KUVASZ_BENCH_FORMATS === '1') await compareFormats(s, src, d, base);
   } finally {
     await stopAll();
   }

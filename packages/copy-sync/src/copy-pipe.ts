@@ -48,6 +48,9 @@ export function pipeCopy(opts: {
   onData?: (bytes: number, rows: number) => void;
   signal?: AbortSignal | undefined;
 }): Promise<{ rows: number; bytes: number }> {
+  if (opts.signal?.aborted) {
+    return Promise.reject(new PipeFailure('abort', opts.signal.reason));
+  }
   return new Promise((resolve, reject) => {
     const inp = opts.dest.query(copyFrom(opts.inSql));
     const out = opts.source.query(copyTo(opts.outSql));
@@ -86,9 +89,12 @@ export function pipeCopy(opts: {
       if (failure) return;
       bytes += chunk.length;
       opts.onData?.(chunk.length, countRows(chunk));
+      // onData may have aborted: never write to a destroyed COPY.
+      if (failure) return;
       out.pause();
       inp.write(chunk, () => {
-        if (!failure) out.resume();
+        // After a failure too: the source must drain to its end or its error.
+        out.resume();
       });
     });
     out.on('end', () => {
@@ -118,7 +124,6 @@ export function pipeCopy(opts: {
       }
     });
 
-    if (opts.signal?.aborted) onAbort();
-    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -109,7 +109,15 @@ export class CopySync {
       if (toCopy.length > 0) {
         if (!snapshot) {
           // validateSync guarantees acquireSnapshot here.
-          acquired = await (options.acquireSnapshot as () => Promise<AcquiredSnapshot>)();
+          try {
+            acquired = await (options.acquireSnapshot as () => Promise<AcquiredSnapshot>)();
+          } catch (e: unknown) {
+            throw new CopySyncError(
+              'snapshot_import_failed',
+              `acquireSnapshot failed for ${source.database}/${source.sid}: ${e instanceof Error ? e.message : String(e)}`,
+              { cause: e },
+            );
+          }
           snapshot = acquired;
         }
         const size = this.readers;
@@ -199,7 +207,7 @@ export class CopySync {
         const r = results.get(pairKey(t.source, t.target));
         return r ? [r] : [];
       });
-      if (failures.length > 0) throw new SyncFailedError<TableSyncResult>(failures, ordered);
+      if (failures.length > 0) throw new SyncFailedError(failures, ordered);
       return ordered;
     } finally {
       await releaseAcquired();

@@ -1,3 +1,5 @@
+import type { TableSyncResult } from './types.js';
+
 /** Every failure this package reports, by kind. */
 export type CopySyncErrorCode =
   | 'invalid_options'
@@ -60,12 +62,12 @@ export class CopyError extends CopySyncError {
  * Some tables of a `syncSource` call failed; the others finished and their
  * results (with watermarks) are in `results`.
  */
-export class SyncFailedError<R = unknown> extends CopySyncError {
+export class SyncFailedError extends CopySyncError {
   override name = 'SyncFailedError';
   readonly failures: readonly CopyError[];
-  readonly results: readonly R[];
+  readonly results: readonly TableSyncResult[];
 
-  constructor(failures: readonly CopyError[], results: readonly R[]) {
+  constructor(failures: readonly CopyError[], results: readonly TableSyncResult[]) {
     const list = failures.map((f) => `  - ${f.message}`).join('\n');
     super(
       'tables_failed',

@@ -34,6 +34,8 @@ export async function exportSnapshot(
     connectionString: cluster.urlFor(database),
     replication: 'database',
   } as pg.ClientConfig);
+  // The testkit terminates walsenders in teardown; that must not be an uncaught error.
+  client.on('error', () => {});
   await client.connect();
   const temp = opts.temporary === false ? '' : ' TEMPORARY';
   const res = await client.query<{ consistent_point: string; snapshot_name: string }>(

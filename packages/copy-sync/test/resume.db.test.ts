@@ -1,4 +1,4 @@
-import { type PgCluster, testedVersions } from '@kuvasz/testkit';
+import { type PgCluster, testedVersions, waitFor } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { CopyError, CopySync, CopySyncError, SyncFailedError } from '../src/index.js';
@@ -121,6 +121,58 @@ describe.each(testedVersions())('resume on PostgreSQL %i', (version) => {
       }
     },
   );
+
+  it('an abort in the middle of a chunk rolls that chunk back; the same snapshot then continues', async () => {
+    const c = pgc.get();
+    const { src, dst } = await setup(
+      c,
+      `CREATE TABLE public.t (sid text NOT NULL, id int NOT NULL, v text NOT NULL, PRIMARY KEY (sid, id))`,
+    );
+    const pool = destPool(c, dst, 2);
+    const snap = await exportSnapshot(c, src);
+    const source = { connectionString: c.urlFor(src), database: 'd', sid: 's1' };
+    try {
+      const ac = new AbortController();
+      let seen = 0;
+      const sync = new CopySync({ destination: pool, progressIntervalMs: 0 });
+      const err = await sync
+        .syncSource({
+          source,
+          snapshot: snap,
+          tables: TABLES('clone'),
+          signal: ac.signal,
+          onProgress: (p) => {
+            seen = p.rows;
+            if (p.rows > 0 && p.rows < ROWS) ac.abort(new Error('mid-chunk'));
+          },
+        })
+        .catch((e: unknown) => e);
+      expect((err as CopySyncError).code).toBe('aborted');
+      expect(seen).toBeGreaterThan(0);
+      const [st] = await sync.state({ database: 'd', sid: 's1' });
+      expect(st).toMatchObject({ status: 'copying', chunksDone: 0, chunksTotal: 1 });
+      expect(await c.sql('SELECT count(*)::int AS n FROM public.t', [], dst)).toEqual([{ n: 0 }]);
+      // No session is left inside a COPY on either side.
+      await waitFor(
+        async () => {
+          const busy = await c.sql(
+            `SELECT pid FROM pg_stat_activity WHERE query ILIKE 'COPY%' AND state <> 'idle' AND pid <> pg_backend_pid()`,
+          );
+          return busy.length === 0;
+        },
+        { timeoutMs: 10_000 },
+      );
+      const [res] = await sync.syncSource({ source, snapshot: snap, tables: TABLES('clone') });
+      expect(res).toMatchObject({ rows: ROWS, skipBefore: snap.lsn, resumed: false });
+      expect(res?.reconcileBefore).toBeUndefined();
+      expect(await c.sql('SELECT count(*)::int AS n FROM public.t', [], dst)).toEqual([
+        { n: ROWS },
+      ]);
+    } finally {
+      await snap.close();
+      await pool.end();
+    }
+  });
 
   it('a destination error aborts the table, keeps the committed chunks, and the same snapshot continues after the fix', async () => {
     const c = pgc.get();

@@ -1,4 +1,4 @@
-import { testedVersions } from '@kuvasz/testkit';
+import { testedVersions, waitFor } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { CopySync } from '../src/index.js';
@@ -49,7 +49,6 @@ describe.each(testedVersions())('copy meets the stream on PostgreSQL %i', (versi
     const slot = uniqueSlot('consist');
     const pool = destPool(c, dst);
     try {
-      const { waitFor } = await import('@kuvasz/testkit');
       await waitFor(() => written > 20, { timeoutMs: 20_000 });
       const snap = await exportSnapshot(c, src, { temporary: false, slot });
       const sync = new CopySync({ destination: pool, chunkPages: 16 });
