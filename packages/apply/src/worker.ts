@@ -74,9 +74,12 @@ export class Worker {
 
   enqueue(items: WorkItem[]): void {
     if (items.length === 0) return;
-    if (this.queued === 0) this.firstAt = Date.now();
+    const wasEmpty = this.queued === 0;
+    if (wasEmpty) this.firstAt = Date.now();
     for (const it of items) this.queue.push(it);
-    if (this.queued >= this.host.batchRows) this.wake.notify();
+    // An idle worker sleeps without a timeout: wake it so that it starts the
+    // flush-interval clock, or a lone small batch would wait for the next one.
+    if (wasEmpty || this.queued >= this.host.batchRows) this.wake.notify();
   }
 
   poke(): void {
