@@ -5,10 +5,17 @@ import type { Metrics } from './metrics.js';
 
 export interface HttpHandlers {
   metrics: Metrics;
+  /** Refreshes pulled metrics right before a scrape. */
+  beforeScrape?: () => void;
   /** The JSON of `status`. */
   status: () => Promise<unknown> | unknown;
   /** Ready: every source streaming (or deliberately idle). */
   ready: () => boolean;
+}
+
+export interface HttpServer {
+  url: string;
+  close(): Promise<void>;
 }
 
 /** `/metrics`, `/healthz`, `/readyz`, `/api/status`. */
@@ -16,7 +23,7 @@ export async function startHttpServer(
   listen: { host: string; port: number },
   handlers: HttpHandlers,
   log: Logger,
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<HttpServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (code: number, type: string, body: string) => {
@@ -27,6 +34,7 @@ export async function startHttpServer(
       try {
         switch (path) {
           case '/metrics':
+            handlers.beforeScrape?.();
             send(
               200,
               handlers.metrics.registry.contentType,

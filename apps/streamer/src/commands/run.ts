@@ -1,0 +1,122 @@
+import { TargetError } from '@kuvasz/apply';
+import type { CliArgs } from '../cli/args.js';
+import { loadConfig } from '../config/load.js';
+import { EXIT, StreamerError } from '../errors.js';
+import { type HttpServer, startHttpServer } from '../observability/http-server.js';
+import { createMetrics } from '../observability/metrics.js';
+import { Backoff, sleep } from '../runtime/backoff.js';
+import { Streamer } from '../runtime/streamer.js';
+import { configFile, loadContext } from './context.js';
+
+/**
+ * `run`: the service. Resolves with the exit code once stopped by SIGINT /
+ * SIGTERM (after flushing and acknowledging). SIGHUP re-reads the file and
+ * restarts the pipeline with it; a broken file is reported and ignored.
+ */
+export async function runCommand(
+  args: CliArgs,
+  hooks: { onStarted?: (s: Streamer) => void } = {},
+): Promise<number> {
+  const { cfg: firstCfg, log } = await loadContext(args, 'run');
+  let cfg = firstCfg;
+  const metrics = createMetrics();
+  const stopping = new AbortController();
+  const tty = process.stderr.isTTY ? process.stderr : undefined;
+  let streamer: Streamer | undefined;
+
+  const start = async (): Promise<Streamer | undefined> => {
+    const backoff = new Backoff(1000, 30_000);
+    for (;;) {
+      const s = new Streamer(cfg, log, metrics, tty);
+      try {
+        await s.start();
+        log.info(
+          {
+            sources: cfg.sources.length,
+            tables: cfg.sources.reduce((n, x) => n + x.tables.length, 0),
+          },
+          'streamer started',
+        );
+        hooks.onStarted?.(s);
+        return s;
+      } catch (err: unknown) {
+        await s.stop().catch(() => undefined);
+        if (err instanceof TargetError) {
+          throw new StreamerError(
+            'config',
+            `${err.message}\nrun kuvasz-streamer plan -c ${cfg.file} to see the DDL the destination needs`,
+            { cause: err },
+          );
+        }
+        const wait = backoff.next();
+        log.error(
+          { err, retryInMs: wait },
+          'cannot start the apply engine (destination); retrying',
+        );
+        await sleep(wait, stopping.signal);
+        if (stopping.signal.aborted) return undefined;
+      }
+    }
+  };
+
+  let http: HttpServer | undefined;
+  if (cfg.http) {
+    http = await startHttpServer(
+      cfg.http,
+      {
+        metrics,
+        beforeScrape: () => streamer?.syncOperationMetrics(),
+        status: () => streamer?.snapshot() ?? { sources: [], tables: [] },
+        ready: () => streamer?.ready() ?? false,
+      },
+      log,
+    );
+  }
+
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      if (stopping.signal.aborted) return;
+      log.info({ file: cfg.file }, 'SIGHUP: reloading the configuration');
+      try {
+        cfg = await loadConfig(configFile(args, 'run'), { destination: args.destination });
+      } catch (err: unknown) {
+        log.error({ err }, 'the new configuration is invalid; keeping the running one');
+        return;
+      }
+      await streamer?.stop();
+      streamer = await start();
+    });
+  };
+
+  let signals = 0;
+  const stop = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal: sig }, 'second signal: exiting without waiting');
+      process.exit(EXIT.runtime);
+    }
+    log.info({ signal: sig }, 'stopping: flushing and acknowledging');
+    stopping.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', reload);
+  try {
+    streamer = await start();
+    if (!stopping.signal.aborted) {
+      await new Promise<void>((resolve) =>
+        stopping.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+    }
+    await reloading;
+    await streamer?.stop();
+    log.info('stopped');
+    return EXIT.ok;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('SIGHUP', reload);
+    await http?.close();
+  }
+}

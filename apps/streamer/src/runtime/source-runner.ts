@@ -1,0 +1,351 @@
+import type { ApplyEngine, SourceId } from '@kuvasz/apply';
+import type { CopySync, TableSpec } from '@kuvasz/copy-sync';
+import {
+  assertPreflight,
+  assertSlotUsable,
+  type CreatedSlot,
+  createSlotWithSnapshot,
+  createTemporarySnapshot,
+  getSlot,
+  kuvaszObjectName,
+  preflight,
+  ReplicationStream,
+  relationMapper,
+  SlotInUseError,
+  SlotLostError,
+  syncPublication,
+} from '@kuvasz/replication';
+import type { Logger } from 'pino';
+import type { SourceConfig } from '../config/load.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { SyncProgress } from '../ui/progress.js';
+import { Backoff, sleep } from './backoff.js';
+import { LagTracker } from './lag-tracker.js';
+import { toSourceTransaction } from './to-apply.js';
+
+export type SourceState =
+  | 'starting'
+  | 'preflight'
+  | 'syncing'
+  | 'streaming'
+  | 'retrying'
+  | 'stopped';
+
+export interface SourceSnapshot {
+  database: string;
+  sid: string;
+  slot: string;
+  state: SourceState;
+  lastError: { message: string; kind: string; at: string } | undefined;
+  receivedLsn: bigint | undefined;
+  flushedLsn: bigint | undefined;
+  lagSeconds: number;
+  retries: number;
+}
+
+export interface RunnerDeps {
+  engine: ApplyEngine;
+  copySync: CopySync;
+  metrics: Metrics;
+  progress: SyncProgress;
+  log: Logger;
+  /** Called whenever the state or the last error changes (status table, readiness). */
+  onChange?: (snapshot: SourceSnapshot) => void;
+}
+
+/** Which step failed, for the errors metric and the status. */
+type Kind = 'connect' | 'preflight' | 'slot' | 'sync' | 'stream' | 'apply';
+
+class StepError extends Error {
+  constructor(
+    readonly kind: Kind,
+    readonly inner: unknown,
+  ) {
+    super(inner instanceof Error ? inner.message : String(inner));
+  }
+}
+
+async function step<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err: unknown) {
+    throw err instanceof StepError ? err : new StepError(kind, err);
+  }
+}
+
+/**
+ * One (database, url) of the configuration, from preflight to the stream,
+ * supervised: any failure is logged, shown in the status, and retried with
+ * capped backoff while the other sources go on.
+ */
+export class SourceRunner {
+  readonly id: SourceId;
+  readonly slot: string;
+  private state: SourceState = 'starting';
+  private lastError: SourceSnapshot['lastError'];
+  private retries = 0;
+  private stream: ReplicationStream | undefined;
+  private readonly lag = new LagTracker();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly cfg: SourceConfig,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.id = { database: cfg.database, sid: cfg.sid };
+    this.slot = kuvaszObjectName(cfg.database, cfg.sid);
+    this.log = deps.log.child({ database: cfg.database, sid: cfg.sid });
+  }
+
+  snapshot(): SourceSnapshot {
+    return {
+      database: this.cfg.database,
+      sid: this.cfg.sid,
+      slot: this.slot,
+      state: this.state,
+      lastError: this.lastError,
+      receivedLsn: this.stream?.receivedLsn,
+      flushedLsn: this.stream?.flushedLsn,
+      lagSeconds: this.lag.seconds(),
+      retries: this.retries,
+    };
+  }
+
+  private setState(state: SourceState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.deps.metrics.sourceUp.set(this.id, state === 'streaming' ? 1 : 0);
+    this.deps.onChange?.(this.snapshot());
+  }
+
+  /** Runs until `signal` aborts; never throws. */
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(1000, 60_000);
+    while (!signal.aborted) {
+      const started = Date.now();
+      try {
+        await this.session(signal);
+      } catch (err: unknown) {
+        if (signal.aborted) break;
+        const kind = err instanceof StepError ? err.kind : 'stream';
+        const inner = err instanceof StepError ? err.inner : err;
+        this.retries++;
+        this.lastError = {
+          message: err instanceof Error ? err.message : String(err),
+          kind,
+          at: new Date().toISOString(),
+        };
+        this.deps.metrics.errors.inc({ ...this.id, kind });
+        // A session that streamed for a while was healthy: start the backoff over.
+        if (Date.now() - started > 60_000) backoff.reset();
+        const wait = inner instanceof SlotLostError ? 300_000 : backoff.next();
+        this.log.error({ err: inner, kind, retryInMs: wait }, `source failed (${kind}); retrying`);
+        this.setState('retrying');
+        this.deps.onChange?.(this.snapshot());
+        await sleep(wait, signal);
+      }
+    }
+    this.setState('stopped');
+  }
+
+  private async session(signal: AbortSignal): Promise<void> {
+    const { engine, copySync } = this.deps;
+    const url = this.cfg.url;
+    const tables = this.cfg.tables.map((t) => ({
+      schema: t.source.schema,
+      table: t.source.table,
+      partitionsRegex: t.partitionsRegex,
+    }));
+
+    this.setState('preflight');
+    const report = await step('preflight', () =>
+      preflight({
+        connectionString: url,
+        tables,
+        publication: this.slot,
+        slot: this.slot,
+        logger: this.log,
+      }),
+    );
+    for (const w of report.warnings) this.log.warn({ code: w.code }, w.message);
+    await step('preflight', async () => assertPreflight(report));
+
+    const pub = await step('preflight', () =>
+      syncPublication(url, this.slot, tables, { logger: this.log }),
+    );
+    if (pub.created || pub.added.length > 0 || pub.removed.length > 0) {
+      this.log.info(
+        { created: pub.created, added: pub.added.map(fmt), removed: pub.removed.map(fmt) },
+        'publication synced',
+      );
+    }
+    for (const removed of pub.removed) await step('sync', () => copySync.forget(this.id, removed));
+
+    const specs: TableSpec[] = this.cfg.tables.map((t) => ({
+      source: t.source,
+      target: t.target,
+      type: t.type,
+    }));
+    let created: CreatedSlot | undefined;
+    const existing = await step('slot', () => getSlot(url, this.slot));
+    if (signal.aborted) return;
+    try {
+      this.setState('syncing');
+      if (!existing) {
+        created = await step('slot', () =>
+          createSlotWithSnapshot({ connectionString: url, slot: this.slot, logger: this.log }),
+        );
+        this.log.info(
+          { slot: this.slot, consistentPoint: created.consistentPoint.toString(16) },
+          'slot created; copying tables',
+        );
+        // A new slot: every table is copied again in its snapshot, whatever an earlier slot left.
+        await step('sync', () => copySync.forget(this.id));
+        const snap = created;
+        await this.copy(specs, signal, { name: snap.snapshotName, lsn: snap.consistentPoint });
+      } else {
+        await step('slot', async () => assertSlotUsable(existing, this.describe()));
+        const state = await step('sync', () => copySync.state(this.id));
+        const done = new Set(state.filter((s) => s.status === 'done').map((s) => key(s.table)));
+        const todo = specs.filter((s) => !done.has(key(s.source)));
+        if (todo.length > 0) {
+          this.log.info(
+            { tables: todo.map((t) => fmt(t.source)) },
+            'copying tables added to the configuration (stream paused)',
+          );
+          await this.copy(todo, signal, undefined);
+        }
+      }
+      if (signal.aborted) return;
+
+      for (const s of await step('sync', () => copySync.state(this.id))) {
+        engine.setTableWatermark(this.id, s.table, {
+          skipBefore: s.skipBefore,
+          ...(s.reconcileBefore !== undefined ? { reconcileBefore: s.reconcileBefore } : {}),
+        });
+      }
+      engine.resumeSource(this.id);
+      await this.streamChanges(
+        signal,
+        created,
+        pub.aliases.length > 0 ? relationMapper(pub.aliases) : undefined,
+      );
+    } finally {
+      await created?.release();
+    }
+  }
+
+  private async copy(
+    specs: TableSpec[],
+    signal: AbortSignal,
+    snapshot: { name: string; lsn: bigint } | undefined,
+  ): Promise<void> {
+    const { copySync, metrics, progress } = this.deps;
+    const seen = new Map<string, { rows: number; bytes: number }>();
+    await step('sync', () =>
+      copySync.syncSource({
+        source: { connectionString: this.cfg.url, database: this.cfg.database, sid: this.cfg.sid },
+        ...(snapshot ? { snapshot } : {}),
+        acquireSnapshot: async () => {
+          const tmp = await createTemporarySnapshot(this.cfg.url, { logger: this.log });
+          return { name: tmp.snapshotName, lsn: tmp.lsn, release: () => tmp.release() };
+        },
+        tables: specs,
+        signal,
+        onProgress: (p) => {
+          const labels = { ...this.id, table: p.table };
+          const before = seen.get(p.table) ?? { rows: 0, bytes: 0 };
+          metrics.syncRows.inc(labels, Math.max(0, p.rows - before.rows));
+          metrics.syncBytes.inc(labels, Math.max(0, p.bytes - before.bytes));
+          seen.set(p.table, { rows: p.rows, bytes: p.bytes });
+          progress.update({
+            label: `${this.cfg.sid}/${p.table}`,
+            rows: p.rows,
+            bytes: p.bytes,
+            chunksDone: p.chunksDone,
+            chunksTotal: p.chunksTotal,
+            bytesPerSecond: p.bytesPerSecond,
+            done: p.done,
+          });
+        },
+      }),
+    );
+  }
+
+  private async streamChanges(
+    signal: AbortSignal,
+    createdSlot: CreatedSlot | undefined,
+    mapRelation:
+      | ((r: { schema: string; table: string }) => { schema: string; table: string } | undefined)
+      | undefined,
+  ): Promise<void> {
+    const { engine } = this.deps;
+    const stream = new ReplicationStream({
+      connectionString: this.cfg.url,
+      slot: this.slot,
+      publication: this.slot,
+      ...(createdSlot ? { createdSlot } : {}),
+      ...(mapRelation ? { mapRelation } : {}),
+      heartbeat: { intervalMs: 60_000 },
+      logger: this.log,
+    });
+    this.stream = stream;
+    const off = engine.onDurable((src, lsn) => {
+      if (src.database !== this.id.database || src.sid !== this.id.sid) return;
+      stream.ack(lsn);
+      this.deps.metrics.transactions.inc(this.id, this.lag.durable(lsn));
+    });
+    const stop = () => {
+      void engine
+        .flush()
+        .catch(() => undefined)
+        .finally(() => stream.close());
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      await step('stream', () => stream.start());
+      this.setState('streaming');
+      this.log.info({ slot: this.slot }, 'streaming');
+      for await (const part of stream) {
+        this.log.debug(
+          {
+            commitLsn: part.commitLsn.toString(16),
+            changes: part.changes.length,
+            final: part.final,
+          },
+          'part received',
+        );
+        if (part.final) this.lag.pushed(part.endLsn, part.commitTime);
+        await step('apply', () => engine.push(toSourceTransaction(this.id, part)));
+        const st = engine.sourceStatus(this.id);
+        if (st.state === 'failed') throw new StepError('apply', st.error);
+        if (signal.aborted) break;
+      }
+      const st = engine.sourceStatus(this.id);
+      if (st.state === 'failed') throw new StepError('apply', st.error);
+    } catch (err: unknown) {
+      if (err instanceof StepError) throw err;
+      throw new StepError(err instanceof SlotInUseError ? 'slot' : 'stream', err);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      // Whatever happened, what was applied gets acknowledged before the connection closes.
+      await engine.flush().catch(() => undefined);
+      await stream.close().catch(() => undefined);
+      off();
+      this.lag.clear();
+      this.stream = undefined;
+    }
+  }
+
+  private describe(): string {
+    return `source ${this.cfg.database} (sid ${this.cfg.sid})`;
+  }
+}
+
+function key(t: { schema: string; table: string }): string {
+  return `${t.schema}\u0000${t.table}`;
+}
+
+function fmt(t: { schema: string; table: string }): string {
+  return `${t.schema}.${t.table}`;
+}

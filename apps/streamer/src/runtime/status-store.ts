@@ -1,0 +1,113 @@
+import pg from 'pg';
+import type { SourceSnapshot } from './source-runner.js';
+
+export interface SourceHealth {
+  lagBytes: bigint | null;
+  retainedWalBytes: bigint | null;
+  walStatus: string | null;
+  confirmedFlushLsn: string | null;
+}
+
+export interface StoredSourceStatus {
+  database: string;
+  sid: string;
+  state: string;
+  last_error: string | null;
+  last_error_kind: string | null;
+  last_error_at: Date | null;
+  lag_seconds: number | null;
+  lag_bytes: string | null;
+  retained_wal_bytes: string | null;
+  wal_status: string | null;
+  updated_at: Date;
+}
+
+/**
+ * What `status` shows when it runs in another process than `run`: each
+ * source's state and last error, written to the destination's metadata
+ * schema by the running streamer.
+ */
+export class StatusStore {
+  private readonly table: string;
+  private ensured: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly schema: string,
+  ) {
+    this.table = `${pg.escapeIdentifier(schema)}.streamer_status`;
+  }
+
+  private ensure(): Promise<void> {
+    this.ensured ??= (async () => {
+      const client = await this.pool.connect();
+      try {
+        // Serialized: concurrent CREATE ... IF NOT EXISTS can still collide in the catalog.
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+          `kuvasz:${this.schema}:status`,
+        ]);
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.schema)}`);
+        await client.query(`CREATE TABLE IF NOT EXISTS ${this.table} (
+          database text NOT NULL,
+          sid text NOT NULL,
+          state text NOT NULL,
+          last_error text,
+          last_error_kind text,
+          last_error_at timestamptz,
+          lag_seconds double precision,
+          lag_bytes numeric,
+          retained_wal_bytes numeric,
+          wal_status text,
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (database, sid))`);
+        await client.query('COMMIT');
+      } catch (err: unknown) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        this.ensured = undefined;
+        throw err;
+      } finally {
+        client.release();
+      }
+    })();
+    return this.ensured;
+  }
+
+  async save(s: SourceSnapshot, health: SourceHealth | undefined): Promise<void> {
+    await this.ensure();
+    await this.pool.query(
+      `INSERT INTO ${this.table} AS t (database, sid, state, last_error, last_error_kind, last_error_at,
+                                       lag_seconds, lag_bytes, retained_wal_bytes, wal_status, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+       ON CONFLICT (database, sid) DO UPDATE SET
+         state = EXCLUDED.state, last_error = EXCLUDED.last_error, last_error_kind = EXCLUDED.last_error_kind,
+         last_error_at = EXCLUDED.last_error_at, lag_seconds = EXCLUDED.lag_seconds,
+         lag_bytes = COALESCE(EXCLUDED.lag_bytes, t.lag_bytes),
+         retained_wal_bytes = COALESCE(EXCLUDED.retained_wal_bytes, t.retained_wal_bytes),
+         wal_status = COALESCE(EXCLUDED.wal_status, t.wal_status), updated_at = now()`,
+      [
+        s.database,
+        s.sid,
+        s.state,
+        s.lastError?.message ?? null,
+        s.lastError?.kind ?? null,
+        s.lastError?.at ?? null,
+        s.lagSeconds,
+        health?.lagBytes?.toString() ?? null,
+        health?.retainedWalBytes?.toString() ?? null,
+        health?.walStatus ?? null,
+      ],
+    );
+  }
+
+  async load(): Promise<StoredSourceStatus[]> {
+    const exists = await this.pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+      `${pg.escapeIdentifier(this.schema)}.streamer_status`,
+    ]);
+    if (!exists.rows[0]?.t) return [];
+    const res = await this.pool.query<StoredSourceStatus>(
+      `SELECT * FROM ${this.table} ORDER BY database, sid`,
+    );
+    return res.rows;
+  }
+}

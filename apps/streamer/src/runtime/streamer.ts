@@ -1,0 +1,188 @@
+import { ApplyEngine, type StatEntry, type TableMapping } from '@kuvasz/apply';
+import { CopySync } from '@kuvasz/copy-sync';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { Metrics } from '../observability/metrics.js';
+import { SyncProgress } from '../ui/progress.js';
+import { readSourceHealth } from './source-health.js';
+import { SourceRunner, type SourceSnapshot } from './source-runner.js';
+import { type SourceHealth, StatusStore } from './status-store.js';
+
+const HEALTH_INTERVAL_MS = 10_000;
+
+export interface StreamerStatus {
+  sources: (SourceSnapshot & { health: SourceHealth | undefined })[];
+  tables: {
+    database: string;
+    sid: string;
+    table: string;
+    operation: string;
+    result: string;
+    count: number;
+  }[];
+}
+
+/** Every (database, url) mapping of a target table, deduplicated per database. */
+export function tableMappings(cfg: Config): TableMapping[] {
+  const seen = new Set<string>();
+  const out: TableMapping[] = [];
+  for (const s of cfg.sources) {
+    for (const t of s.tables) {
+      const k = `${s.database}\u0000${t.source.schema}\u0000${t.source.table}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push({ source: { database: s.database, ...t.source }, target: t.target, type: t.type });
+    }
+  }
+  return out;
+}
+
+export function destinationPool(cfg: Config, extra = 0): pg.Pool {
+  return new pg.Pool({
+    connectionString: cfg.destination.url,
+    // Apply workers, copy writers (one per parallel table plus staging merges), status and slack.
+    max: cfg.apply.workers + cfg.sync.parallelTables * 2 + 4 + extra,
+    application_name: 'kuvasz-streamer',
+  });
+}
+
+/**
+ * The whole pipeline of one configuration: one destination pool, one apply
+ * engine shared by every source, and a supervised runner per source.
+ */
+export class Streamer {
+  readonly pool: pg.Pool;
+  readonly engine: ApplyEngine;
+  private readonly copySync: CopySync;
+  private readonly runners: SourceRunner[];
+  private readonly controller = new AbortController();
+  private readonly status: StatusStore;
+  private readonly health = new Map<SourceRunner, SourceHealth>();
+  private running: Promise<void>[] = [];
+  private healthTimer: NodeJS.Timeout | undefined;
+  private statsSeen = new Map<string, number>();
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    progressOut: NodeJS.WriteStream | undefined,
+  ) {
+    this.pool = destinationPool(cfg);
+    this.pool.on('error', (err) => log.warn({ err }, 'idle destination connection failed'));
+    this.engine = new ApplyEngine({
+      destination: this.pool,
+      metadataSchema: cfg.destination.metadataSchema,
+      tables: tableMappings(cfg),
+      workers: cfg.apply.workers,
+      batchRows: cfg.apply.batchRows,
+      flushIntervalMs: cfg.apply.flushIntervalMs,
+      logger: log,
+    });
+    this.copySync = new CopySync({
+      destination: this.pool,
+      metadataSchema: cfg.destination.metadataSchema,
+      parallelTables: cfg.sync.parallelTables,
+      logger: log,
+    });
+    this.status = new StatusStore(this.pool, cfg.destination.metadataSchema);
+    const progress = new SyncProgress(progressOut, log);
+    this.runners = cfg.sources.map(
+      (s) =>
+        new SourceRunner(s, {
+          engine: this.engine,
+          copySync: this.copySync,
+          metrics,
+          progress,
+          log,
+          onChange: (snap) => void this.saveStatus(snap),
+        }),
+    );
+  }
+
+  /** Starts the engine (validating every target table) and every source. */
+  async start(): Promise<void> {
+    await this.engine.start();
+    for (const r of this.runners) this.running.push(r.run(this.controller.signal));
+    this.healthTimer = setInterval(() => void this.pollHealth(), HEALTH_INTERVAL_MS);
+    this.healthTimer.unref();
+    void this.pollHealth();
+  }
+
+  /** Ready when every source streams. */
+  ready(): boolean {
+    return this.runners.every((r) => r.snapshot().state === 'streaming');
+  }
+
+  snapshot(): StreamerStatus {
+    return {
+      sources: this.runners.map((r) => ({ ...r.snapshot(), health: this.health.get(r) })),
+      tables: this.engine.stats(),
+    };
+  }
+
+  /** Copies the engine's counters into Prometheus (called at scrape time). */
+  syncOperationMetrics(): void {
+    for (const e of this.engine.stats() as StatEntry[]) {
+      const k = `${e.database}\u0000${e.sid}\u0000${e.table}\u0000${e.operation}\u0000${e.result}`;
+      const delta = e.count - (this.statsSeen.get(k) ?? 0);
+      if (delta > 0) {
+        this.metrics.operations.inc(
+          {
+            database: e.database,
+            sid: e.sid,
+            table: e.table,
+            operation: e.operation,
+            result: e.result,
+          },
+          delta,
+        );
+        this.statsSeen.set(k, e.count);
+      }
+    }
+    for (const r of this.runners) this.metrics.lagSeconds.set(r.id, r.snapshot().lagSeconds);
+  }
+
+  private async pollHealth(): Promise<void> {
+    await Promise.all(
+      this.runners.map(async (r, i) => {
+        const url = this.cfg.sources[i]?.url;
+        if (!url) return;
+        try {
+          const h = await readSourceHealth(url, r.slot);
+          this.health.set(r, h);
+          if (h.lagBytes !== null) this.metrics.lagBytes.set(r.id, Number(h.lagBytes));
+          if (h.retainedWalBytes !== null)
+            this.metrics.retainedWal.set({ ...r.id, slot: r.slot }, Number(h.retainedWalBytes));
+        } catch {
+          // The runner reports the source's own failures; health is best effort.
+        }
+        await this.saveStatus(r.snapshot());
+      }),
+    );
+  }
+
+  private async saveStatus(snap: SourceSnapshot): Promise<void> {
+    const runner = this.runners.find(
+      (r) => r.id.database === snap.database && r.id.sid === snap.sid,
+    );
+    try {
+      await this.status.save(snap, runner ? this.health.get(runner) : undefined);
+    } catch (err: unknown) {
+      this.log.debug({ err }, 'could not record the status in the destination');
+    }
+  }
+
+  /** Stops reading, flushes, acknowledges, closes. */
+  async stop(): Promise<void> {
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.controller.abort();
+    await Promise.all(this.running);
+    await this.engine
+      .close()
+      .catch((err: unknown) => this.log.warn({ err }, 'closing the apply engine failed'));
+    await Promise.all(this.runners.map((r) => this.saveStatus(r.snapshot())));
+    await this.pool.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,79 @@
+import type {
+  ChangeTuple,
+  RowChange,
+  SourceId,
+  SourceRelation,
+  SourceTransaction,
+} from '@kuvasz/apply';
+import { pgTimestampToIso, type RelationMessage, type Tuple } from '@kuvasz/pgoutput';
+import type { Change, TransactionPart } from '@kuvasz/replication';
+
+/**
+ * Relation messages are replaced (not mutated) when a relation changes, so a
+ * WeakMap keyed by the message converts each one once.
+ */
+const relations = new WeakMap<RelationMessage, SourceRelation>();
+
+function toRelation(rel: RelationMessage): SourceRelation {
+  let out = relations.get(rel);
+  if (!out) {
+    out = {
+      schema: rel.schema,
+      table: rel.name,
+      replicaIdentity: rel.replicaIdentity,
+      columns: rel.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, isKey: c.isKey })),
+    };
+    relations.set(rel, out);
+  }
+  return out;
+}
+
+/**
+ * Text-mode tuples are already apply tuples: strings, null, and the shared
+ * unchanged-TOAST symbol. Binary mode is never used by the streamer.
+ */
+const tuple = (t: Tuple): ChangeTuple => t as ChangeTuple;
+const optTuple = (t: Tuple | undefined): ChangeTuple | undefined =>
+  t === undefined ? undefined : (t as ChangeTuple);
+
+function toChange(c: Change): RowChange {
+  switch (c.kind) {
+    case 'insert':
+      return { op: 'insert', relation: toRelation(c.relation), new: tuple(c.new) };
+    case 'update':
+      return {
+        op: 'update',
+        relation: toRelation(c.relation),
+        new: tuple(c.new),
+        key: optTuple(c.key),
+        old: optTuple(c.old),
+      };
+    case 'delete':
+      return {
+        op: 'delete',
+        relation: toRelation(c.relation),
+        key: optTuple(c.key),
+        old: optTuple(c.old),
+      };
+    case 'truncate':
+      return {
+        op: 'truncate',
+        relations: c.relations.map(toRelation),
+        cascade: c.cascade,
+        restartIdentity: c.restartIdentity,
+      };
+  }
+}
+
+export function toSourceTransaction(source: SourceId, part: TransactionPart): SourceTransaction {
+  return {
+    source,
+    xid: part.xid,
+    commitLsn: part.commitLsn,
+    endLsn: part.endLsn,
+    commitTime: pgTimestampToIso(part.commitTime),
+    changes: part.changes.map(toChange),
+    firstChangeIndex: part.firstChangeIndex,
+    final: part.final,
+  };
+}
