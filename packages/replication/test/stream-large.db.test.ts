@@ -51,74 +51,89 @@ describe.each(testedVersions())('large transactions on PostgreSQL %i', (version)
     return { cluster, db, url, name, spillBase };
   }
 
-  test(`a ${BIG_ROWS}-row transaction arrives whole, in parts, with bounded memory`, async () => {
-    const { cluster, db, url, name, spillBase } = await setup('big', true);
-    await cluster.sql(
-      `INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, ${BIG_ROWS}) g`,
-      [],
-      db,
-    );
-    await cluster.sql(`INSERT INTO t VALUES (0, 'after')`, [], db);
-    const stream = new ReplicationStream({
-      connectionString: url,
-      slot: name,
-      publication: name,
-      // Small budget: most of the transaction goes through spill files.
-      spill: { memoryBytes: 8 * 1024 * 1024, dir: spillBase },
-    });
-    cleanup.push(() => stream.close());
-    const baseline = process.memoryUsage().rss;
-    let peak = baseline;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }, 20);
-    let changes = 0;
-    let parts = 0;
-    let expectedIndex = 0;
-    let ids = 0; // sum of ids, to check that every row came exactly once
-    let last: TransactionPart | undefined;
-    try {
-      for (;;) {
-        const part = await nextPart(stream, 120_000);
+  test.each([
+    { streaming: true, how: 'streamed by the server, spilled' },
+    { streaming: false, how: 'sent after its commit' },
+  ])(
+    `a ${BIG_ROWS}-row transaction $how arrives whole, in parts, with bounded memory`,
+    async ({ streaming }) => {
+      const { cluster, db, url, name, spillBase } = await setup('big', true);
+      await cluster.sql(
+        `INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, ${BIG_ROWS}) g`,
+        [],
+        db,
+      );
+      await cluster.sql(`INSERT INTO t VALUES (0, 'after')`, [], db);
+      const stream = new ReplicationStream({
+        connectionString: url,
+        slot: name,
+        publication: name,
+        streaming,
+        // The default budget (64 MiB) unless told: most of the transaction goes through spill files.
+        spill: {
+          ...(process.env.KUVASZ_SPILL_MB
+            ? { memoryBytes: Number(process.env.KUVASZ_SPILL_MB) * 1048576 }
+            : {}),
+          dir: spillBase,
+        },
+      });
+      cleanup.push(() => stream.close());
+      const baseline = process.memoryUsage().rss;
+      let peak = baseline;
+      const sampler = setInterval(() => {
         peak = Math.max(peak, process.memoryUsage().rss);
-        expect(part.firstChangeIndex).toBe(expectedIndex);
-        expectedIndex += part.changes.length;
-        for (const c of part.changes) {
-          if (c.kind !== 'insert') throw new Error(`unexpected ${c.kind}`);
-          ids += Number(c.new[0]);
+      }, 20);
+      let changes = 0;
+      let parts = 0;
+      let expectedIndex = 0;
+      let ids = 0; // sum of ids, to check that every row came exactly once
+      let last: TransactionPart | undefined;
+      try {
+        for (;;) {
+          const part = await nextPart(stream, 120_000);
+          peak = Math.max(peak, process.memoryUsage().rss);
+          expect(part.firstChangeIndex).toBe(expectedIndex);
+          expectedIndex += part.changes.length;
+          for (const c of part.changes) {
+            if (c.kind !== 'insert') throw new Error(`unexpected ${c.kind}`);
+            ids += Number(c.new[0]);
+          }
+          changes += part.changes.length;
+          parts++;
+          if (part.final) {
+            last = part;
+            break;
+          }
+          if (last === undefined) expect(part.final).toBe(false);
         }
-        changes += part.changes.length;
-        parts++;
-        if (part.final) {
-          last = part;
-          break;
-        }
-        if (last === undefined) expect(part.final).toBe(false);
+      } finally {
+        clearInterval(sampler);
       }
-    } finally {
-      clearInterval(sampler);
-    }
-    stream.ack(last.endLsn);
-    expect(changes).toBe(BIG_ROWS);
-    expect(ids).toBe((BIG_ROWS * (BIG_ROWS + 1)) / 2);
-    expect(parts).toBeGreaterThanOrEqual(Math.ceil(BIG_ROWS / 5000));
-    const growth = peak - baseline;
-    console.log(
-      `PG${version}: ${BIG_ROWS} rows in ${parts} parts; peak RSS growth ${(growth / 1048576).toFixed(1)} MiB; streamed ${stream.stats.streamedCommitted}, spill files ${stream.stats.spillFiles}`,
-    );
-    expect(growth).toBeLessThan(RSS_LIMIT);
-    if (version >= 14) {
-      expect(stream.stats.streamedCommitted).toBe(1);
-      expect(stream.stats.spillFiles).toBeGreaterThan(0);
-    }
-    // The spill file went away once the transaction was replayed.
-    expect(spillFiles(spillBase)).toEqual([]);
-    // The next transaction follows.
-    const after = await nextPart(stream);
-    expect(after.changes[0]?.kind === 'insert' && after.changes[0].new).toEqual(['0', 'after']);
-    await stream.close();
-    expect(fs.readdirSync(spillBase)).toEqual([]);
-  });
+      stream.ack(last.endLsn);
+      expect(changes).toBe(BIG_ROWS);
+      expect(ids).toBe((BIG_ROWS * (BIG_ROWS + 1)) / 2);
+      expect(parts).toBeGreaterThanOrEqual(Math.ceil(BIG_ROWS / 5000));
+      const growth = peak - baseline;
+      console.log(
+        `PG${version} (streaming ${streaming}): ${BIG_ROWS} rows in ${parts} parts; peak RSS growth ${(growth / 1048576).toFixed(1)} MiB; streamed ${stream.stats.streamedCommitted}, spill files ${stream.stats.spillFiles}`,
+      );
+      expect(growth).toBeLessThan(RSS_LIMIT);
+      if (version >= 14 && streaming) {
+        expect(stream.stats.streamedCommitted).toBe(1);
+        expect(stream.stats.spillFiles).toBeGreaterThan(0);
+      } else {
+        expect(stream.stats.streamedCommitted).toBe(0);
+        expect(stream.stats.spillFiles).toBe(0);
+      }
+      // The spill file went away once the transaction was replayed.
+      expect(spillFiles(spillBase)).toEqual([]);
+      // The next transaction follows.
+      const after = await nextPart(stream);
+      expect(after.changes[0]?.kind === 'insert' && after.changes[0].new).toEqual(['0', 'after']);
+      await stream.close();
+      expect(fs.readdirSync(spillBase)).toEqual([]);
+    },
+  );
 
   test('an aborted streamed transaction delivers nothing and leaves no spill file', async () => {
     const { cluster, db, url, name, spillBase } = await setup('abort', true);

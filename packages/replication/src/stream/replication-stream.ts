@@ -424,9 +424,6 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       const versionNum = await conn.serverVersionNum();
       const major = await conn.serverMajor();
       this.serverVersion = versionNum;
-      // A held connection must run nothing before START_REPLICATION: its
-      // exported snapshot may still be in use by copies.
-      if (!adopted) await this.checkSlotAndPublication(conn, major);
       const protocol = chooseProtocol(
         major,
         {
@@ -438,6 +435,9 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         this.slot,
       );
       this.protocol = protocol;
+      // A held connection must run nothing before START_REPLICATION: its
+      // exported snapshot may still be in use by copies.
+      if (!adopted) await this.checkSlotAndPublication(conn, major);
       const decoder = new PgoutputDecoder({ protoVersion: protocol.protoVersion });
       const gen = ++this.gen;
       this.assembler = new TransactionAssembler({
