@@ -7,7 +7,7 @@
  * targets. Prints MB/s, rows/s, peak RSS and the ratio.
  *
  * Env: KUVASZ_BENCH_SCALE (pgbench scale, 100,000 rows each; default 70 ~ 0.9 GB),
- * KUVASZ_BENCH_WIDE_ROWS (default 50,000 ~ 0.1 GB), KUVASZ_BENCH_RUNS (default 1),
+ * KUVASZ_BENCH_WIDE_ROWS (default 50,000 ~ 0.1 GB), KUVASZ_BENCH_RUNS (default 3),
  * KUVASZ_BENCH_READERS / KUVASZ_BENCH_PARALLEL / KUVASZ_BENCH_CHUNK_PAGES (CopySync options).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -23,12 +23,19 @@ const env = (name: string, fallback: number): number => {
 };
 const SCALE = env('KUVASZ_BENCH_SCALE', 70);
 const WIDE_ROWS = env('KUVASZ_BENCH_WIDE_ROWS', 50_000);
-const RUNS = env('KUVASZ_BENCH_RUNS', 1);
+const RUNS = env('KUVASZ_BENCH_RUNS', 3);
 const READERS = env('KUVASZ_BENCH_READERS', 2);
 const PARALLEL = env('KUVASZ_BENCH_PARALLEL', 2);
 const CHUNK_PAGES = env('KUVASZ_BENCH_CHUNK_PAGES', 0);
 
-const SETTINGS = { max_wal_size: '8GB', checkpoint_timeout: '30min', shared_buffers: '256MB' };
+// min_wal_size keeps WAL segments recycled between runs: otherwise the first copy of a run
+// pays for creating (zero-filling) gigabytes of new segments and the second does not.
+const SETTINGS = {
+  max_wal_size: '8GB',
+  min_wal_size: '4GB',
+  checkpoint_timeout: '30min',
+  shared_buffers: '256MB',
+};
 const TABLES = ['pgbench_accounts', 'wide'];
 const DDL = `
   CREATE TABLE pgbench_accounts (aid int NOT NULL, bid int, abalance int, filler char(84));
@@ -228,6 +235,8 @@ async function main(): Promise<void> {
         throw new Error('destination row count differs from the result');
       return { secs, rows, peak, bytes: res.reduce((a, x) => a + x.bytes, 0) };
     };
+    console.log('warm-up load (untimed) ...');
+    await baseline();
     for (let r = 0; r < RUNS; r++) {
       // Alternate the order so that a systematic first/second effect shows up as noise, not bias.
       let b: { secs: number; rows: number };
@@ -268,14 +277,24 @@ async function main(): Promise<void> {
         `| ${Math.floor(i / 2) + 1} | ${x.what} | ${fmt(x.secs, 2)} | ${fmt(x.bytes / 1e6 / x.secs)} | ${fmt(x.rows / x.secs, 0)} | ${x.rss ? `${fmt(x.rss / 2 ** 20, 0)} MiB` : '-'} |`,
       );
     });
+    const ratios: number[] = [];
     for (let i = 0; i + 1 < results.length; i += 2) {
       const b = results[i];
       const o = results[i + 1];
-      if (b && o)
+      if (b && o) {
+        ratios.push(b.secs / o.secs);
         console.log(
           `run ${i / 2 + 1}: ratio (baseline time / our time) = ${fmt(b.secs / o.secs, 2)}x`,
         );
+      }
     }
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    const totals = (k: number) =>
+      results.filter((_, i) => i % 2 === k).reduce((a, x) => a + x.secs, 0);
+    console.log(
+      `median ratio ${fmt(median, 2)}x; total time baseline ${fmt(totals(0), 1)} s vs ours ${fmt(totals(1), 1)} s = ${fmt(totals(0) / totals(1), 2)}x`,
+    );
     console.log(`process VmHWM (whole bench process): ${fmt(vmHwm() / 2 ** 20, 0)} MiB`);
     if (process.env.KUVASZ_BENCH_FORMATS === '1') await compareFormats(s, src, d, base);
   } finally {
