@@ -1,5 +1,5 @@
 import { describeByte } from './decode-dml.js';
-import { PgoutputDecodeError, PgoutputError } from './errors.js';
+import { assertBytes, PgoutputDecodeError, PgoutputError } from './errors.js';
 
 const COPY_DATA = 0x64; // 'd'
 const HEADER_BYTES = 5; // 'd' + Int32 length (which counts itself)
@@ -42,6 +42,7 @@ export class CopyDataAssembler {
 
   /** Feeds the next chunk; returns the payloads of the messages it completes. */
   push(chunk: Uint8Array): Uint8Array[] {
+    assertBytes(chunk, 'CopyDataAssembler.push');
     const out: Uint8Array[] = [];
     let buf: Uint8Array;
     let len: number;

@@ -87,3 +87,13 @@ export class PgoutputRelationError extends PgoutputError {
     this.column = context.column;
   }
 }
+
+/** Callers passing something other than bytes get this rather than a confusing decode error. */
+export function assertBytes(data: unknown, what: string): asserts data is Uint8Array {
+  if (!(data instanceof Uint8Array)) {
+    throw new PgoutputError(
+      'invalid_argument',
+      `${what} takes a Uint8Array or Buffer, got ${data === null ? 'null' : typeof data}`,
+    );
+  }
+}

@@ -80,6 +80,20 @@ describe('PgoutputDecoder', () => {
     expect(err.name).toBe('PgoutputDecodeError');
   });
 
+  test('something other than bytes is an invalid_argument, not a decode error', () => {
+    const d = new PgoutputDecoder();
+    expect(() => d.decode('B' as unknown as Uint8Array)).toThrow(
+      /takes a Uint8Array or Buffer, got string/,
+    );
+    try {
+      d.decode(null as unknown as Uint8Array);
+    } catch (err) {
+      expect(err).toBeInstanceOf(PgoutputError);
+      expect(err).not.toBeInstanceOf(PgoutputDecodeError);
+      expect((err as PgoutputError).code).toBe('invalid_argument');
+    }
+  });
+
   test('empty input is truncated', () => {
     expect(decodeError(new PgoutputDecoder(), new Uint8Array(0)).code).toBe('truncated');
   });

@@ -26,7 +26,7 @@ import {
   decodeRollbackPrepared,
   decodeStreamPrepare,
 } from './decode-two-phase.js';
-import { PgoutputError } from './errors.js';
+import { assertBytes, PgoutputError } from './errors.js';
 import type { PgoutputMessage } from './messages.js';
 import { MessageTag } from './tags.js';
 
@@ -83,6 +83,7 @@ export class PgoutputDecoder {
    * `Uint8Array` copies: the result never refers to `data`.
    */
   decode(data: Uint8Array): PgoutputMessage {
+    assertBytes(data, 'PgoutputDecoder.decode');
     const r = this.reader;
     r.reset(data);
     try {

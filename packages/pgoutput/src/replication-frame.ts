@@ -1,6 +1,6 @@
 import { BufferReader } from './buffer-reader.js';
 import { describeByte } from './decode-dml.js';
-import { PgoutputError } from './errors.js';
+import { assertBytes, PgoutputError } from './errors.js';
 import { MAX_LSN } from './lsn.js';
 import type { ReplicationFrame, StandbyStatusUpdate } from './messages.js';
 import { nowPgTimestamp, PG_TIMESTAMP_INFINITY, PG_TIMESTAMP_MINUS_INFINITY } from './pg-time.js';
@@ -20,6 +20,7 @@ const reader = new BufferReader(0);
  * reusing the buffer) or a primary keepalive ('k').
  */
 export function parseReplicationFrame(frame: Uint8Array): ReplicationFrame {
+  assertBytes(frame, 'parseReplicationFrame');
   const r = reader;
   r.reset(frame);
   try {
