@@ -1,0 +1,235 @@
+/**
+ * `pnpm --filter @kuvasz/apply bench`: a backlog of changes on a PG 17 source
+ * (inserts in 10-row transactions, then updates, then a delete-heavy mix),
+ * consumed phase by phase by a native `CREATE SUBSCRIPTION` (into one
+ * destination database) and by this engine as clone and as history (into two
+ * others), all from slots created before the backlog. Our side reads its slot
+ * with `pg_logical_slot_get_binary_changes` and decodes with @kuvasz/pgoutput,
+ * so the comparison is end to end; the engine-only time (push + flush,
+ * reading excluded) is printed too.
+ *
+ * Env: KUVASZ_BENCH_CHANGES (default 1,000,000: 50% inserts, 30% updates,
+ * 20% mix), KUVASZ_BENCH_WORKERS (default 4), KUVASZ_BENCH_BATCH (default 10,000).
+ */
+import { type PgCluster, startPostgres, waitFor } from '@kuvasz/testkit';
+import pg from 'pg';
+import { ApplyEngine, type SourceId } from '../src/index.js';
+import { TxAssembler } from '../test/slot-source.js';
+
+const env = (name: string, fallback: number): number => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? fallback : Number(v);
+};
+const CHANGES = env('KUVASZ_BENCH_CHANGES', 1_000_000);
+const WORKERS = env('KUVASZ_BENCH_WORKERS', 4);
+const BATCH = env('KUVASZ_BENCH_BATCH', 10_000);
+const INSERTS = Math.floor((CHANGES * 0.5) / 10) * 10;
+const UPDATES = Math.floor((CHANGES * 0.3) / 10) * 10;
+const MIX = Math.floor((CHANGES * 0.2) / 10) * 10;
+const SETTINGS = { max_wal_size: '8GB', checkpoint_timeout: '30min', shared_buffers: '256MB' };
+const SOURCE: SourceId = { database: 'bench', sid: '1' };
+
+const TABLE = 'CREATE TABLE bench_t (id int PRIMARY KEY, a int NOT NULL, b text, c timestamptz)';
+const MARKER = 'CREATE TABLE marker (id int PRIMARY KEY, phase int NOT NULL); INSERT INTO marker VALUES (1, 0)';
+const HISTORY = `CREATE TABLE bench_t (id int NOT NULL, a int NOT NULL, b text, c timestamptz,
+    kvsz_start timestamptz NOT NULL, kvsz_end timestamptz NOT NULL, kvsz_deleted boolean NOT NULL DEFAULT false);
+  CREATE UNIQUE INDEX bench_t_open ON bench_t (id) WHERE kvsz_end = '9999-01-01 00:00:00+00';
+  CREATE INDEX bench_t_versions ON bench_t (id, kvsz_end);`;
+
+const GENERATORS = `
+CREATE PROCEDURE gen_insert(n int) LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 0 .. n / 10 - 1 LOOP
+    INSERT INTO bench_t SELECT g, g % 1000, md5(g::text), now() FROM generate_series(i * 10 + 1, i * 10 + 10) g;
+    COMMIT;
+  END LOOP;
+END $$;
+CREATE PROCEDURE gen_update(n int, total int) LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 0 .. n / 10 - 1 LOOP
+    UPDATE bench_t SET a = a + 1, b = md5(b) WHERE id IN (SELECT ((i * 10 + k) * 7919) % total + 1 FROM generate_series(0, 9) k);
+    COMMIT;
+  END LOOP;
+END $$;
+CREATE PROCEDURE gen_mix(n int, total int) LANGUAGE plpgsql AS $$
+DECLARE base int;
+BEGIN
+  FOR i IN 0 .. n / 10 - 1 LOOP
+    base := (i * 6) % total;
+    DELETE FROM bench_t WHERE id > base AND id <= base + 6;
+    INSERT INTO bench_t SELECT total + i * 2 + g, 0, 'new', now() FROM generate_series(1, 2) g;
+    UPDATE bench_t SET a = a - 1 WHERE id IN (total + i * 2 + 1, total + i * 2 + 2);
+    COMMIT;
+  END LOOP;
+END $$;`;
+
+interface PhaseResult {
+  phase: string;
+  changes: number;
+  nativeMs: number;
+  cloneMs: number;
+  cloneEngineMs: number;
+  historyMs: number;
+  historyEngineMs: number;
+}
+
+async function main(): Promise<void> {
+  const source = await startPostgres({ version: 17, settings: SETTINGS });
+  const dest = await startPostgres({ version: 17, settings: SETTINGS });
+  try {
+    await run(source, dest);
+  } finally {
+    await source.dropSlots().catch(() => {});
+    await dest.stop();
+    await source.stop();
+  }
+}
+
+async function run(source: PgCluster, dest: PgCluster): Promise<void> {
+  const srcDb = await source.createDatabase('bench_src');
+  await source.sql(`${TABLE}; ${MARKER}`, [], srcDb);
+  await source.sql(GENERATORS, [], srcDb);
+  await source.sql('CREATE PUBLICATION p FOR TABLE bench_t, marker', [], srcDb);
+  for (const s of ['s_native', 's_clone', 's_history']) {
+    await source.sql(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [s], srcDb);
+  }
+  const nativeDb = await dest.createDatabase('native');
+  await dest.sql(`${TABLE}; ${MARKER}`, [], nativeDb);
+  const conn = `host=${source.host} port=${source.port} dbname=${srcDb} user=${source.user} password=${source.password}`;
+  await dest.sql(
+    `CREATE SUBSCRIPTION sub CONNECTION '${conn.replace(/'/g, "''")}' PUBLICATION p WITH (create_slot = false, slot_name = 's_native', enabled = false, copy_data = false)`,
+    [],
+    nativeDb,
+  );
+  const cloneDb = await dest.createDatabase('engine_clone');
+  await dest.sql(`${TABLE}; ${MARKER}`, [], cloneDb);
+  const historyDb = await dest.createDatabase('engine_history');
+  await dest.sql(`${HISTORY}; ${MARKER}`, [], historyDb);
+
+  const src = await source.connect(srcDb);
+  const results: PhaseResult[] = [];
+  const phases: [string, number, string][] = [
+    ['insert', INSERTS, `CALL gen_insert(${INSERTS})`],
+    ['update', UPDATES, `CALL gen_update(${UPDATES}, ${INSERTS})`],
+    ['mix', MIX, `CALL gen_mix(${MIX}, ${INSERTS})`],
+  ];
+  let phaseNo = 0;
+  for (const [phase, n, call] of phases) {
+    phaseNo++;
+    const t0 = Date.now();
+    await src.query(call);
+    await src.query('UPDATE marker SET phase = $1', [phaseNo]);
+    console.log(`phase ${phase}: ${n.toLocaleString('en')} changes generated on the source in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const nativeMs = await native(dest, nativeDb, source, srcDb, phaseNo);
+    const clone = await engine(src, dest, cloneDb, 's_clone', 'clone');
+    const history = await engine(src, dest, historyDb, 's_history', 'history');
+    results.push({ phase, changes: n, nativeMs, cloneMs: clone.totalMs, cloneEngineMs: clone.engineMs, historyMs: history.totalMs, historyEngineMs: history.engineMs });
+    await checkEqual(dest, nativeDb, cloneDb);
+  }
+  await src.end();
+  report(results);
+}
+
+async function native(dest: PgCluster, db: string, source: PgCluster, srcDb: string, phase: number): Promise<number> {
+  const t0 = performance.now();
+  await dest.sql('ALTER SUBSCRIPTION sub ENABLE', [], db);
+  const client = await dest.connect(db);
+  try {
+    await waitFor(async () => (await client.query('SELECT phase FROM marker')).rows[0]?.phase === phase, {
+      timeoutMs: 1_800_000,
+      intervalMs: 20,
+      message: 'native subscription to catch up',
+    });
+  } finally {
+    await client.end();
+  }
+  const ms = performance.now() - t0;
+  await dest.sql('ALTER SUBSCRIPTION sub DISABLE', [], db);
+  await waitFor(async () => !(await source.slots(srcDb)).find((s) => s.slot_name === 's_native')?.active, {
+    timeoutMs: 60_000,
+    message: 'native slot to be released',
+  });
+  return ms;
+}
+
+async function engine(
+  src: pg.Client,
+  dest: PgCluster,
+  db: string,
+  slot: string,
+  type: 'clone' | 'history',
+): Promise<{ totalMs: number; engineMs: number }> {
+  const pool = new pg.Pool({ connectionString: dest.urlFor(db), max: WORKERS + 2 });
+  const e = new ApplyEngine({
+    destination: pool,
+    workers: WORKERS,
+    batchRows: BATCH,
+    tables: [
+      { source: { database: 'bench', schema: 'public', table: 'bench_t' }, target: { schema: 'public', table: 'bench_t' }, type },
+      { source: { database: 'bench', schema: 'public', table: 'marker' }, target: { schema: 'public', table: 'marker' }, type: 'clone' },
+    ],
+  });
+  await e.start();
+  const asm = new TxAssembler(SOURCE);
+  let engineMs = 0;
+  const t0 = performance.now();
+  for (;;) {
+    const res = await src.query<{ data: Buffer }>(
+      `SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, 50000, 'proto_version', '1', 'publication_names', 'p')`,
+      [slot],
+    );
+    if (res.rows.length === 0) break;
+    const list = [];
+    for (const row of res.rows) {
+      const tx = asm.feed(row.data);
+      if (tx) list.push(tx);
+    }
+    res.rows.length = 0;
+    const t1 = performance.now();
+    for (const tx of list) await e.push(tx);
+    await e.flush();
+    engineMs += performance.now() - t1;
+  }
+  const totalMs = performance.now() - t0;
+  const bad = e.stats().filter((s) => s.result !== 'ok' && s.result !== 'skipped');
+  if (bad.length > 0 || e.sourceStatus(SOURCE).state !== 'running') {
+    throw new Error(`engine (${type}) reported problems: ${JSON.stringify(bad)} ${String(e.sourceStatus(SOURCE).error)}`);
+  }
+  await e.close();
+  await pool.end();
+  return { totalMs, engineMs };
+}
+
+async function checkEqual(dest: PgCluster, a: string, b: string): Promise<void> {
+  const q = 'SELECT count(*)::int AS n, sum(hashtext(t::text))::text AS h FROM bench_t t';
+  const [x] = await dest.sql(q, [], a);
+  const [y] = await dest.sql(q, [], b);
+  if (JSON.stringify(x) !== JSON.stringify(y)) throw new Error(`clone differs from native: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+}
+
+function report(results: PhaseResult[]): void {
+  const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+  const fmt = (n: number) => n.toLocaleString('en').padStart(9);
+  console.log('\nrows/s (changes applied per second; shared 2-core machine, figures are noisy: compare ratios)');
+  console.log('phase     changes |    native |   clone e2e  ratio | clone engine | history e2e  ratio | history engine');
+  for (const r of results) {
+    const nat = rate(r.changes, r.nativeMs);
+    const c = rate(r.changes, r.cloneMs);
+    const h = rate(r.changes, r.historyMs);
+    console.log(
+      `${r.phase.padEnd(7)} ${fmt(r.changes)} | ${fmt(nat)} | ${fmt(c)}  ${(c / nat).toFixed(2)}x | ${fmt(rate(r.changes, r.cloneEngineMs))}    | ${fmt(h)}  ${(h / nat).toFixed(2)}x | ${fmt(rate(r.changes, r.historyEngineMs))}`,
+    );
+  }
+  const total = results.reduce((a, r) => a + r.changes, 0);
+  const sum = (f: (r: PhaseResult) => number) => results.reduce((a, r) => a + f(r), 0);
+  const nat = rate(total, sum((r) => r.nativeMs));
+  const c = rate(total, sum((r) => r.cloneMs));
+  const h = rate(total, sum((r) => r.historyMs));
+  console.log(`${'all'.padEnd(7)} ${fmt(total)} | ${fmt(nat)} | ${fmt(c)}  ${(c / nat).toFixed(2)}x | ${fmt(rate(total, sum((r) => r.cloneEngineMs)))}    | ${fmt(h)}  ${(h / nat).toFixed(2)}x | ${fmt(rate(total, sum((r) => r.historyEngineMs)))}`);
+  console.log(`peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
