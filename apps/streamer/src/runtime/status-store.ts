@@ -8,6 +8,15 @@ export interface SourceHealth {
   confirmedFlushLsn: string | null;
 }
 
+export interface TableStat {
+  database: string;
+  sid: string;
+  table: string;
+  operation: string;
+  result: string;
+  count: number;
+}
+
 export interface StoredSourceStatus {
   database: string;
   sid: string;
@@ -29,6 +38,7 @@ export interface StoredSourceStatus {
  */
 export class StatusStore {
   private readonly table: string;
+  private readonly tablesTable: string;
   private ensured: Promise<void> | undefined;
 
   constructor(
@@ -36,6 +46,7 @@ export class StatusStore {
     private readonly schema: string,
   ) {
     this.table = `${pg.escapeIdentifier(schema)}.streamer_status`;
+    this.tablesTable = `${pg.escapeIdentifier(schema)}.streamer_table_stats`;
   }
 
   private ensure(): Promise<void> {
@@ -61,6 +72,15 @@ export class StatusStore {
           wal_status text,
           updated_at timestamptz NOT NULL DEFAULT now(),
           PRIMARY KEY (database, sid))`);
+        await client.query(`CREATE TABLE IF NOT EXISTS ${this.tablesTable} (
+          database text NOT NULL,
+          sid text NOT NULL,
+          target text NOT NULL,
+          operation text NOT NULL,
+          result text NOT NULL,
+          count bigint NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (database, sid, target, operation, result))`);
         await client.query('COMMIT');
       } catch (err: unknown) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -100,9 +120,43 @@ export class StatusStore {
     );
   }
 
+  /**
+   * Counters of this process's applies, added to what earlier runs stored.
+   * `entries` are cumulative since `since` was last reset.
+   */
+  async saveTableStats(entries: TableStat[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.ensure();
+    await this.pool.query(
+      `INSERT INTO ${this.tablesTable} AS t (database, sid, target, operation, result, count)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+       ON CONFLICT (database, sid, target, operation, result)
+       DO UPDATE SET count = t.count + EXCLUDED.count, updated_at = now()`,
+      [
+        entries.map((e) => e.database),
+        entries.map((e) => e.sid),
+        entries.map((e) => e.table),
+        entries.map((e) => e.operation),
+        entries.map((e) => e.result),
+        entries.map((e) => e.count),
+      ],
+    );
+  }
+
+  async loadTableStats(): Promise<TableStat[]> {
+    const exists = await this.pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+      this.tablesTable,
+    ]);
+    if (!exists.rows[0]?.t) return [];
+    const res = await this.pool.query<TableStat & { count: string }>(
+      `SELECT database, sid, target AS table, operation, result, count FROM ${this.tablesTable} ORDER BY 1, 2, 3, 4, 5`,
+    );
+    return res.rows.map((r) => ({ ...r, count: Number(r.count) }));
+  }
+
   async load(): Promise<StoredSourceStatus[]> {
     const exists = await this.pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
-      `${pg.escapeIdentifier(this.schema)}.streamer_status`,
+      this.table,
     ]);
     if (!exists.rows[0]?.t) return [];
     const res = await this.pool.query<StoredSourceStatus>(

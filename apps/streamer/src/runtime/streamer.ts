@@ -7,7 +7,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { SyncProgress } from '../ui/progress.js';
 import { readSourceHealth } from './source-health.js';
 import { SourceRunner, type SourceSnapshot } from './source-runner.js';
-import { type SourceHealth, StatusStore } from './status-store.js';
+import { type SourceHealth, StatusStore, type TableStat } from './status-store.js';
 
 const HEALTH_INTERVAL_MS = 10_000;
 
@@ -62,6 +62,7 @@ export class Streamer {
   private running: Promise<void>[] = [];
   private healthTimer: NodeJS.Timeout | undefined;
   private statsSeen = new Map<string, number>();
+  private statsSaved = new Map<string, number>();
 
   constructor(
     private readonly cfg: Config,
@@ -161,6 +162,26 @@ export class Streamer {
         await this.saveStatus(r.snapshot());
       }),
     );
+    await this.saveTableStats();
+  }
+
+  /** Adds what the engine applied since the last save to the destination's counters. */
+  private async saveTableStats(): Promise<void> {
+    const deltas: TableStat[] = [];
+    for (const e of this.engine.stats()) {
+      const k = `${e.database}\u0000${e.sid}\u0000${e.table}\u0000${e.operation}\u0000${e.result}`;
+      const delta = e.count - (this.statsSaved.get(k) ?? 0);
+      if (delta > 0) deltas.push({ ...e, count: delta });
+    }
+    try {
+      await this.status.saveTableStats(deltas);
+      for (const d of deltas) {
+        const k = `${d.database}\u0000${d.sid}\u0000${d.table}\u0000${d.operation}\u0000${d.result}`;
+        this.statsSaved.set(k, (this.statsSaved.get(k) ?? 0) + d.count);
+      }
+    } catch (err: unknown) {
+      this.log.debug({ err }, 'could not record the table counters in the destination');
+    }
   }
 
   private async saveStatus(snap: SourceSnapshot): Promise<void> {
@@ -183,6 +204,7 @@ export class Streamer {
       .close()
       .catch((err: unknown) => this.log.warn({ err }, 'closing the apply engine failed'));
     await Promise.all(this.runners.map((r) => this.saveStatus(r.snapshot())));
+    await this.saveTableStats();
     await this.pool.end().catch(() => undefined);
   }
 }

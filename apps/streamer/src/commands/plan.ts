@@ -1,0 +1,64 @@
+import { describeTable, planTargetDdl } from '@kuvasz/apply';
+import type { CliArgs } from '../cli/args.js';
+import { EXIT, StreamerError } from '../errors.js';
+import { loadContext } from './context.js';
+import { fmtName, targetsOf, withPg } from './targets.js';
+
+/**
+ * `plan`: CREATE TABLE statements for the targets that do not exist yet,
+ * shaped after their source tables; `--apply` runs them in one transaction.
+ */
+export async function planCommand(
+  args: CliArgs,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const { cfg } = await loadContext(args, 'plan');
+  const targets = targetsOf(cfg);
+  const statements: string[] = [];
+  const ddls: string[] = [];
+  await withPg(cfg.destination.url, 'the destination', async (dest) => {
+    for (const use of targets) {
+      const existing = await describeTable(dest, use.target);
+      if (existing) {
+        statements.push(
+          `-- ${fmtName(use.target)} exists; not changed (kuvasz-streamer validate checks it)\n`,
+        );
+        continue;
+      }
+      const feed = use.feeds[0];
+      if (!feed) continue;
+      const source = await withPg(feed.url, `source ${feed.database} (sid ${feed.sid})`, (c) =>
+        describeTable(c, feed.source),
+      );
+      if (!source) {
+        throw new StreamerError(
+          'runtime',
+          `source table ${fmtName(feed.source)} does not exist in ${feed.database} (sid ${feed.sid}); fix the configuration or create it`,
+          { exitCode: EXIT.failed },
+        );
+      }
+      const ddl = planTargetDdl(source, { target: use.target, type: use.type, hasSid: true });
+      ddls.push(ddl);
+      statements.push(
+        `-- ${use.type} table for ${feed.database}.${fmtName(feed.source)} (${use.feeds.length} source${use.feeds.length > 1 ? 's' : ''})\n${ddl}`,
+      );
+    }
+    out.write(`${statements.join('\n')}`);
+    if (args.apply) {
+      await dest.query('BEGIN');
+      try {
+        for (const s of ddls) await dest.query(s);
+        await dest.query('COMMIT');
+      } catch (err: unknown) {
+        await dest.query('ROLLBACK').catch(() => undefined);
+        throw new StreamerError(
+          'runtime',
+          `plan --apply failed, nothing was changed: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      out.write(`-- applied ${ddls.length} table definition(s)\n`);
+    }
+  });
+  return EXIT.ok;
+}

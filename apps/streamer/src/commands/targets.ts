@@ -1,0 +1,62 @@
+import { redactUrl } from '@kuvasz/replication';
+import pg from 'pg';
+import type { Config, TargetType } from '../config/load.js';
+import type { QualifiedName } from '../config/names.js';
+import { StreamerError } from '../errors.js';
+
+export interface TargetUse {
+  target: QualifiedName;
+  type: TargetType;
+  /** Every (database, sid) that writes into it, with the source table. */
+  feeds: { database: string; sid: string; url: string; source: QualifiedName }[];
+}
+
+/** The distinct target tables of a configuration and what feeds each. */
+export function targetsOf(cfg: Config): TargetUse[] {
+  const byKey = new Map<string, TargetUse>();
+  for (const s of cfg.sources) {
+    for (const t of s.tables) {
+      const k = `${t.target.schema}\u0000${t.target.table}`;
+      let use = byKey.get(k);
+      if (!use) {
+        use = { target: t.target, type: t.type, feeds: [] };
+        byKey.set(k, use);
+      }
+      use.feeds.push({ database: s.database, sid: s.sid, url: s.url, source: t.source });
+    }
+  }
+  return [...byKey.values()];
+}
+
+/** Runs `fn` on a short-lived connection; a connect failure names the redacted URL and the server's message. */
+export async function withPg<T>(
+  url: string,
+  what: string,
+  fn: (c: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 15_000,
+    application_name: 'kuvasz-streamer',
+  });
+  try {
+    await client.connect();
+  } catch (err: unknown) {
+    await client.end().catch(() => undefined);
+    throw new StreamerError(
+      'runtime',
+      `cannot connect to ${what} ${redactUrl(url)}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export function fmtName(n: QualifiedName): string {
+  const q = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replaceAll('"', '""')}"`);
+  return `${q(n.schema)}.${q(n.table)}`;
+}
