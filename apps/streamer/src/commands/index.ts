@@ -14,6 +14,8 @@ export async function runCommand(command: Command, args: CliArgs): Promise<numbe
       return (await import('./status.js')).statusCommand(args);
     case 'cutover':
       return (await import('./cutover.js')).cutoverCommand(args);
+    case 'demo':
+      return (await import('./demo.js')).demoCommand(args);
     case 'teardown':
       return (await import('./teardown.js')).teardownCommand(args);
     default:

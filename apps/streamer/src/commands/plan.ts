@@ -1,5 +1,6 @@
 import { describeTable, planTargetDdl } from '@kuvasz/apply';
 import type { CliArgs } from '../cli/args.js';
+import type { Config } from '../config/load.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { loadContext } from './context.js';
 import { fmtName, targetsOf, withPg } from './targets.js';
@@ -13,6 +14,16 @@ export async function planCommand(
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   const { cfg } = await loadContext(args, 'plan');
+  await planDestination(cfg, args.apply, out);
+  return EXIT.ok;
+}
+
+/** Prints (and with `apply`, runs) the DDL of the targets missing in the destination. */
+export async function planDestination(
+  cfg: Config,
+  apply: boolean,
+  out: NodeJS.WritableStream,
+): Promise<void> {
   const targets = targetsOf(cfg);
   const statements: string[] = [];
   const ddls: string[] = [];
@@ -44,7 +55,7 @@ export async function planCommand(
       );
     }
     out.write(`${statements.join('\n')}`);
-    if (args.apply) {
+    if (apply) {
       await dest.query('BEGIN');
       try {
         for (const s of ddls) await dest.query(s);
@@ -60,5 +71,4 @@ export async function planCommand(
       out.write(`-- applied ${ddls.length} table definition(s)\n`);
     }
   });
-  return EXIT.ok;
 }
