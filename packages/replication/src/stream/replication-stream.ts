@@ -343,7 +343,8 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     this.spillDir.remove();
     await this.createdSlot?.release();
     this.createdSlot = undefined;
-    await this.runner?.catch(() => {});
+    // A connection attempt in flight ends by itself (and sees `closed`); do not wait for its timeout.
+    await Promise.race([this.runner, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     this.resolveStarted();
     this.log.info(
       { flushed: formatLsn(this.flushed), delivered: formatLsn(this.delivered) },
@@ -366,6 +367,9 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       try {
         session = await this.openSession();
         if (this.closed) {
+          // close() ran while connecting: it could not see this session.
+          this.stopTimers();
+          this.session = undefined;
           await session.close();
           break;
         }
@@ -482,6 +486,9 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
           }
           if (f.walStart > this.received) this.received = f.walStart;
           if (f.data.length === 0) return;
+          // Rows of a streamed transaction are decoded once, at replay; the
+          // decoder's state changes only on Stream Start/Stop, so skipping it is safe.
+          if (assembler.handleStreamedRow(f.data)) return;
           assembler.handle(decoder.decode(f.data), f.data);
         } catch (e) {
           session.fail(e as Error);

@@ -172,6 +172,24 @@ export class TransactionAssembler {
     }
   }
 
+  /**
+   * Fast path for Insert/Update/Delete inside a stream block: the change is
+   * stored as raw bytes and decoded only at replay, so only its xid and
+   * relation OID are read here (tag, u32 xid, u32 relation OID). False when
+   * the message is not one of those, or not in a stream block.
+   */
+  handleStreamedRow(raw: Uint8Array): boolean {
+    const s = this.streamTx;
+    if (!s || raw.length < 9) return false;
+    const tag = raw[0];
+    if (tag !== 0x49 && tag !== 0x55 && tag !== 0x44) return false; // 'I' 'U' 'D'
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const xid = view.getUint32(1);
+    const oid = view.getUint32(5);
+    s.appendChange(xid, [s.resolve(oid, this.o.relations) ?? this.noRelation(oid)], raw);
+    return true;
+  }
+
   /** Drops everything half received (reconnect, close): spill files included. */
   dispose(): void {
     this.tx = undefined;

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds the testkit (the bench loads it from dist), bundles the bench with our src and the decoder's src, runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pnpm --filter @kuvasz/testkit build >/dev/null
+pnpm exec esbuild bench/stream.bench.ts --bundle --platform=node --format=esm \
+  --external:pg --external:pg-copy-streams --external:@kuvasz/testkit \
+  --conditions=@kuvasz/source --outfile=bench/dist/stream.bench.mjs --log-level=warning
+node bench/dist/stream.bench.mjs
