@@ -30,7 +30,8 @@ const SETTINGS = { max_wal_size: '8GB', checkpoint_timeout: '30min', shared_buff
 const SOURCE: SourceId = { database: 'bench', sid: '1' };
 
 const TABLE = 'CREATE TABLE bench_t (id int PRIMARY KEY, a int NOT NULL, b text, c timestamptz)';
-const MARKER = 'CREATE TABLE marker (id int PRIMARY KEY, phase int NOT NULL); INSERT INTO marker VALUES (1, 0)';
+const MARKER =
+  'CREATE TABLE marker (id int PRIMARY KEY, phase int NOT NULL); INSERT INTO marker VALUES (1, 0)';
 const HISTORY = `CREATE TABLE bench_t (id int NOT NULL, a int NOT NULL, b text, c timestamptz,
     kvsz_start timestamptz NOT NULL, kvsz_end timestamptz NOT NULL, kvsz_deleted boolean NOT NULL DEFAULT false);
   CREATE UNIQUE INDEX bench_t_open ON bench_t (id) WHERE kvsz_end = '9999-01-01 00:00:00+00';
@@ -107,6 +108,7 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
   await dest.sql(`${HISTORY}; ${MARKER}`, [], historyDb);
 
   const src = await source.connect(srcDb);
+  src.on('error', (e) => console.error('source connection error', e.message));
   const results: PhaseResult[] = [];
   const phases: [string, number, string][] = [
     ['insert', INSERTS, `CALL gen_insert(${INSERTS})`],
@@ -119,36 +121,58 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
     const t0 = Date.now();
     await src.query(call);
     await src.query('UPDATE marker SET phase = $1', [phaseNo]);
-    console.log(`phase ${phase}: ${n.toLocaleString('en')} changes generated on the source in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `phase ${phase}: ${n.toLocaleString('en')} changes generated on the source in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
     const nativeMs = await native(dest, nativeDb, source, srcDb, phaseNo);
     const clone = await engine(src, dest, cloneDb, 's_clone', 'clone');
     const history = await engine(src, dest, historyDb, 's_history', 'history');
-    results.push({ phase, changes: n, nativeMs, cloneMs: clone.totalMs, cloneEngineMs: clone.engineMs, historyMs: history.totalMs, historyEngineMs: history.engineMs });
+    results.push({
+      phase,
+      changes: n,
+      nativeMs,
+      cloneMs: clone.totalMs,
+      cloneEngineMs: clone.engineMs,
+      historyMs: history.totalMs,
+      historyEngineMs: history.engineMs,
+    });
     await checkEqual(dest, nativeDb, cloneDb);
   }
   await src.end();
   report(results);
 }
 
-async function native(dest: PgCluster, db: string, source: PgCluster, srcDb: string, phase: number): Promise<number> {
+async function native(
+  dest: PgCluster,
+  db: string,
+  source: PgCluster,
+  srcDb: string,
+  phase: number,
+): Promise<number> {
   const t0 = performance.now();
   await dest.sql('ALTER SUBSCRIPTION sub ENABLE', [], db);
   const client = await dest.connect(db);
   try {
-    await waitFor(async () => (await client.query('SELECT phase FROM marker')).rows[0]?.phase === phase, {
-      timeoutMs: 1_800_000,
-      intervalMs: 20,
-      message: 'native subscription to catch up',
-    });
+    await waitFor(
+      async () => (await client.query('SELECT phase FROM marker')).rows[0]?.phase === phase,
+      {
+        timeoutMs: 1_800_000,
+        intervalMs: 20,
+        message: 'native subscription to catch up',
+      },
+    );
   } finally {
     await client.end();
   }
   const ms = performance.now() - t0;
   await dest.sql('ALTER SUBSCRIPTION sub DISABLE', [], db);
-  await waitFor(async () => !(await source.slots(srcDb)).find((s) => s.slot_name === 's_native')?.active, {
-    timeoutMs: 60_000,
-    message: 'native slot to be released',
-  });
+  await waitFor(
+    async () => !(await source.slots(srcDb)).find((s) => s.slot_name === 's_native')?.active,
+    {
+      timeoutMs: 60_000,
+      message: 'native slot to be released',
+    },
+  );
   return ms;
 }
 
@@ -160,13 +184,22 @@ async function engine(
   type: 'clone' | 'history',
 ): Promise<{ totalMs: number; engineMs: number }> {
   const pool = new pg.Pool({ connectionString: dest.urlFor(db), max: WORKERS + 2 });
+  pool.on('error', (e) => console.error('destination pool error', e.message));
   const e = new ApplyEngine({
     destination: pool,
     workers: WORKERS,
     batchRows: BATCH,
     tables: [
-      { source: { database: 'bench', schema: 'public', table: 'bench_t' }, target: { schema: 'public', table: 'bench_t' }, type },
-      { source: { database: 'bench', schema: 'public', table: 'marker' }, target: { schema: 'public', table: 'marker' }, type: 'clone' },
+      {
+        source: { database: 'bench', schema: 'public', table: 'bench_t' },
+        target: { schema: 'public', table: 'bench_t' },
+        type,
+      },
+      {
+        source: { database: 'bench', schema: 'public', table: 'marker' },
+        target: { schema: 'public', table: 'marker' },
+        type: 'clone',
+      },
     ],
   });
   await e.start();
@@ -193,7 +226,9 @@ async function engine(
   const totalMs = performance.now() - t0;
   const bad = e.stats().filter((s) => s.result !== 'ok' && s.result !== 'skipped');
   if (bad.length > 0 || e.sourceStatus(SOURCE).state !== 'running') {
-    throw new Error(`engine (${type}) reported problems: ${JSON.stringify(bad)} ${String(e.sourceStatus(SOURCE).error)}`);
+    throw new Error(
+      `engine (${type}) reported problems: ${JSON.stringify(bad)} ${String(e.sourceStatus(SOURCE).error)}`,
+    );
   }
   await e.close();
   await pool.end();
@@ -204,14 +239,19 @@ async function checkEqual(dest: PgCluster, a: string, b: string): Promise<void> 
   const q = 'SELECT count(*)::int AS n, sum(hashtext(t::text))::text AS h FROM bench_t t';
   const [x] = await dest.sql(q, [], a);
   const [y] = await dest.sql(q, [], b);
-  if (JSON.stringify(x) !== JSON.stringify(y)) throw new Error(`clone differs from native: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+  if (JSON.stringify(x) !== JSON.stringify(y))
+    throw new Error(`clone differs from native: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
 }
 
 function report(results: PhaseResult[]): void {
   const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
   const fmt = (n: number) => n.toLocaleString('en').padStart(9);
-  console.log('\nrows/s (changes applied per second; shared 2-core machine, figures are noisy: compare ratios)');
-  console.log('phase     changes |    native |   clone e2e  ratio | clone engine | history e2e  ratio | history engine');
+  console.log(
+    '\nrows/s (changes applied per second; shared 2-core machine, figures are noisy: compare ratios)',
+  );
+  console.log(
+    'phase     changes |    native |   clone e2e  ratio | clone engine | history e2e  ratio | history engine',
+  );
   for (const r of results) {
     const nat = rate(r.changes, r.nativeMs);
     const c = rate(r.changes, r.cloneMs);
@@ -222,10 +262,31 @@ function report(results: PhaseResult[]): void {
   }
   const total = results.reduce((a, r) => a + r.changes, 0);
   const sum = (f: (r: PhaseResult) => number) => results.reduce((a, r) => a + f(r), 0);
-  const nat = rate(total, sum((r) => r.nativeMs));
-  const c = rate(total, sum((r) => r.cloneMs));
-  const h = rate(total, sum((r) => r.historyMs));
-  console.log(`${'all'.padEnd(7)} ${fmt(total)} | ${fmt(nat)} | ${fmt(c)}  ${(c / nat).toFixed(2)}x | ${fmt(rate(total, sum((r) => r.cloneEngineMs)))}    | ${fmt(h)}  ${(h / nat).toFixed(2)}x | ${fmt(rate(total, sum((r) => r.historyEngineMs)))}`);
+  const nat = rate(
+    total,
+    sum((r) => r.nativeMs),
+  );
+  const c = rate(
+    total,
+    sum((r) => r.cloneMs),
+  );
+  const h = rate(
+    total,
+    sum((r) => r.historyMs),
+  );
+  console.log(
+    `${'all'.padEnd(7)} ${fmt(total)} | ${fmt(nat)} | ${fmt(c)}  ${(c / nat).toFixed(2)}x | ${fmt(
+      rate(
+        total,
+        sum((r) => r.cloneEngineMs),
+      ),
+    )}    | ${fmt(h)}  ${(h / nat).toFixed(2)}x | ${fmt(
+      rate(
+        total,
+        sum((r) => r.historyEngineMs),
+      ),
+    )}`,
+  );
   console.log(`peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
 }
 

@@ -1,0 +1,98 @@
+import { useCluster } from '@kuvasz/testkit/vitest';
+import { describe, expect, test } from 'vitest';
+import { ApplyEngine } from '../src/index.js';
+import { harness, ins, mapping, pushAll, rel, S1, txs, upd } from './helpers.js';
+
+describe('engine behaviour (PG 17)', () => {
+  const pgc = useCluster({ version: 17 });
+
+  test('synchronous_commit off: durable only after the WAL flush; several workers; re-pushes dropped', async () => {
+    const h = await harness(
+      pgc.get(),
+      'CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id int PRIMARY KEY, v text); CREATE TABLE c (id int PRIMARY KEY, v text)',
+    );
+    try {
+      const e = await h.engine({
+        tables: [mapping('a', 'clone'), mapping('b', 'clone'), mapping('c', 'clone')],
+        workers: 3,
+        batchRows: 5,
+        synchronousCommit: 'off',
+      });
+      const ra = rel('a', [['id', true], 'v']);
+      const rb = rel('b', [['id', true], 'v']);
+      const rc = rel('c', [['id', true], 'v']);
+      const list = txs(
+        S1,
+        1000n,
+        Array.from({ length: 30 }, (_, i) => [
+          ins(ra, [String(i), 'a']),
+          ins(rb, [String(i), 'b']),
+          upd(rc, [String(i), 'c']),
+        ]),
+      );
+      const reported: bigint[] = [];
+      e.onDurable((_s, lsn) => reported.push(lsn));
+      await pushAll(e, list);
+      await pushAll(e, list.slice(10)); // a reader replaying after a reconnect
+      for (const t of ['a', 'b', 'c'])
+        expect(await h.rows(`SELECT count(*)::int AS n FROM ${t}`)).toEqual([{ n: 30 }]);
+      expect(reported).toEqual([...reported].sort((x, y) => (x < y ? -1 : 1)));
+      expect(reported.at(-1)).toBe(list.at(-1)!.endLsn);
+      expect(e.stats().filter((s) => s.result === 'conflict')).toEqual([]);
+      expect(e.stats().find((s) => s.table === 'public.c')).toMatchObject({
+        operation: 'update',
+        result: 'missing',
+        count: 30,
+      });
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a transaction in parts is only reported durable after its final part', async () => {
+    const h = await harness(pgc.get(), 'CREATE TABLE a (id int PRIMARY KEY, v text)');
+    try {
+      const e = await h.engine({ tables: [mapping('a', 'clone')], batchRows: 2 });
+      const r = rel('a', [['id', true], 'v']);
+      const reported: bigint[] = [];
+      e.onDurable((_s, lsn) => reported.push(lsn));
+      const base = {
+        source: S1,
+        commitLsn: 5000n,
+        endLsn: 5010n,
+        commitTime: '2024-01-01 00:00:00+00',
+      };
+      await e.push({
+        ...base,
+        changes: [ins(r, ['1', 'x']), ins(r, ['2', 'x']), ins(r, ['3', 'x'])],
+        final: false,
+      });
+      await e.flush();
+      expect(await h.rows('SELECT count(*)::int AS n FROM a')).toEqual([{ n: 3 }]);
+      expect(reported).toEqual([]);
+      await e.push({ ...base, changes: [ins(r, ['4', 'x'])], firstChangeIndex: 3, final: true });
+      await e.flush();
+      expect(reported).toEqual([5010n]);
+      await expect(
+        e.push({ ...base, commitLsn: 'x' as unknown as bigint, changes: [] }),
+      ).rejects.toMatchObject({ code: 'invalid_input' });
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('bad options and use before start are typed errors', async () => {
+    const h = await harness(pgc.get(), 'SELECT 1');
+    try {
+      expect(() => new ApplyEngine({ destination: h.pool, tables: [], workers: 0 })).toThrow(
+        /workers must be a positive integer/,
+      );
+      const e = new ApplyEngine({ destination: h.pool, tables: [] });
+      await expect(
+        e.push({ source: S1, commitLsn: 1n, commitTime: 'now', changes: [] }),
+      ).rejects.toMatchObject({ code: 'engine_state' });
+    } finally {
+      await h.close();
+    }
+  });
+});
