@@ -1,0 +1,151 @@
+import { UNCHANGED } from '@kuvasz/apply';
+import { type RelationMessage, UNCHANGED_TOAST } from '@kuvasz/pgoutput';
+import type { TransactionPart } from '@kuvasz/replication';
+import { describe, expect, test } from 'vitest';
+import { formatQualifiedName, parseQualifiedName } from '../src/config/names.js';
+import { Backoff } from '../src/runtime/backoff.js';
+import { LagTracker } from '../src/runtime/lag-tracker.js';
+import { toSourceTransaction } from '../src/runtime/to-apply.js';
+import { formatBytes, renderBar } from '../src/ui/progress.js';
+
+describe('qualified names in the config', () => {
+  test.each([
+    ['orders', { schema: 'public', table: 'orders' }],
+    ['billing.invoices', { schema: 'billing', table: 'invoices' }],
+    ['"My.Table"', { schema: 'public', table: 'My.Table' }],
+    ['Sales."Q1 ""x"""', { schema: 'Sales', table: 'Q1 "x"' }],
+  ])('%s', (text, expected) => {
+    expect(parseQualifiedName(text, 'public')).toEqual(expected);
+  });
+  test.each(['a.b.c', '"unterminated', 'a..b', '.b', 'a"b'])('%s is refused', (text) => {
+    expect(parseQualifiedName(text, 'public')).toBeUndefined();
+  });
+  test('formatting quotes only where needed', () => {
+    expect(formatQualifiedName({ schema: 'public', table: 'My.Table' })).toBe('public."My.Table"');
+  });
+});
+
+test('pgoutput and apply share the unchanged-TOAST symbol, so tuples pass through as they are', () => {
+  expect(UNCHANGED).toBe(UNCHANGED_TOAST);
+  const rel: RelationMessage = {
+    tag: 'relation',
+    xid: undefined,
+    relationOid: 16384,
+    schema: 'public',
+    name: 'docs',
+    replicaIdentity: 'default',
+    columns: [
+      { flags: 1, isKey: true, name: 'id', typeOid: 23, typeMod: -1 },
+      { flags: 0, isKey: false, name: 'body', typeOid: 25, typeMod: -1 },
+    ],
+  };
+  const part: TransactionPart = {
+    xid: 740,
+    commitLsn: 0x1_0000_0010n,
+    endLsn: 0x1_0000_0040n,
+    commitTime: 0n,
+    origin: undefined,
+    firstChangeIndex: 5000,
+    final: false,
+    changes: [
+      {
+        kind: 'update',
+        relation: rel,
+        new: ['1', UNCHANGED_TOAST],
+        key: undefined,
+        old: undefined,
+      },
+      { kind: 'truncate', relations: [rel], cascade: false, restartIdentity: true },
+    ],
+    messages: [],
+  };
+  const tx = toSourceTransaction({ database: 'd', sid: 's' }, part);
+  expect(tx).toMatchObject({
+    commitLsn: 0x1_0000_0010n,
+    endLsn: 0x1_0000_0040n,
+    firstChangeIndex: 5000,
+    final: false,
+    commitTime: '2000-01-01T00:00:00.000000Z',
+  });
+  expect(tx.changes[0]).toEqual({
+    op: 'update',
+    relation: {
+      schema: 'public',
+      table: 'docs',
+      replicaIdentity: 'default',
+      columns: [
+        { name: 'id', typeOid: 23, isKey: true },
+        { name: 'body', typeOid: 25, isKey: false },
+      ],
+    },
+    new: ['1', UNCHANGED],
+    key: undefined,
+    old: undefined,
+  });
+  expect(tx.changes[1]).toMatchObject({ op: 'truncate', restartIdentity: true });
+  // The relation is converted once and shared.
+  const again = toSourceTransaction({ database: 'd', sid: 's' }, part);
+  expect((again.changes[0] as { relation: unknown }).relation).toBe(
+    (tx.changes[0] as { relation: unknown }).relation,
+  );
+});
+
+test('lag is the age of the oldest transaction not yet durable', () => {
+  const lag = new LagTracker();
+  const pgNowUs = (ms: number) => BigInt(ms - 946_684_800_000) * 1000n;
+  const now = Date.now();
+  lag.pushed(10n, pgNowUs(now - 3000));
+  lag.pushed(20n, pgNowUs(now - 1000));
+  expect(lag.seconds(now)).toBeCloseTo(3, 1);
+  expect(lag.durable(15n)).toBe(1);
+  expect(lag.seconds(now)).toBeCloseTo(1, 1);
+  expect(lag.durable(20n)).toBe(1);
+  expect(lag.seconds(now)).toBe(0);
+  for (let i = 0; i < 5000; i++) lag.pushed(BigInt(100 + i), pgNowUs(now));
+  expect(lag.durable(100n + 4000n)).toBe(4001);
+  expect(lag.durable(100n + 4999n)).toBe(999);
+});
+
+test('backoff grows, is capped, and resets', () => {
+  const b = new Backoff(100, 1000);
+  const waits = Array.from({ length: 8 }, () => b.next());
+  expect(waits[0]).toBeGreaterThanOrEqual(75);
+  expect(waits[0]).toBeLessThanOrEqual(125);
+  expect(Math.max(...waits)).toBeLessThanOrEqual(1250);
+  expect(waits[7]).toBeGreaterThanOrEqual(750);
+  b.reset();
+  expect(b.next()).toBeLessThanOrEqual(125);
+});
+
+test('progress bars', () => {
+  expect(formatBytes(1_234_567)).toBe('1.2 MB');
+  const line = renderBar(
+    {
+      label: 't1/public.accounts',
+      rows: 1_500_000,
+      bytes: 150_000_000,
+      chunksDone: 5,
+      chunksTotal: 10,
+      bytesPerSecond: 35_000_000,
+      done: false,
+    },
+    10,
+  );
+  expect(line).toMatch(
+    /^t1\/public\.accounts +\[#####-----\] {2}50% {2}1\.5M rows {2}150 MB {2}35\.0 MB\/s {2}chunks 5\/10$/,
+  );
+  expect(
+    renderBar(
+      {
+        label: 'x',
+        rows: 3,
+        bytes: 30,
+        chunksDone: 1,
+        chunksTotal: 1,
+        bytesPerSecond: 0,
+        done: true,
+      },
+      4,
+    ),
+  ).toMatch(/\[####\] 100% {2}3 rows {2}30 B {2}done$/);
+});
