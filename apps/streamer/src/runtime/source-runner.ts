@@ -306,7 +306,12 @@ export class SourceRunner {
       await step('stream', () => stream.start());
       this.setState('streaming');
       this.log.info({ slot: this.slot }, 'streaming');
-      for await (const part of stream) {
+      // Explicit next(): a `break` out of for-await would call return(), closing
+      // the stream before the final flush could be acknowledged on it.
+      while (!signal.aborted) {
+        const next = await stream.next();
+        if (next.done) break;
+        const part = next.value;
         this.log.debug(
           {
             commitLsn: part.commitLsn.toString(16),
@@ -319,7 +324,6 @@ export class SourceRunner {
         await step('apply', () => engine.push(toSourceTransaction(this.id, part)));
         const st = engine.sourceStatus(this.id);
         if (st.state === 'failed') throw new StepError('apply', st.error);
-        if (signal.aborted) break;
       }
       const st = engine.sourceStatus(this.id);
       if (st.state === 'failed') throw new StepError('apply', st.error);
