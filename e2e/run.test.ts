@@ -114,6 +114,7 @@ describe('run: two sources (PG 14 and PG 17) into one PG 17 destination', () => 
         'shop',
       );
       await b.sql(`UPDATE prices SET price = 99 WHERE sku = 'p3'; TRUNCATE events;`, [], 'shop');
+      const [written] = await a.sql<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
       await expectConverged();
       // append: the deletes and the truncate are ignored, the insert arrives.
       await waitFor(
@@ -148,6 +149,14 @@ describe('run: two sources (PG 14 and PG 17) into one PG 17 destination', () => 
         'dwh',
       );
       expect(p2).toEqual([{ deleted: true, open: false }]);
+      // Stopped right after the changes landed: the exit itself acknowledged them.
+      const res = await cli.stop('SIGTERM');
+      expect(res.code, cli.stderr.slice(-2000)).toBe(0);
+      const [slot] = await a.sql<{ ok: boolean }>(
+        "SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'kuvasz_shop_a'",
+        [written?.lsn],
+      );
+      expect(slot?.ok).toBe(true);
     } finally {
       const res = await cli.stop('SIGTERM');
       expect(res.code, cli.stderr.slice(-2000)).toBe(0);
