@@ -7,7 +7,9 @@ import { kuvaszObjectName } from '../src/naming.js';
 import { syncPublication } from '../src/publication.js';
 import { createSlotWithSnapshot } from '../src/slots.js';
 import { ReplicationStream } from '../src/stream/replication-stream.js';
-import { confirmedFlush, readTransactions } from './helpers.js';
+import { confirmedFlush, nextPart, readTransactions } from './helpers.js';
+
+const pgIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
 describe.each(testedVersions())('ReplicationStream on PostgreSQL %i', (version) => {
   const pgc = useCluster({ version });
@@ -111,6 +113,44 @@ describe.each(testedVersions())('ReplicationStream on PostgreSQL %i', (version) 
     });
     expect(() => stream.ack(trunc.endLsn + 1000n)).toThrow(StreamError);
     await stream.close();
+    await cluster.dropSlots(db);
+  });
+
+  test('close() sends the last acknowledged position; binary mode; any publication name', async () => {
+    const cluster = pgc.get();
+    const db = await cluster.createDatabase();
+    const url = cluster.urlFor(db);
+    const pub = `Pub "${db}" 'q'`;
+    await cluster.sql(
+      `CREATE TABLE t (id int PRIMARY KEY, v text); CREATE PUBLICATION ${pgIdent(pub)} FOR TABLE t`,
+      [],
+      db,
+    );
+    const slot = kuvaszObjectName(db, 'close');
+    const created = await createSlotWithSnapshot({ connectionString: url, slot });
+    const stream = new ReplicationStream({
+      connectionString: url,
+      slot,
+      publication: pub,
+      createdSlot: created,
+      binary: version >= 14,
+      statusIntervalMs: 60_000,
+    });
+    streams.push(stream);
+    await cluster.sql(`INSERT INTO t VALUES (1, 'a')`, [], db);
+    const part = await nextPart(stream);
+    const c = part.changes[0];
+    if (c?.kind !== 'insert') throw new Error('expected an insert');
+    if (version >= 14) {
+      expect(c.new[0]).toEqual(new Uint8Array([0, 0, 0, 1]));
+      expect(Buffer.from(c.new[1] as Uint8Array).toString()).toBe('a');
+    } else {
+      expect(c.new).toEqual(['1', 'a']);
+    }
+    stream.ack(part.endLsn);
+    // No timer fired yet (60 s): close() itself reports the position.
+    await stream.close();
+    expect(await confirmedFlush(cluster, slot)).toBe(part.endLsn);
     await cluster.dropSlots(db);
   });
 

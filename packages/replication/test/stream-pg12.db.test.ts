@@ -54,6 +54,22 @@ describe('ReplicationStream on PostgreSQL 12', () => {
         ),
       ).toEqual(['insert m', 'insert m', 'delete m']);
       stream.ack(part.endLsn);
+      await stream.close();
+      // Resuming the existing slot (its checks run as SQL on the walsender).
+      await cluster.sql(`INSERT INTO m VALUES (3, '2025-06-06', 'c')`, [], db);
+      const resumed = new ReplicationStream({
+        connectionString: url,
+        slot: name,
+        publication: name,
+        mapRelation: relationMapper(sync.aliases),
+      });
+      try {
+        const next = await nextPart(resumed);
+        expect(next.changes.map((c) => (c.kind === 'insert' ? c.new[0] : c.kind))).toEqual(['3']);
+        expect(next.commitLsn).toBeGreaterThan(part.endLsn);
+      } finally {
+        await resumed.close();
+      }
       const binary = new ReplicationStream({
         connectionString: url,
         slot: name,
