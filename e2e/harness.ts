@@ -6,6 +6,9 @@ import type { PgCluster } from '@kuvasz/testkit';
 import { waitFor } from '@kuvasz/testkit';
 import { CLI } from './cli.js';
 
+/** Every CLI process started by this test file and not yet exited. */
+const live = new Set<CliProcess>();
+
 /** A kuvasz-streamer process in the background, its output captured. */
 export class CliProcess {
   readonly child: ChildProcess;
@@ -24,9 +27,46 @@ export class CliProcess {
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
     });
+    live.add(this);
     this.exited = new Promise((resolve) =>
-      this.child.on('exit', (code, signal) => resolve({ code, signal })),
+      this.child.on('exit', (code, signal) => {
+        live.delete(this);
+        resolve({ code, signal });
+      }),
     );
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Peak resident set size so far (`VmHWM` of `/proc/<pid>/status`), in bytes; 0 once exited. */
+  peakRss(): number {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+      return m?.[1] ? Number(m[1]) * 1024 : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** How many log lines with this message were written so far. */
+  countLogs(msg: string | RegExp): number {
+    return this.logs().filter((l) =>
+      typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg)),
+    ).length;
+  }
+
+  /** Waits until `n` log lines with this message were written (e.g. one `streaming` per source). */
+  async waitForLogCount(msg: string | RegExp, n: number, timeoutMs = 60_000): Promise<void> {
+    await waitFor(() => this.countLogs(msg) >= n, {
+      timeoutMs,
+      message: `${n} log line(s) ${String(msg)}; stderr so far:\n${this.stderr.slice(-3000)}`,
+    });
   }
 
   get output(): string {
@@ -71,6 +111,27 @@ export class CliProcess {
     clearTimeout(timer);
     return res;
   }
+}
+
+/** `kuvasz-streamer run -c <config>` in the background, with JSON logs. */
+export function startRun(config: string, extraArgs: string[] = []): CliProcess {
+  return new CliProcess(['run', '-c', config, '--log-format', 'json', ...extraArgs]);
+}
+
+/**
+ * SIGKILLs every CLI process of this file still running (for `afterAll`, so
+ * a failed test leaves no process behind) and returns how many there were.
+ */
+export async function killAll(): Promise<number> {
+  const left = [...live];
+  for (const p of left) p.child.kill('SIGKILL');
+  await Promise.all(left.map((p) => p.exited));
+  return left.length;
+}
+
+/** CLI processes of this file that are still running. */
+export function runningProcesses(): CliProcess[] {
+  return [...live];
 }
 
 export function tempDir(prefix = 'kvsz-e2e-'): string {
