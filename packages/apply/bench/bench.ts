@@ -48,7 +48,7 @@ END $$;
 CREATE PROCEDURE gen_update(n int, total int) LANGUAGE plpgsql AS $$
 BEGIN
   FOR i IN 0 .. n / 10 - 1 LOOP
-    UPDATE bench_t SET a = a + 1, b = md5(b) WHERE id IN (SELECT ((i * 10 + k) * 7919) % total + 1 FROM generate_series(0, 9) k);
+    UPDATE bench_t SET a = a + 1, b = md5(b) WHERE id IN (SELECT (((i * 10 + k)::bigint * 7919) % total + 1)::int FROM generate_series(0, 9) k);
     COMMIT;
   END LOOP;
 END $$;
@@ -107,7 +107,8 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
   const historyDb = await dest.createDatabase('engine_history');
   await dest.sql(`${HISTORY}; ${MARKER}`, [], historyDb);
 
-  const src = await source.connect(srcDb);
+  // A pool rather than one client: a connection lost on this shared machine is replaced.
+  const src = new pg.Pool({ connectionString: source.urlFor(srcDb), max: 2 });
   src.on('error', (e) => console.error('source connection error', e.message));
   const results: PhaseResult[] = [];
   const phases: [string, number, string][] = [
@@ -177,7 +178,7 @@ async function native(
 }
 
 async function engine(
-  src: pg.Client,
+  src: pg.Pool,
   dest: PgCluster,
   db: string,
   slot: string,
