@@ -22,7 +22,9 @@ export class ReplaySource {
   private readonly builder: PartBuilder;
   private readonly total: number;
   private consumed = 0;
-  private iter: AsyncGenerator<LogRecord> | undefined;
+  private iter: AsyncGenerator<LogRecord[]> | undefined;
+  private batch: LogRecord[] = [];
+  private batchAt = 0;
   private done = false;
 
   constructor(
@@ -47,14 +49,22 @@ export class ReplaySource {
   /** The next part, or undefined once the final one was returned. */
   async next(): Promise<TransactionPart | undefined> {
     if (this.done) return undefined;
-    this.iter ??= this.tx.log.records();
+    this.iter ??= this.tx.log.batches();
     while (!this.builder.isFull && this.consumed < this.total) {
-      const r = await this.iter.next();
-      if (r.done) break;
+      let rec = this.batch[this.batchAt];
+      if (!rec) {
+        const r = await this.iter.next();
+        if (r.done) break;
+        this.batch = r.value;
+        this.batchAt = 0;
+        rec = this.batch[0];
+        if (!rec) continue;
+      }
+      this.batchAt++;
       this.consumed++;
-      const msg = this.decoder.decode(r.value.payload);
+      const msg = this.decoder.decode(rec.payload);
       if (msg.tag === 'message') {
-        this.builder.addMessage(msg, r.value.payload.length);
+        this.builder.addMessage(msg, rec.payload.length);
         continue;
       }
       if (
@@ -69,7 +79,7 @@ export class ReplaySource {
           `replaying streamed transaction ${this.tx.xid}: unexpected stored message '${msg.tag}'`,
         );
       }
-      const rels = r.value.relIdxs.map((i) => {
+      const rels = rec.relIdxs.map((i) => {
         const rel = this.tx.relations[i];
         if (!rel) {
           throw new StreamError(
@@ -80,7 +90,7 @@ export class ReplaySource {
         }
         return this.options.mapping.apply(rel);
       });
-      this.builder.addChange(toChange(msg as DmlMessage, rels), r.value.payload.length);
+      this.builder.addChange(toChange(msg as DmlMessage, rels), rec.payload.length);
     }
     const final = this.consumed >= this.total || this.builder.isEmpty;
     if (final) {

@@ -169,8 +169,12 @@ export class SpillLog {
     this.size = offset;
   }
 
-  /** The records in order: the file first, then the memory blocks. */
-  async *records(): AsyncGenerator<LogRecord> {
+  /**
+   * The records in order, the file first, then the memory blocks, in batches
+   * (one per chunk read or block) to keep the per-record cost low. Payloads
+   * are views: a batch is valid until the generator is resumed.
+   */
+  async *batches(): AsyncGenerator<LogRecord[]> {
     if (this.fd !== undefined && this.fileBytes > 0) {
       const fd = this.fd;
       const end = this.fileBytes;
@@ -204,32 +208,45 @@ export class SpillLog {
           pos += n;
           have += n;
         }
+        const batch: LogRecord[] = [];
         let at = 0;
         for (;;) {
           const rec = parseRecord(buf, at, have);
           if (!rec) break;
           at = rec.next;
-          // Copied: the read buffer is reused for the next chunk.
-          yield { relIdxs: rec.relIdxs, payload: Buffer.from(rec.payload) };
-          if (this.disposed) return;
+          batch.push({ relIdxs: rec.relIdxs, payload: rec.payload });
         }
         if (at === 0 && pos >= end && have > 0) {
           throw new SpillIoError(`spill file ${this.path} ends inside a record`);
         }
+        if (batch.length > 0) {
+          yield batch;
+          if (this.disposed) return;
+        }
+        // Only now, with the batch consumed, may its bytes be overwritten.
         buf.copy(buf, 0, at, have);
         have -= at;
       }
     }
     for (const block of this.blocks) {
+      const batch: LogRecord[] = [];
       let at = 0;
       for (;;) {
         const rec = parseRecord(block.buf, at, block.used);
         if (!rec) break;
         at = rec.next;
-        yield { relIdxs: rec.relIdxs, payload: rec.payload };
+        batch.push({ relIdxs: rec.relIdxs, payload: rec.payload });
+      }
+      if (batch.length > 0) {
+        yield batch;
         if (this.disposed) return;
       }
     }
+  }
+
+  /** The records one by one (tests, small logs). */
+  async *records(): AsyncGenerator<LogRecord> {
+    for await (const batch of this.batches()) yield* batch;
   }
 
   /** Frees the memory and removes the file. Safe to call twice. */
