@@ -136,7 +136,7 @@ describe('TransactionAssembler (transactions sent after their commit)', () => {
     );
   });
 
-  test('an empty transaction and a heartbeat are positions to confirm, not parts', () => {
+  test('an empty transaction and non-transactional messages are positions to confirm, not parts', () => {
     const { parts, confirmable, feed } = setup();
     feed(begin(8, 0x200n), commit(0x200n, 0x228n));
     feed({
@@ -156,7 +156,7 @@ describe('TransactionAssembler (transactions sent after their commit)', () => {
       content: new Uint8Array(),
     });
     expect(parts).toEqual([]);
-    expect(confirmable).toEqual([0x228n, 0x300n]);
+    expect(confirmable).toEqual([0x228n, 0x300n, 0x310n]);
   });
 
   test('protocol violations are typed errors', () => {

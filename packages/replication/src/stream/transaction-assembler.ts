@@ -221,13 +221,15 @@ export class TransactionAssembler {
   ): void {
     const ours = this.o.heartbeatPrefix !== undefined && msg.prefix === this.o.heartbeatPrefix;
     if (!msg.transactional) {
-      // Everything before it has been received: a heartbeat is a safe position to confirm.
-      if (ours && !this.tx && !s) this.o.sink.confirmable(msg.lsn);
-      else
+      // Not part of any transaction, and everything before it has been
+      // received: a safe position to confirm (our heartbeats exist for this).
+      if (!this.tx && !s) this.o.sink.confirmable(msg.lsn);
+      if (!ours) {
         this.o.log.debug(
           { prefix: msg.prefix, lsn: formatLsn(msg.lsn) },
-          'non-transactional message skipped',
+          'non-transactional logical message skipped',
         );
+      }
       return;
     }
     if (ours) return;
