@@ -16,7 +16,6 @@ export function kuvaszVitestConfig(overrides: ViteUserConfig['test'] = {}): Vite
       testTimeout: 60_000,
       hookTimeout: 120_000,
       globalSetup: [new URL('./packages/testkit/src/global-setup.ts', import.meta.url).pathname],
-      passWithNoTests: true,
       ...overrides,
     },
   });
