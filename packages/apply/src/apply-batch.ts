@@ -49,7 +49,8 @@ export interface BatchResult {
     items: WorkItem[];
     result: 'ok' | 'conflict' | 'missing' | 'error' | 'skipped';
   }[];
-  positions: Map<Unit, PositionWrite>;
+  /** One per (unit, lane) the batch covers. */
+  positions: { unit: Unit; write: PositionWrite }[];
   /** WAL insert position after COMMIT (synchronous_commit = off only). */
   walLsn: string | undefined;
 }
@@ -86,7 +87,7 @@ export async function applyBatch(
     if (list) list.push(it);
     else byUnit.set(it.unit, [it]);
   }
-  const result: BatchResult = { events: [], settled: [], positions: new Map(), walLsn: undefined };
+  const result: BatchResult = { events: [], settled: [], positions: [], walLsn: undefined };
   const plans = [...byUnit].map(([unit, list]) => ({
     unit,
     list,
@@ -133,16 +134,27 @@ export async function applyBatch(
         }
       }
     }
-    const last = list[list.length - 1]!;
-    result.positions.set(unit, {
-      database: unit.source.id.database,
-      sid,
-      schema: unit.target.ref.schema,
-      table: unit.target.ref.table,
-      position: { lsn: last.lsn, nextIndex: last.index + 1 },
-    });
+    const lastByLane = new Map<number, WorkItem>();
+    for (const it of list) lastByLane.set(it.lane, it);
+    for (const [lane, last] of lastByLane) {
+      result.positions.push({
+        unit,
+        write: {
+          database: unit.source.id.database,
+          sid,
+          schema: unit.target.ref.schema,
+          table: unit.target.ref.table,
+          lane,
+          lanes: unit.lanes,
+          position: { lsn: last.lsn, nextIndex: last.index + 1 },
+        },
+      });
+    }
   }
-  const st = savePositionsStatement(ctx.metadataSchema, [...result.positions.values()]);
+  const st = savePositionsStatement(
+    ctx.metadataSchema,
+    result.positions.map((p) => p.write),
+  );
   await client.query(st.text, st.values);
   await ctx.step('before-commit');
   await client.query('COMMIT');

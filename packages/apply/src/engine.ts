@@ -1,15 +1,18 @@
 import type pg from 'pg';
 import type { BatchResult, StepName } from './apply-batch.js';
+import { Barrier } from './barrier.js';
 import type { RowChange, SourceId, SourceRelation, SourceTransaction } from './change.js';
 import { ApplyError, TargetError, toError } from './errors.js';
 import { type Logger, noopLogger } from './logger.js';
 import { formatLsn } from './lsn.js';
 import {
   ensureMetadata,
+  laterOf,
   loadPositions,
   loadSourcePosition,
   type Position,
   positionKey,
+  type StoredPositions,
   saveSourcePosition,
 } from './metadata.js';
 import type {
@@ -20,6 +23,7 @@ import type {
 } from './options.js';
 import { resolveOptions } from './options.js';
 import type { PlanItem } from './plan-units.js';
+import { identity } from './plan-units.js';
 import { describeKey, requireKey, resolveShape, type Shape } from './shape.js';
 import { Signal } from './signal.js';
 import { SourceState, sourceKey, sourceLabel, type TxRecord } from './source-state.js';
@@ -27,7 +31,7 @@ import { type Operation, type StatEntry, Stats } from './stats.js';
 import { displayName, validateTarget } from './target-ddl.js';
 import { loadTargetInfo, type TargetInfo } from './target-meta.js';
 import { WalFlushWaiter } from './wal-flush.js';
-import type { Unit, WorkItem } from './work-item.js';
+import type { BarrierEntry, QueueEntry, Unit, WorkItem } from './work-item.js';
 import { CrashSignal, Worker, type WorkerHost } from './worker.js';
 
 export interface TableWatermark {
@@ -91,7 +95,7 @@ export class ApplyEngine {
   private readonly progressSignal = new Signal();
   private readonly hookStep: ((name: string, worker: number) => void | Promise<void>) | undefined;
   private workers: Worker[] = [];
-  private positions = new Map<string, Position>();
+  private positions = new Map<string, StoredPositions>();
   private flushWaiter: WalFlushWaiter | undefined;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' | 'crashed' = 'new';
   private saveTimer: NodeJS.Timeout | undefined;
@@ -288,25 +292,22 @@ export class ApplyEngine {
     };
     src.track(rec);
     const time = typeof tx.commitTime === 'string' ? tx.commitTime : tx.commitTime.toISOString();
-    const out = new Map<Worker, WorkItem[]>();
+    const out = new Map<Worker, QueueEntry[]>();
+    // History changes are grouped per target and emitted when the transaction is complete.
+    const groups = this.held.get(src) ?? new Map<Unit, WorkItem[]>();
     try {
       for (let i = 0; i < tx.changes.length; i++) {
-        this.route(src, rec, tx.commitLsn, first + i, time, tx.changes[i]!, final, out);
+        this.route(src, rec, tx.commitLsn, first + i, time, tx.changes[i]!, out, groups);
       }
     } catch (e) {
       rec.pending--;
       throw e;
     }
     if (final) {
-      const held = this.held.get(src);
-      if (held) {
-        this.held.delete(src);
-        for (const [unit, items] of held) {
-          const w = this.workers[unit.worker]!;
-          // Earlier parts first: a unit's changes stay in source order.
-          out.set(w, items.concat(out.get(w) ?? []));
-        }
-      }
+      this.held.delete(src);
+      for (const [unit, items] of groups) this.emitGroup(unit, items, out);
+    } else if (groups.size > 0) {
+      this.held.set(src, groups);
     }
     for (const [w, items] of out) w.enqueue(items);
     rec.pending--;
@@ -329,8 +330,8 @@ export class ApplyEngine {
     index: number,
     time: string,
     change: RowChange,
-    final: boolean,
-    out: Map<Worker, WorkItem[]>,
+    out: Map<Worker, QueueEntry[]>,
+    groups: Map<Unit, WorkItem[]>,
   ): void {
     const relations: SourceRelation[] =
       change.op === 'truncate' ? change.relations : [change.relation];
@@ -364,6 +365,7 @@ export class ApplyEngine {
           operation: change.op,
           plan: undefined,
           atomic: unit.target.type === 'history',
+          lane: 0,
         };
         try {
           item.plan = this.planItem(unit, change, relation, lsn, time, quiet, item);
@@ -382,19 +384,75 @@ export class ApplyEngine {
                 });
         }
         rec.pending++;
-        if (unit.target.type === 'history' && !final) {
-          const h = this.held.get(src) ?? new Map<Unit, WorkItem[]>();
-          this.held.set(src, h);
-          const list = h.get(unit) ?? [];
-          list.push(item);
-          h.set(unit, list);
-        } else {
-          const w = this.workers[unit.worker]!;
-          const list = out.get(w);
+        if (item.atomic) {
+          const list = groups.get(unit);
           if (list) list.push(item);
-          else out.set(w, [item]);
+          else groups.set(unit, [item]);
+        } else {
+          const lane = this.laneOf(unit, item);
+          if (lane === 'barrier') this.emitBarrier(unit, [item], out);
+          else {
+            item.lane = lane;
+            emit(out, this.workers[unit.workers[lane]!]!, item);
+          }
         }
       }
+    }
+  }
+
+  /**
+   * The lane of a change: by hash of its key, so one key always lands on the
+   * same lane and keeps its order. What cannot be ordered by one key (a key
+   * change, a truncate, a change of relation shape) is a barrier; REPLICA
+   * IDENTITY FULL changes have no reliable key and all go to lane 0.
+   */
+  private laneOf(unit: Unit, item: WorkItem): number | 'barrier' {
+    const plan = item.plan;
+    if (unit.lanes === 1 || !plan) return 0;
+    if (plan.op === 'truncate') return 'barrier';
+    const sig = plan.shape.signature;
+    const switched = unit.lastSignature !== undefined && unit.lastSignature !== sig;
+    unit.lastSignature = sig;
+    if (switched) return 'barrier';
+    if (plan.shape.full) return 0;
+    const key = identity(plan.shape, plan.op === 'insert' ? plan.newT : plan.whereT);
+    if (plan.op === 'update' && key !== identity(plan.shape, plan.newT)) return 'barrier';
+    return hash(key) % unit.lanes;
+  }
+
+  private emitBarrier(unit: Unit, items: WorkItem[], out: Map<Worker, QueueEntry[]>): void {
+    const barrier = new Barrier(unit.lanes);
+    unit.source.barriers.add(barrier);
+    for (const it of items) it.lane = 0;
+    for (let lane = 0; lane < unit.lanes; lane++) {
+      const entry: BarrierEntry = {
+        kind: 'barrier',
+        barrier,
+        lane,
+        unit,
+        items: lane === 0 ? items : [],
+      };
+      emit(out, this.workers[unit.workers[lane]!]!, entry);
+    }
+  }
+
+  /** A history transaction's changes for one target: whole on one lane when any needs a barrier. */
+  private emitGroup(unit: Unit, items: WorkItem[], out: Map<Worker, QueueEntry[]>): void {
+    const lanes = items.map((it) => this.laneOf(unit, it));
+    if (lanes.includes('barrier')) {
+      this.emitBarrier(unit, items, out);
+      return;
+    }
+    const byLane = new Map<number, WorkItem[]>();
+    items.forEach((it, i) => {
+      it.lane = lanes[i] as number;
+      const list = byLane.get(it.lane);
+      if (list) list.push(it);
+      else byLane.set(it.lane, [it]);
+    });
+    for (const [lane, list] of byLane) {
+      const w = this.workers[unit.workers[lane]!]!;
+      for (const it of list) emit(out, w, it);
     }
   }
 
@@ -417,16 +475,22 @@ export class ApplyEngine {
       }
       this.targetSids.set(tk, src.id.sid);
     }
-    const position = this.positions.get(
+    const stored = this.positions.get(
       positionKey(src.id.database, src.id.sid, m.target.schema, m.target.table),
     );
+    // The lane count is sticky: replays must route every change to the lane that stored it.
+    const lanes = stored?.lanes ?? this.opts.tableLanes;
+    const positions = Array.from({ length: lanes }, (_, lane) => stored?.byLane.get(lane));
+    const base = hash(tk);
     u = {
       key: k,
       source: src,
       target,
-      worker: hash(tk) % this.workers.length,
-      position,
-      enqueued: position,
+      lanes,
+      workers: Array.from({ length: lanes }, (_, lane) => (base + lane) % this.workers.length),
+      positions,
+      enqueued: lowest(positions),
+      lastSignature: undefined,
       shapes: new WeakMap(),
     };
     this.units.set(k, u);
@@ -478,14 +542,8 @@ export class ApplyEngine {
   }
 
   private committed(items: WorkItem[], result: BatchResult): void {
-    for (const [unit, w] of result.positions) {
-      if (
-        !unit.position ||
-        w.position.lsn > unit.position.lsn ||
-        (w.position.lsn === unit.position.lsn && w.position.nextIndex > unit.position.nextIndex)
-      ) {
-        unit.position = w.position;
-      }
+    for (const { unit, write } of result.positions) {
+      unit.positions[write.lane] = laterOf(unit.positions[write.lane], write.position);
     }
     for (const s of result.settled) {
       for (const it of s.items) {
@@ -577,6 +635,7 @@ export class ApplyEngine {
     if (src.state === 'failed') return;
     src.state = 'failed';
     src.error = error;
+    src.cancelBarriers();
     this.held.delete(src);
     for (const w of this.workers) w.dropSource(src);
     this.log.error(
@@ -634,8 +693,14 @@ export class ApplyEngine {
     if (!s) return;
     for (const w of this.workers) w.dropSource(s);
     this.held.delete(s);
+    s.cancelBarriers();
     s.reset();
-    for (const u of this.units.values()) if (u.source === s) u.enqueued = u.position;
+    for (const u of this.units.values()) {
+      if (u.source === s) {
+        u.enqueued = lowest(u.positions);
+        u.lastSignature = undefined;
+      }
+    }
     this.log.info({ source: s.label }, 'source resumed');
   }
 
@@ -683,6 +748,22 @@ export class ApplyEngine {
     this.state = crashed ? 'crashed' : 'closed';
     this.log.info({}, 'apply engine closed');
   }
+}
+
+function emit(out: Map<Worker, QueueEntry[]>, w: Worker, e: QueueEntry): void {
+  const list = out.get(w);
+  if (list) list.push(e);
+  else out.set(w, [e]);
+}
+
+/** The lowest of the lanes' positions: below it everything is in the destination. */
+function lowest(positions: (Position | undefined)[]): Position | undefined {
+  let low: Position | undefined;
+  for (const p of positions) {
+    if (!p) return undefined;
+    if (!low || p.lsn < low.lsn || (p.lsn === low.lsn && p.nextIndex < low.nextIndex)) low = p;
+  }
+  return low;
 }
 
 function validateTx(tx: SourceTransaction, src: SourceState): void {

@@ -16,6 +16,12 @@ export interface Position {
   nextIndex: number;
 }
 
+/** The stored positions of one (source, target): one per lane, and the lane count they were made with. */
+export interface StoredPositions {
+  lanes: number;
+  byLane: Map<number, Position>;
+}
+
 export function positionKey(database: string, sid: string, schema: string, table: string): string {
   return JSON.stringify([database, sid, schema, table]);
 }
@@ -38,10 +44,12 @@ export async function ensureMetadata(
          sid text NOT NULL,
          target_schema text NOT NULL,
          target_table text NOT NULL,
+         lane integer NOT NULL,
+         lanes integer NOT NULL,
          commit_lsn pg_lsn NOT NULL,
          next_index integer NOT NULL,
          updated_at timestamptz NOT NULL DEFAULT now(),
-         PRIMARY KEY (source_database, sid, target_schema, target_table))`,
+         PRIMARY KEY (source_database, sid, target_schema, target_table, lane))`,
     );
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${s}.sources (
@@ -61,22 +69,28 @@ export async function ensureMetadata(
 export async function loadPositions(
   client: Queryable,
   schema: string,
-): Promise<Map<string, Position>> {
+): Promise<Map<string, StoredPositions>> {
   const res = await client.query<{
     d: string;
     s: string;
     ts: string;
     tt: string;
+    lane: number;
+    lanes: number;
     lsn: string;
     idx: number;
   }>(
-    `SELECT source_database AS d, sid AS s, target_schema AS ts, target_table AS tt,
+    `SELECT source_database AS d, sid AS s, target_schema AS ts, target_table AS tt, lane, lanes,
             commit_lsn::text AS lsn, next_index AS idx
        FROM ${escapeIdentifier(schema)}.positions`,
   );
-  const out = new Map<string, Position>();
-  for (const r of res.rows)
-    out.set(positionKey(r.d, r.s, r.ts, r.tt), { lsn: parseLsn(r.lsn), nextIndex: r.idx });
+  const out = new Map<string, StoredPositions>();
+  for (const r of res.rows) {
+    const k = positionKey(r.d, r.s, r.ts, r.tt);
+    const e = out.get(k) ?? { lanes: r.lanes, byLane: new Map<number, Position>() };
+    e.byLane.set(r.lane, { lsn: parseLsn(r.lsn), nextIndex: r.idx });
+    out.set(k, e);
+  }
   return out;
 }
 
@@ -85,6 +99,8 @@ export interface PositionWrite {
   sid: string;
   schema: string;
   table: string;
+  lane: number;
+  lanes: number;
   position: Position;
 }
 
@@ -94,15 +110,17 @@ export function savePositionsStatement(
 ): { text: string; values: unknown[] } {
   return {
     text: `INSERT INTO ${escapeIdentifier(schema)}.positions AS p
-             (source_database, sid, target_schema, target_table, commit_lsn, next_index)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::pg_lsn[], $6::int[])
-           ON CONFLICT (source_database, sid, target_schema, target_table)
+             (source_database, sid, target_schema, target_table, lane, lanes, commit_lsn, next_index)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::pg_lsn[], $8::int[])
+           ON CONFLICT (source_database, sid, target_schema, target_table, lane)
            DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, next_index = EXCLUDED.next_index, updated_at = now()`,
     values: [
       writes.map((w) => w.database),
       writes.map((w) => w.sid),
       writes.map((w) => w.schema),
       writes.map((w) => w.table),
+      writes.map((w) => w.lane),
+      writes.map((w) => w.lanes),
       writes.map((w) => formatLsn(w.position.lsn)),
       writes.map((w) => w.position.nextIndex),
     ],
@@ -137,6 +155,11 @@ export async function loadSourcePosition(
   );
   const r = res.rows[0];
   return r ? parseLsn(r.lsn) : undefined;
+}
+
+export function laterOf(a: Position | undefined, b: Position): Position {
+  if (!a || b.lsn > a.lsn || (b.lsn === a.lsn && b.nextIndex > a.nextIndex)) return b;
+  return a;
 }
 
 /** Whether (lsn, index) is covered by a stored position. */

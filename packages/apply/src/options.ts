@@ -18,6 +18,13 @@ export interface ApplyEngineOptions {
   tables: TableMapping[];
   /** Destination connections applying in parallel; a target table always goes to the same one. Default 4. */
   workers?: number;
+  /**
+   * Lanes per target table: its changes are spread by key hash over this many
+   * workers (key changes, truncates and REPLICA IDENTITY FULL changes are
+   * ordered across lanes). At most \`workers\`. Default: \`workers\`, at most 4.
+   * Fixed per table once it has stored positions.
+   */
+  tableLanes?: number;
   /** A worker's batch is flushed at this many changes. Default 10,000. */
   batchRows?: number;
   /** ... or this long after its oldest change arrived. Default 200 ms. */
@@ -42,6 +49,7 @@ export interface InternalOptions {
 export interface ResolvedOptions {
   metadataSchema: string;
   workers: number;
+  tableLanes: number;
   batchRows: number;
   flushIntervalMs: number;
   maxPendingRows: number;
@@ -82,9 +90,14 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
       }
     });
   }
+  const workers = positiveInt('workers', o.workers, 4, problems);
+  const tableLanes = positiveInt('tableLanes', o.tableLanes, Math.min(workers, 4), problems);
+  if (tableLanes > workers)
+    problems.push(`tableLanes (${tableLanes}) must not exceed workers (${workers})`);
   const resolved: ResolvedOptions = {
     metadataSchema: o.metadataSchema ?? 'kuvasz',
-    workers: positiveInt('workers', o.workers, 4, problems),
+    workers,
+    tableLanes,
     batchRows: positiveInt('batchRows', o.batchRows, 10_000, problems),
     flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 200, problems),
     maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, 100_000, problems),

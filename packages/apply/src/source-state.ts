@@ -1,3 +1,4 @@
+import type { Barrier } from './barrier.js';
 import type { SourceId } from './change.js';
 import type { ApplyError } from './errors.js';
 
@@ -37,6 +38,8 @@ export class SourceState {
   openNextIndex = 0;
   /** Bumped by `resumeSource`; items of an older epoch are dropped. */
   epoch = 0;
+  /** Barriers not yet passed, cancelled when the source fails or resets. */
+  readonly barriers = new Set<Barrier>();
   private records: TxRecord[] = [];
   private head = 0;
 
@@ -72,6 +75,11 @@ export class SourceState {
   /** Nothing pushed is waiting. */
   idle(): boolean {
     return this.head >= this.records.length;
+  }
+
+  cancelBarriers(): void {
+    for (const b of this.barriers) b.cancel();
+    this.barriers.clear();
   }
 
   reset(): void {

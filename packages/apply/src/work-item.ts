@@ -12,12 +12,19 @@ export interface Unit {
   key: string;
   source: SourceState;
   target: TargetInfo;
-  /** Index of the worker that owns the target table. */
-  worker: number;
-  /** Committed in the destination (loaded at start, advanced on commit). */
-  position: Position | undefined;
+  /**
+   * Key-hash lanes of this unit, each applied by its own worker (sticky: the
+   * count stored with the positions wins, so replays route alike).
+   */
+  lanes: number;
+  /** Worker index of each lane. */
+  workers: number[];
+  /** Per lane: committed in the destination (loaded at start, advanced on commit). */
+  positions: (Position | undefined)[];
   /** Highest position queued so far: re-pushed changes at or below it are dropped. */
   enqueued: Position | undefined;
+  /** Signature of the last shape routed: a change of shape is a barrier. */
+  lastSignature: string | undefined;
   shapes: WeakMap<SourceRelation, Shape>;
 }
 
@@ -33,4 +40,25 @@ export interface WorkItem {
   error?: ApplyError;
   /** History changes of one transaction are applied together, never split. */
   atomic: boolean;
+  lane: number;
+}
+
+/**
+ * A change that must see every lane of its table caught up (a key change, a
+ * truncate, a change of relation shape, ...): each lane's queue holds a
+ * marker; the lane-0 worker waits for all markers, applies `items`, releases.
+ */
+export interface BarrierEntry {
+  kind: 'barrier';
+  barrier: import('./barrier.js').Barrier;
+  lane: number;
+  unit: Unit;
+  /** The changes, on lane 0's entry only. */
+  items: WorkItem[];
+}
+
+export type QueueEntry = WorkItem | BarrierEntry;
+
+export function isBarrier(e: QueueEntry): e is BarrierEntry {
+  return (e as BarrierEntry).kind === 'barrier';
 }

@@ -8,7 +8,7 @@ import { backoffMs, isTransient, type RetryOptions, sleep } from './retry.js';
 import { describeKey } from './shape.js';
 import { Signal } from './signal.js';
 import type { SourceState } from './source-state.js';
-import type { WorkItem } from './work-item.js';
+import { type BarrierEntry, isBarrier, type QueueEntry, type WorkItem } from './work-item.js';
 
 /** Thrown by the test hook: the engine stops dead, as if the process died there. */
 export class CrashSignal extends Error {
@@ -46,7 +46,7 @@ class RejectedBatch extends Error {
  * order; different workers run in parallel.
  */
 export class Worker {
-  private queue: WorkItem[] = [];
+  private queue: QueueEntry[] = [];
   private head = 0;
   private firstAt = 0;
   private readonly wake = new Signal();
@@ -72,7 +72,7 @@ export class Worker {
     return this.queue.length - this.head;
   }
 
-  enqueue(items: WorkItem[]): void {
+  enqueue(items: QueueEntry[]): void {
     if (items.length === 0) return;
     const wasEmpty = this.queued === 0;
     if (wasEmpty) this.firstAt = Date.now();
@@ -116,6 +116,7 @@ export class Worker {
       }
       const age = Date.now() - this.firstAt;
       if (
+        !isBarrier(this.queue[this.head]!) &&
         this.queued < this.host.batchRows &&
         age < this.host.flushIntervalMs &&
         !this.flushRequested &&
@@ -124,11 +125,16 @@ export class Worker {
         await this.wake.wait(this.host.flushIntervalMs - age);
         continue;
       }
-      const batch = this.take();
-      if (batch.length === 0) continue;
+      const head = this.queue[this.head]!;
       this.busy = true;
       try {
-        await this.process(batch);
+        if (isBarrier(head)) {
+          this.head++;
+          await this.passBarrier(head);
+        } else {
+          const batch = this.take();
+          if (batch.length > 0) await this.process(batch);
+        }
       } finally {
         this.busy = false;
       }
@@ -140,10 +146,32 @@ export class Worker {
     return it.unit.source.state === 'running' && it.epoch === it.unit.source.epoch;
   }
 
+  /**
+   * Every lane of the table arrives here having committed all it had before;
+   * the lane-0 worker then applies the barrier's changes alone and releases.
+   */
+  private async passBarrier(entry: BarrierEntry): Promise<void> {
+    const b = entry.barrier;
+    b.arrive(entry.lane);
+    const stop = () => this.host.crashed;
+    if (entry.items.length === 0) {
+      await b.waitRelease(stop);
+      return;
+    }
+    if (await b.waitAll(stop)) {
+      try {
+        await this.process(entry.items);
+      } finally {
+        b.release();
+      }
+    }
+  }
+
   private take(): WorkItem[] {
     const out: WorkItem[] = [];
     while (this.head < this.queue.length && out.length < this.host.batchRows) {
       const it = this.queue[this.head]!;
+      if (isBarrier(it)) break;
       if (!this.live(it)) {
         this.head++;
         continue;
@@ -163,7 +191,16 @@ export class Worker {
     if (last?.atomic) {
       while (this.head < this.queue.length) {
         const it = this.queue[this.head]!;
-        if (!it.atomic || it.unit !== last.unit || it.lsn !== last.lsn || it.error) break;
+        if (
+          isBarrier(it) ||
+          !it.atomic ||
+          it.unit !== last.unit ||
+          it.lane !== last.lane ||
+          it.lsn !== last.lsn ||
+          it.error
+        ) {
+          break;
+        }
         out.push(it);
         this.head++;
       }
@@ -172,7 +209,6 @@ export class Worker {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    if (this.queued > 0) this.firstAt = Math.min(this.firstAt, Date.now());
     return out;
   }
 
@@ -208,7 +244,7 @@ export class Worker {
     const done: WorkItem[] = [];
     for (const it of items) {
       if (!this.live(it)) continue;
-      if (covered(it.unit.position, it.lsn, it.index)) done.push(it);
+      if (covered(it.unit.positions[it.lane], it.lsn, it.index)) done.push(it);
       else out.push(it);
     }
     if (done.length > 0) this.host.settle(done);
@@ -269,7 +305,7 @@ export class Worker {
           unit.target.ref.table,
         ),
       );
-      if (p) unit.position = p;
+      if (p) for (const [lane, pos] of p.byLane) unit.positions[lane] = pos;
     }
   }
 
@@ -296,7 +332,7 @@ export class Worker {
 }
 
 function groupOf(it: WorkItem): string | undefined {
-  return it.atomic ? `${it.unit.key}\u0000${it.lsn}` : undefined;
+  return it.atomic ? `${it.unit.key}\u0000${it.lane}\u0000${it.lsn}` : undefined;
 }
 
 /** Where to bisect, on a boundary that keeps a history transaction whole; undefined: one change. */
