@@ -41,6 +41,8 @@ export {
   createTemporarySnapshot,
   dropSlot,
   getSlot,
+  type PreparedSlot,
+  prepareSlot,
   type SlotHealth,
   slotHealth,
   type TemporarySnapshot,

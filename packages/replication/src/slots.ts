@@ -378,3 +378,34 @@ export async function dropSlot(
     }
   });
 }
+
+export type PreparedSlot =
+  | { kind: 'created'; created: CreatedSlot }
+  | { kind: 'existing'; health: SlotHealth };
+
+/**
+ * The start of every run: an existing usable slot is resumed (`existing`,
+ * its position kept by the server), a missing one is created with an
+ * exported snapshot (`created`: copy every table in it, then stream with
+ * `createdSlot`). A lost slot throws `SlotLostError`, a slot busy elsewhere
+ * `SlotInUseError` (retry later).
+ */
+export async function prepareSlot(options: CreateSlotOptions): Promise<PreparedSlot> {
+  const where = redactUrl(options.connectionString);
+  const existing = await getSlot(options.connectionString, options.slot);
+  if (existing) {
+    assertSlotUsable(existing, where);
+    return { kind: 'existing', health: existing };
+  }
+  try {
+    return { kind: 'created', created: await createSlotWithSnapshot(options) };
+  } catch (e) {
+    // Created by someone else in between: treat it as existing.
+    if (e instanceof SlotError && e.code === 'slot_exists') {
+      const health = await slotHealth(options.connectionString, options.slot);
+      assertSlotUsable(health, where);
+      return { kind: 'existing', health };
+    }
+    throw e;
+  }
+}

@@ -8,6 +8,7 @@ import {
   createSlotWithSnapshot,
   dropSlot,
   getSlot,
+  prepareSlot,
   slotHealth,
 } from '../src/slots.js';
 import { ReplicationStream } from '../src/stream/replication-stream.js';
@@ -73,6 +74,23 @@ describe.each(testedVersions())('slots on PostgreSQL %i', (version) => {
     await stream.close();
     expect(await dropSlot(url, slot)).toBe(false);
     expect(await getSlot(url, slot)).toBeUndefined();
+  });
+
+  test('prepareSlot creates a missing slot and resumes an existing one', async () => {
+    const cluster = pgc.get();
+    const db = await cluster.createDatabase();
+    const url = cluster.urlFor(db);
+    const slot = uniqueName('kuvasz_prep');
+    const first = await prepareSlot({ connectionString: url, slot });
+    if (first.kind !== 'created') throw new Error('expected a new slot');
+    expect(first.created.snapshotName).toBeTruthy();
+    await first.created.release();
+    const second = await prepareSlot({ connectionString: url, slot });
+    expect(second.kind).toBe('existing');
+    expect(second.kind === 'existing' && second.health.confirmedFlushLsn).toBe(
+      first.created.consistentPoint,
+    );
+    await cluster.dropSlots(db);
   });
 
   test('a slot of another plugin is refused', async () => {
