@@ -73,7 +73,8 @@ export async function count(where: Db, query: string): Promise<number> {
  * none): per (sid, key) the versions form one chain ordered by `kvsz_start`,
  * the first starting at 1900-01-01, each next one starting exactly where the
  * previous ended (no gap, no overlap), every version of positive length, only
- * the last one open or deleted, at most one open version. `version` (a
+ * the last one open or deleted and the last one either (so at most one open
+ * version per key). `version` (a
  * column the workloads increment on every update) must then step by one
  * along the chain: no update lost, none applied twice.
  */
@@ -100,7 +101,8 @@ export async function historyProblems(
               CASE WHEN kvsz_end <= kvsz_start THEN 'empty or negative period' END,
               CASE WHEN n < total AND kvsz_end = '${OPEN_END}' THEN 'open but not the last' END,
               CASE WHEN n < total AND kvsz_deleted THEN 'deleted but not the last' END,
-              CASE WHEN kvsz_deleted AND kvsz_end = '${OPEN_END}' THEN 'deleted yet open' END
+              CASE WHEN kvsz_deleted AND kvsz_end = '${OPEN_END}' THEN 'deleted yet open' END,
+              CASE WHEN n = total AND kvsz_end <> '${OPEN_END}' AND NOT kvsz_deleted THEN 'the last version is closed but not deleted' END
               ${ver ? `, CASE WHEN n > 1 AND ver IS DISTINCT FROM prev_ver + 1 THEN 'version ' || ver || ' follows ' || prev_ver END` : ''}
             ) AS problem
        FROM v
@@ -109,6 +111,7 @@ export async function historyProblems(
          OR kvsz_end <= kvsz_start
          OR (n < total AND (kvsz_end = '${OPEN_END}' OR kvsz_deleted))
          OR (kvsz_deleted AND kvsz_end = '${OPEN_END}')
+         OR (n = total AND kvsz_end <> '${OPEN_END}' AND NOT kvsz_deleted)
          ${ver ? 'OR (n > 1 AND ver IS DISTINCT FROM prev_ver + 1)' : ''}
       ORDER BY 1
       LIMIT 20`,
