@@ -63,7 +63,7 @@ describe('column mapping', () => {
     );
     expect(copyColumns(mapping, "it's", true)).toEqual({
       targetColumns: ['a"b', 'select', 'sid', 'kvsz_start', 'kvsz_end', 'kvsz_deleted'],
-      selectList: `"a""b", "select", 'it''s', '1900-01-01', '9999-01-01', false`,
+      selectList: `"a""b", "select", 'it''s', '1900-01-01 00:00:00+00', '9999-01-01 00:00:00+00', false`,
     });
     expect(copyColumns(mapping, '1', false).targetColumns).toEqual(['a"b', 'select', 'sid']);
   });

@@ -7,9 +7,13 @@ export const SID_COLUMN = 'sid';
 export const HISTORY_COLUMNS = ['kvsz_start', 'kvsz_end', 'kvsz_deleted'] as const;
 const MANAGED = new Set<string>([SID_COLUMN, ...HISTORY_COLUMNS]);
 
-/** The sentinels of the specification, read by the destination in its session's TimeZone. */
-export const HISTORY_START = '1900-01-01';
-export const HISTORY_OPEN_END = '9999-01-01';
+/**
+ * The specification's sentinels as instants, the same ones `@kuvasz/apply`
+ * writes and looks for: a bare '9999-01-01' would be read in the
+ * destination session's TimeZone and miss the engine's open versions.
+ */
+export const HISTORY_START = '1900-01-01 00:00:00+00';
+export const HISTORY_OPEN_END = '9999-01-01 00:00:00+00';
 
 export interface ColumnMapping {
   /** Columns present (and not generated) on both sides, in the target's order. */

@@ -54,11 +54,11 @@ describe('merge SQL', () => {
       time: '2030-01-01T00:00:00.000Z',
       overridingSystemValue: false,
     });
-    expect(close).toContain(`WHERE t."sid" = '3' AND t."kvsz_end" = '9999-01-01'`);
+    expect(close).toContain(`WHERE t."sid" = '3' AND t."kvsz_end" = '9999-01-01 00:00:00+00'`);
     expect(close).toContain('s."v"::text IS NOT DISTINCT FROM t."v"::text');
     expect(close).toContain(`"kvsz_end" = '2030-01-01T00:00:00.000Z'`);
     expect(open).toContain(
-      `SELECT s."id", s."v", s."sid", '2030-01-01T00:00:00.000Z', '9999-01-01', false FROM s s`,
+      `SELECT s."id", s."v", s."sid", '2030-01-01T00:00:00.000Z', '9999-01-01 00:00:00+00', false FROM s s`,
     );
   });
 });

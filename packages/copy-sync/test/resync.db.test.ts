@@ -135,7 +135,7 @@ describe('re-sync into a target holding rows of the source', () => {
     await c.sql(
       `CREATE TABLE t (sid text, id int, v text, j json, kvsz_start timestamptz NOT NULL, kvsz_end timestamptz NOT NULL,
          kvsz_deleted boolean NOT NULL, PRIMARY KEY (sid, id, kvsz_start));
-       INSERT INTO t VALUES ('7', 1, 'other sid', null, '1900-01-01', '9999-01-01', false)`,
+       INSERT INTO t VALUES ('7', 1, 'other sid', null, '1900-01-01 00:00:00+00', '9999-01-01 00:00:00+00', false)`,
       [],
       dst,
     );
@@ -153,13 +153,7 @@ describe('re-sync into a target holding rows of the source', () => {
       `SELECT concat_ws('|', sid, id, v, j::text, to_char(kvsz_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS'),
               to_char(kvsz_end AT TIME ZONE 'UTC', 'YYYY-MM-DD'), kvsz_deleted) FROM t`,
     );
-    const tz = (
-      await c.sql<{ s: string }>(
-        `SELECT to_char('1900-01-01'::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS s`,
-        [],
-        dst,
-      )
-    )[0]?.s;
+    const tz = '1900-01-01T00:00:00.000';
     const closedAt = '2030-05-06';
     expect(rows).toEqual(
       [
@@ -171,5 +165,31 @@ describe('re-sync into a target holding rows of the source', () => {
         `7|1|other sid|${tz}|9999-01-01|f`,
       ].sort(),
     );
+  });
+
+  it('history sentinels are instants: a destination in another TimeZone gets the same open versions', async () => {
+    const c = pgc.get();
+    const src = await c.createDatabase();
+    const dst = await c.createDatabase();
+    await c.sql(`ALTER DATABASE ${dst} SET timezone TO 'America/New_York'`);
+    await c.sql(
+      `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b')`,
+      [],
+      src,
+    );
+    await c.sql(
+      `CREATE TABLE t (sid text, id int, v text, kvsz_start timestamptz NOT NULL, kvsz_end timestamptz NOT NULL,
+         kvsz_deleted boolean NOT NULL, PRIMARY KEY (sid, id, kvsz_start))`,
+      [],
+      dst,
+    );
+    await run(src, dst, 'history', '1');
+    const [r] = await c.sql<{ open: number; start: number }>(
+      `SELECT count(*) FILTER (WHERE kvsz_end = '9999-01-01 00:00:00+00')::int AS open,
+              count(*) FILTER (WHERE kvsz_start = '1900-01-01 00:00:00+00')::int AS start FROM t`,
+      [],
+      dst,
+    );
+    expect(r).toEqual({ open: 2, start: 2 });
   });
 });
