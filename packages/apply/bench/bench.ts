@@ -209,7 +209,7 @@ async function engine(
   const t0 = performance.now();
   for (;;) {
     const res = await src.query<{ data: Buffer }>(
-      `SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, 50000, 'proto_version', '1', 'publication_names', 'p')`,
+      `SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, 20000, 'proto_version', '1', 'publication_names', 'p')`,
       [slot],
     );
     if (res.rows.length === 0) break;

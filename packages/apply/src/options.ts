@@ -21,15 +21,16 @@ export interface ApplyEngineOptions {
   /**
    * Lanes per target table: its changes are spread by key hash over this many
    * workers (key changes, truncates and REPLICA IDENTITY FULL changes are
-   * ordered across lanes). At most \`workers\`. Default: \`workers\`, at most 4.
-   * Fixed per table once it has stored positions.
+   * ordered across lanes). At most \`workers\`. Default 1: on the 2-core
+   * machines we measured on, more lanes did not pay (see the README). Fixed
+   * per table once it has stored positions.
    */
   tableLanes?: number;
   /** A worker's batch is flushed at this many changes. Default 10,000. */
   batchRows?: number;
   /** ... or this long after its oldest change arrived. Default 200 ms. */
   flushIntervalMs?: number;
-  /** `push()` waits while more changes than this are queued. Default 100,000. */
+  /** `push()` waits while more changes than this are queued. Default 2 x `batchRows` (bounds memory). */
   maxPendingRows?: number;
   retry?: RetryOptions;
   /**
@@ -91,16 +92,17 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
     });
   }
   const workers = positiveInt('workers', o.workers, 4, problems);
-  const tableLanes = positiveInt('tableLanes', o.tableLanes, Math.min(workers, 4), problems);
+  const batchRows = positiveInt('batchRows', o.batchRows, 10_000, problems);
+  const tableLanes = positiveInt('tableLanes', o.tableLanes, 1, problems);
   if (tableLanes > workers)
     problems.push(`tableLanes (${tableLanes}) must not exceed workers (${workers})`);
   const resolved: ResolvedOptions = {
     metadataSchema: o.metadataSchema ?? 'kuvasz',
     workers,
     tableLanes,
-    batchRows: positiveInt('batchRows', o.batchRows, 10_000, problems),
+    batchRows,
     flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 200, problems),
-    maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, 100_000, problems),
+    maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, 2 * batchRows, problems),
     retry: {
       attempts: positiveInt('retry.attempts', o.retry?.attempts, 20, problems),
       initialMs: positiveInt('retry.initialMs', o.retry?.initialMs, 100, problems),

@@ -52,6 +52,11 @@ export interface UnitPlan<R> {
 export function identity(shape: Shape, tuple: ChangeTuple | undefined): string {
   if (!tuple) return '\u0000none';
   const idx = shape.keyCols;
+  if (idx.length === 1) {
+    // One key column (the common case): the value itself, tagged so NULL and UNCHANGED stay apart.
+    const v = tuple[shape.cols[idx[0]!]!.src];
+    return v === UNCHANGED ? '\u0000U' : v === null || v === undefined ? '\u0000N' : `=${v}`;
+  }
   const parts: (string | null)[] = new Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
     const v = tuple[shape.cols[idx[i]!]!.src];

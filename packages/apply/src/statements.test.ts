@@ -3,6 +3,7 @@ import { type ChangeTuple, UNCHANGED } from './change.js';
 import type { PlannedOp } from './plan-units.js';
 import { resolveShape } from './shape.js';
 import {
+  arrayLiteral,
   closeVersions,
   deleteRows,
   insertRows,
@@ -54,7 +55,7 @@ describe('statement builders', () => {
 
   test('only shared columns take part; identifiers are quoted; values travel as text arrays', () => {
     const st = insertRows(key, '7', [op('insert', ['1', '{"a":1}', 'x'])], true);
-    expect(st.values).toEqual(['7', ['1'], ['{"a":1}']]);
+    expect(st.values).toEqual(['7', '{"1"}', '{"{\\"a\\":1}"}']);
     expect(st.text).toContain('INSERT INTO "public"."t" (sid, "id", "Doc")');
     expect(st.text).toContain('s.v0::integer, s.v1::json');
     expect(st.text).toContain('t.sid = $1::text AND t."id" = s.v0::integer');
@@ -117,7 +118,14 @@ describe('statement builders', () => {
   test.each(cases)('$name', ({ st, has, values }) => {
     const s = st();
     for (const h of has) expect(s.text).toContain(h);
-    expect(s.values).toEqual(values);
+    expect(s.values).toEqual(values.map((v) => (Array.isArray(v) ? arrayLiteral(v) : v)));
+  });
+
+  test('array literals quote every element and escape only quotes and backslashes', () => {
+    expect(arrayLiteral(['a', null, '', 'x"y', 'b\\c', 'NULL', '{,}', ' sp '])).toBe(
+      '{"a",NULL,"","x\\"y","b\\\\c","NULL","{,}"," sp "}',
+    );
+    expect(arrayLiteral([true, false])).toBe('{"true","false"}');
   });
 
   test('truncate per type', () => {

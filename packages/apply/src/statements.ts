@@ -21,9 +21,28 @@ const START = `${escapeLiteral(HISTORY_START)}::timestamptz`;
 class Params {
   readonly values: unknown[] = [];
   add(value: unknown, cast: string): string {
-    this.values.push(value);
+    this.values.push(Array.isArray(value) ? arrayLiteral(value) : value);
     return `$${this.values.length}::${cast}`;
   }
+}
+
+/**
+ * A PostgreSQL array literal of text values, built in one pass: cheaper than
+ * letting `pg` escape every element with two regular expressions, which
+ * shows in profiles at 10,000 rows per statement.
+ */
+export function arrayLiteral(values: readonly unknown[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) parts[i] = 'NULL';
+    else {
+      const t = typeof v === 'string' ? v : String(v);
+      parts[i] =
+        t.indexOf('"') < 0 && t.indexOf('\\') < 0 ? `"${t}"` : `"${t.replace(/[\\"]/g, '\\$&')}"`;
+    }
+  }
+  return `{${parts.join(',')}}`;
 }
 
 function cell(v: ChangeTuple[number] | undefined): string | null {

@@ -64,29 +64,36 @@ describe.each(testedVersions())('clone and append on PG %i', (version) => {
     }
   });
 
-  test('the same key changed many times in one batch keeps source order', async () => {
-    const h = await harness(pgc.get(), 'CREATE TABLE t (id int PRIMARY KEY, v int)');
-    try {
-      const e = await h.engine({ tables: [mapping('t', 'clone')] });
-      const r = rel('t', [['id', true], 'v']);
-      const list = [[ins(r, ['1', '0'])]];
-      for (let i = 1; i <= 50; i++) list.push([upd(r, ['1', String(i)])]);
-      list.push(
-        [del(r, { key: ['1', null] })],
-        [ins(r, ['1', '100'])],
-        [upd(r, ['2', '101'], { key: ['1', null] })],
-        [ins(r, ['1', '7'])],
-      );
-      await pushAll(e, txs(S1, 1000n, list));
-      expect(await h.rows('SELECT id, v FROM t ORDER BY id')).toEqual([
-        { id: 1, v: 7 },
-        { id: 2, v: 101 },
-      ]);
-      expect(e.stats().filter((s) => s.result !== 'ok')).toEqual([]);
-    } finally {
-      await h.close();
-    }
-  });
+  test.each([1, 4])(
+    'the same key changed many times in one batch keeps source order (%i lanes)',
+    async (lanes) => {
+      const h = await harness(pgc.get(), 'CREATE TABLE t (id int PRIMARY KEY, v int)');
+      try {
+        const e = await h.engine({
+          tables: [mapping('t', 'clone')],
+          tableLanes: lanes,
+          batchRows: 7,
+        });
+        const r = rel('t', [['id', true], 'v']);
+        const list = [[ins(r, ['1', '0'])]];
+        for (let i = 1; i <= 50; i++) list.push([upd(r, ['1', String(i)])]);
+        list.push(
+          [del(r, { key: ['1', null] })],
+          [ins(r, ['1', '100'])],
+          [upd(r, ['2', '101'], { key: ['1', null] })],
+          [ins(r, ['1', '7'])],
+        );
+        await pushAll(e, txs(S1, 1000n, list));
+        expect(await h.rows('SELECT id, v FROM t ORDER BY id')).toEqual([
+          { id: 1, v: 7 },
+          { id: 2, v: 101 },
+        ]);
+        expect(e.stats().filter((s) => s.result !== 'ok')).toEqual([]);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 
   test('append ignores deletes and truncates; clone truncate removes only that sid', async () => {
     const h = await harness(

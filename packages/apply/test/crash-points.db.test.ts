@@ -53,6 +53,7 @@ describe('crash points', () => {
     const options = {
       tables: [mapping('c', 'clone'), mapping('hh', 'history')],
       workers: 2,
+      tableLanes: 2,
       batchRows: 7,
       flushIntervalMs: 5,
     };

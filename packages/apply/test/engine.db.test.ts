@@ -15,6 +15,7 @@ describe('engine behaviour (PG 17)', () => {
       const e = await h.engine({
         tables: [mapping('a', 'clone'), mapping('b', 'clone'), mapping('c', 'clone')],
         workers: 3,
+        tableLanes: 3,
         batchRows: 5,
         synchronousCommit: 'off',
       });
