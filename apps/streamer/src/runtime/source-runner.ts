@@ -302,6 +302,13 @@ export class SourceRunner {
         .finally(() => stream.close());
     };
     signal.addEventListener('abort', stop, { once: true });
+    // A rejected change may be the last message of a quiet source: notice the engine's
+    // failure without waiting for the next one, so the source reports it and retries.
+    const watch = setInterval(() => {
+      if (engine.sourceStatus(this.id).state === 'failed')
+        void stream.close().catch(() => undefined);
+    }, 250);
+    watch.unref();
     try {
       await step('stream', () => stream.start());
       this.setState('streaming');
@@ -331,6 +338,7 @@ export class SourceRunner {
       if (err instanceof StepError) throw err;
       throw new StepError(err instanceof SlotInUseError ? 'slot' : 'stream', err);
     } finally {
+      clearInterval(watch);
       signal.removeEventListener('abort', stop);
       // Whatever happened, what was applied gets acknowledged before the connection closes.
       await engine.flush().catch(() => undefined);
