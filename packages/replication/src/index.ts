@@ -35,23 +35,25 @@ export {
 export { redactUrl } from './redact.js';
 export {
   assertSlotUsable,
+  dropSlot,
+  getSlot,
+  type SlotHealth,
+  slotHealth,
+  type WalStatus,
+} from './slot-health.js';
+export {
   type CreatedSlot,
   type CreateSlotOptions,
   createSlotWithSnapshot,
   createTemporarySnapshot,
-  dropSlot,
-  getSlot,
   type PreparedSlot,
   prepareSlot,
-  type SlotHealth,
-  slotHealth,
   type TemporarySnapshot,
-  type WalStatus,
 } from './slots.js';
 export type { PartLimits } from './stream/part-builder.js';
 export type { ProtoVersion, StreamProtocol } from './stream/protocol.js';
 export { ReplicationStream, type ReplicationStreamOptions } from './stream/replication-stream.js';
-export type { StreamStats } from './stream/transaction-assembler.js';
+export type { StreamStats } from './stream/stats.js';
 export type {
   Change,
   DeleteChange,

@@ -13,7 +13,7 @@ import { checkTables } from './preflight-tables.js';
 import type { PublicationTable } from './publication.js';
 import { redactUrl } from './redact.js';
 import { ReplicationConnection } from './replication-connection.js';
-import { getSlot, slotLostMessage } from './slots.js';
+import { getSlot, slotLostMessage } from './slot-health.js';
 import { replicationLiteral } from './sql.js';
 
 export interface PreflightOptions extends ConnectOptions {

@@ -2,7 +2,6 @@ import { startPostgres, testedVersions, waitFor } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, test } from 'vitest';
 import { SlotError, SlotInUseError, SlotLostError, StreamError } from '../src/errors.js';
-import { preflight } from '../src/preflight.js';
 import {
   assertSlotUsable,
   createSlotWithSnapshot,
@@ -10,7 +9,8 @@ import {
   getSlot,
   prepareSlot,
   slotHealth,
-} from '../src/slots.js';
+} from '../src/index.js';
+import { preflight } from '../src/preflight.js';
 import { ReplicationStream } from '../src/stream/replication-stream.js';
 import { uniqueName } from './helpers.js';
 

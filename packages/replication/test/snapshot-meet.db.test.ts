@@ -1,9 +1,9 @@
 import { testedVersions } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, test } from 'vitest';
+import { createSlotWithSnapshot, createTemporarySnapshot, getSlot } from '../src/index.js';
 import { kuvaszObjectName } from '../src/naming.js';
 import { syncPublication } from '../src/publication.js';
-import { createSlotWithSnapshot, createTemporarySnapshot, getSlot } from '../src/slots.js';
 import { ReplicationStream } from '../src/stream/replication-stream.js';
 import { nextPart } from './helpers.js';
 

@@ -10,7 +10,7 @@ import {
   sqlstateOf,
 } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import { slotLostMessage } from '../slots.js';
+import { slotLostMessage } from '../slot-health.js';
 import { SpillIoError } from './spill-log.js';
 
 export interface ClassifiedFailure {

@@ -1,86 +1,27 @@
-import {
-  encodeStandbyStatusUpdate,
-  formatLsn,
-  PgoutputDecoder,
-  parseReplicationFrame,
-  RelationCache,
-} from '@kuvasz/pgoutput';
-import pg from 'pg';
+import { formatLsn, PgoutputDecoder, parseReplicationFrame, RelationCache } from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
 import { type Logger, noopLogger } from '../logger.js';
 import { assertValidPublicationName, assertValidSlotName } from '../naming.js';
 import { redactUrl } from '../redact.js';
 import { ReplicationConnection } from '../replication-connection.js';
-import {
-  assertSlotUsable,
-  type CreatedSlot,
-  type SlotRow,
-  slotHealthFromRow,
-  slotHealthSql,
-  takeCreatedSlotConnection,
-} from '../slots.js';
-import type { TableRef, TransactionPart } from '../types.js';
+import { type CreatedSlot, takeCreatedSlotConnection } from '../slots.js';
+import type { TransactionPart } from '../types.js';
+import { DeliveryQueue } from './delivery-queue.js';
 import { backoffDelay, classifyFailure } from './failure.js';
 import { Heartbeat } from './heartbeat.js';
+import type { ReplicationStreamOptions } from './options.js';
 import { DEFAULT_PART_LIMITS, type PartLimits, RelationMapping } from './part-builder.js';
-import {
-  chooseProtocol,
-  type ProtoVersion,
-  type StreamProtocol,
-  startReplicationCommand,
-} from './protocol.js';
-import type { ReplaySource } from './replay-source.js';
+import { StreamPositions } from './positions.js';
+import { checkSlotAndPublication } from './preconditions.js';
+import { chooseProtocol, type StreamProtocol, startReplicationCommand } from './protocol.js';
 import { ReplicationSession } from './replication-session.js';
 import { SpillDir } from './spill-dir.js';
 import { MemoryBudget } from './spill-log.js';
-import { newStats, type StreamStats, TransactionAssembler } from './transaction-assembler.js';
+import { newStats, type StreamStats } from './stats.js';
+import { StatusTimers } from './status-timers.js';
+import { TransactionAssembler } from './transaction-assembler.js';
 
-export interface ReplicationStreamOptions {
-  connectionString: string;
-  slot: string;
-  publication: string;
-  /**
-   * A slot just made by `createSlotWithSnapshot`: the stream starts on its
-   * still-open connection at its consistent point (no gap after the copy),
-   * and owns that connection from then on.
-   */
-  createdSlot?: CreatedSlot;
-  /**
-   * Where to resume: the position the destination durably holds (default:
-   * the slot's `confirmed_flush_lsn`, or the created slot's consistent
-   * point). The server never goes back before the slot's own position.
-   */
-  startLsn?: bigint;
-  /** pgoutput protocol (default 'auto': the highest that fits, see `chooseProtocol`). */
-  protoVersion?: 'auto' | ProtoVersion;
-  /** Column values as binary (PostgreSQL 14+, default false: text). */
-  binary?: boolean;
-  /** Deliver transactional logical messages (PostgreSQL 14+, default true). */
-  messages?: boolean;
-  /** Let the server stream large in-progress transactions (protocol 2+, default true). */
-  streaming?: boolean;
-  /** Standby status update period; keep it below the server's wal_sender_timeout (default 10,000 ms). */
-  statusIntervalMs?: number;
-  /** Periodic `pg_logical_emit_message(false, prefix, ...)` on a normal connection (default off). */
-  heartbeat?: { intervalMs: number; prefix?: string } | false;
-  /** Streamed transactions past `memoryBytes` (default 64 MiB) go to temp files in `dir` (default the OS temp dir). */
-  spill?: { memoryBytes?: number; dir?: string };
-  /** Size of transaction parts (default 5,000 changes or 4 MiB). */
-  part?: Partial<PartLimits>;
-  /** Parts received ahead of the consumer before the socket is paused (default 2). */
-  maxQueuedParts?: number;
-  /** Reconnect backoff (default 500 ms doubling to 30 s, attempts unlimited). */
-  reconnect?: { initialMs?: number; maxMs?: number; maxAttempts?: number };
-  /** Report changes of a relation under another name (PostgreSQL 12 partitions, partitions_regex); see `relationMapper`. */
-  mapRelation?: (relation: TableRef) => TableRef | undefined;
-  applicationName?: string;
-  connectTimeoutMs?: number;
-  logger?: Logger;
-}
-
-type QueueItem =
-  | { kind: 'part'; part: TransactionPart; gen: number }
-  | { kind: 'replay'; source: ReplaySource; gen: number };
+export type { ReplicationStreamOptions } from './options.js';
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
@@ -111,25 +52,15 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
   private readonly url: string;
   private readonly log: Logger;
   private readonly limits: PartLimits;
-  private readonly maxQueued: number;
   private readonly mapping: RelationMapping;
   private readonly budget: MemoryBudget;
   private readonly spillDir: SpillDir;
   private readonly heartbeatPrefix: string | undefined;
   private heartbeat: Heartbeat | undefined;
 
-  private received = 0n;
-  private delivered = 0n;
-  private acked = 0n;
-  private flushed = 0n;
-  /** Highest LSN known to have nothing for the consumer before it (keepalive, empty transaction). */
-  private candidate = 0n;
-  /** Highest end LSN of a transaction received for delivery. */
-  private lastCommitted = 0n;
-  private positionKnown = false;
+  private readonly pos: StreamPositions;
 
-  private queue: QueueItem[] = [];
-  private gen = 0;
+  private readonly queue: DeliveryQueue;
   private session: ReplicationSession | undefined;
   private assembler: TransactionAssembler | undefined;
   private createdSlot: CreatedSlot | undefined;
@@ -137,10 +68,8 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
   private failure: Error | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private waiter: (() => void) | undefined;
   private sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
-  private statusTimer: NodeJS.Timeout | undefined;
-  private ackTimer: NodeJS.Timeout | undefined;
+  private readonly timers: StatusTimers;
   private nextBusy = false;
   private readonly startedPromise: Promise<void>;
   private resolveStarted!: () => void;
@@ -162,7 +91,13 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     this.url = redactUrl(options.connectionString);
     this.log = (options.logger ?? noopLogger).child({ slot: options.slot });
     this.limits = { ...DEFAULT_PART_LIMITS, ...options.part };
-    this.maxQueued = Math.max(1, options.maxQueuedParts ?? 2);
+    this.queue = new DeliveryQueue(
+      Math.max(1, options.maxQueuedParts ?? 2),
+      () => {
+        if (this.session?.pause()) this.stats.pauses++;
+      },
+      () => this.session?.resume(),
+    );
     this.mapping = new RelationMapping(options.mapRelation);
     this.budget = new MemoryBudget(options.spill?.memoryBytes ?? 64 * 1024 * 1024);
     this.spillDir = new SpillDir(options.spill?.dir, this.log);
@@ -173,9 +108,12 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       ? (options.heartbeat.prefix ?? 'kuvasz_heartbeat')
       : undefined;
     this.createdSlot = options.createdSlot;
+    this.pos = new StreamPositions(options.slot);
+    this.timers = new StatusTimers(options.statusIntervalMs ?? 10_000, () => {
+      this.sendStatusUpdate();
+    });
     if (options.createdSlot) {
-      this.flushed = max(options.createdSlot.consistentPoint, options.startLsn ?? 0n);
-      this.positionKnown = true;
+      this.pos.setStart(max(options.createdSlot.consistentPoint, options.startLsn ?? 0n));
     }
     this.startedPromise = new Promise<void>((resolve, reject) => {
       this.resolveStarted = resolve;
@@ -187,22 +125,22 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
 
   /** Last WAL position the server sent (data or keepalive). */
   get receivedLsn(): bigint {
-    return this.received;
+    return this.pos.received;
   }
 
   /** End LSN of the last final part handed to the consumer. */
   get deliveredLsn(): bigint {
-    return this.delivered;
+    return this.pos.delivered;
   }
 
   /** Position reported to the server as flushed: acknowledged by the consumer, or empty WAL while idle. */
   get flushedLsn(): bigint {
-    return this.flushed;
+    return this.pos.flushed;
   }
 
   /** The highest LSN passed to `ack()`. */
   get ackedLsn(): bigint {
-    return this.acked;
+    return this.pos.acked;
   }
 
   /** Bytes of streamed transactions held in memory right now (the rest is in spill files). */
@@ -234,31 +172,29 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       for (;;) {
         if (this.closed) return DONE;
         if (this.failure) throw this.failure;
-        const head = this.queue[0];
+        const head = this.queue.head;
         if (!head) {
-          await new Promise<void>((resolve) => {
-            this.waiter = resolve;
-          });
+          await this.queue.wait();
           continue;
         }
         if (head.kind === 'part') {
           this.queue.shift();
-          this.afterDequeue();
+          this.refreshFlushed();
           return { done: false, value: this.deliver(head.part) };
         }
         let part: TransactionPart | undefined;
         try {
           part = await head.source.next();
         } catch (e) {
-          if (head.gen === this.gen && !this.closed) this.session?.fail(e as Error);
+          if (head.gen === this.queue.gen && !this.closed) this.session?.fail(e as Error);
           continue;
         }
         // A reconnect meanwhile dropped this source: the server sends it again.
-        if (head.gen !== this.gen || this.closed) continue;
+        if (head.gen !== this.queue.gen || this.closed) continue;
         if (!part || part.final) {
           this.queue.shift();
           head.source.dispose();
-          this.afterDequeue();
+          this.refreshFlushed();
         }
         if (part) return { done: false, value: this.deliver(part) };
       }
@@ -279,23 +215,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
    * next status update (within a second).
    */
   ack(lsn: bigint): void {
-    if (typeof lsn !== 'bigint' || lsn < 0n) {
-      throw new StreamError(
-        'invalid_argument',
-        this.slot,
-        `ack() takes an LSN as a bigint, got ${String(lsn)}`,
-      );
-    }
-    if (lsn > this.delivered) {
-      throw new StreamError(
-        'invalid_argument',
-        this.slot,
-        `ack(${formatLsn(lsn)}) is beyond the last delivered position ${formatLsn(this.delivered)}; acknowledge the endLsn of a final part once it is durable`,
-      );
-    }
-    if (lsn <= this.acked) return;
-    this.acked = lsn;
-    if (this.refreshFlushed()) this.scheduleStatus();
+    if (this.pos.ack(lsn) && this.refreshFlushed()) this.timers.schedule();
   }
 
   /** Sends a standby status update now; false when no session is streaming. */
@@ -303,16 +223,8 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     const s = this.session;
     if (!s || s.isEnded) return false;
     this.refreshFlushed();
-    const written = max(this.received, this.flushed);
     this.stats.statusUpdates++;
-    return s.write(
-      encodeStandbyStatusUpdate({
-        writeLsn: written,
-        flushLsn: this.flushed,
-        applyLsn: this.flushed,
-        replyRequested,
-      }),
-    );
+    return s.write(this.pos.statusUpdate(replyRequested));
   }
 
   /**
@@ -326,12 +238,12 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
 
   private async doClose(): Promise<void> {
     this.closed = true;
-    this.wake();
+    this.queue.wake();
     if (this.sleeper) {
       clearTimeout(this.sleeper.timer);
       this.sleeper.resolve();
     }
-    this.stopTimers();
+    this.timers.stop();
     await this.heartbeat?.stop();
     const s = this.session;
     if (s) {
@@ -347,7 +259,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     await Promise.race([this.runner, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     this.resolveStarted();
     this.log.info(
-      { flushed: formatLsn(this.flushed), delivered: formatLsn(this.delivered) },
+      { flushed: formatLsn(this.pos.flushed), delivered: formatLsn(this.pos.delivered) },
       'replication stream closed',
     );
   }
@@ -368,7 +280,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         session = await this.openSession();
         if (this.closed) {
           // close() ran while connecting: it could not see this session.
-          this.stopTimers();
+          this.timers.stop();
           this.session = undefined;
           await session.close();
           break;
@@ -382,7 +294,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       } catch (e) {
         if (session && this.session === session) this.session = undefined;
         await session?.close().catch(() => {});
-        this.stopTimers();
+        this.timers.stop();
         if (this.closed) break;
         const c = classifyFailure(e, {
           slot: this.slot,
@@ -398,13 +310,13 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
             { err: c.error.message, code: (c.error as { code?: string }).code },
             'replication stream stopped',
           );
-          this.wake();
+          this.queue.wake();
           break;
         }
         this.dropPending();
         const delayMs = backoffDelay(attempt, initialMs, maxMs);
         this.log.warn(
-          { err: c.error.message, attempt, delayMs, resumeAt: formatLsn(this.flushed) },
+          { err: c.error.message, attempt, delayMs, resumeAt: formatLsn(this.pos.flushed) },
           'replication connection lost; reconnecting',
         );
         await this.sleep(delayMs);
@@ -441,9 +353,20 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       this.protocol = protocol;
       // A held connection must run nothing before START_REPLICATION: its
       // exported snapshot may still be in use by copies.
-      if (!adopted) await this.checkSlotAndPublication(conn, major);
+      if (!adopted) {
+        const health = await checkSlotAndPublication(
+          conn,
+          major,
+          this.slot,
+          this.publication,
+          this.url,
+        );
+        if (!this.pos.known) {
+          this.pos.setStart(max(health.confirmedFlushLsn ?? 0n, this.o.startLsn ?? 0n));
+        }
+      }
       const decoder = new PgoutputDecoder({ protoVersion: protocol.protoVersion });
-      const gen = ++this.gen;
+      const gen = this.queue.clear();
       this.assembler = new TransactionAssembler({
         stats: this.stats,
         protoVersion: protocol.protoVersion,
@@ -456,19 +379,22 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         slot: this.slot,
         log: this.log,
         sink: {
-          part: (part) => this.enqueue({ kind: 'part', part, gen }),
-          replay: (source) => this.enqueue({ kind: 'replay', source, gen }),
-          committed: (endLsn) => {
-            if (endLsn > this.lastCommitted) this.lastCommitted = endLsn;
-          },
+          part: (part) => this.queue.push({ kind: 'part', part, gen }),
+          replay: (source) => this.queue.push({ kind: 'replay', source, gen }),
+          committed: (endLsn) => this.pos.committedUpTo(endLsn),
           confirmable: (lsn) => {
-            if (lsn > this.candidate) this.candidate = lsn;
-            if (this.refreshFlushed()) this.scheduleStatus();
+            this.pos.emptyUpTo(lsn);
+            if (this.refreshFlushed()) this.timers.schedule();
           },
         },
       });
       const assembler = this.assembler;
-      const command = startReplicationCommand(this.slot, this.flushed, this.publication, protocol);
+      const command = startReplicationCommand(
+        this.slot,
+        this.pos.flushed,
+        this.publication,
+        protocol,
+      );
       this.log.info({ command, server: versionNum }, 'starting replication');
       let session: ReplicationSession | undefined;
       const onFrame = (frame: Buffer) => {
@@ -476,15 +402,15 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         try {
           const f = parseReplicationFrame(frame);
           if (f.tag === 'keepalive') {
-            if (f.walEnd > this.received) this.received = f.walEnd;
-            if (f.walEnd > this.candidate) this.candidate = f.walEnd;
+            this.pos.receivedUpTo(f.walEnd);
+            this.pos.emptyUpTo(f.walEnd);
             const advanced = this.refreshFlushed();
             // An idle slot advances only if we answer: the server sends one
             // keepalive and waits for our reply before the next.
             if (f.replyRequested || advanced) this.sendStatusUpdate();
             return;
           }
-          if (f.walStart > this.received) this.received = f.walStart;
+          this.pos.receivedUpTo(f.walStart);
           if (f.data.length === 0) return;
           // Rows of a streamed transaction are decoded once, at replay; the
           // decoder's state changes only on Stream Start/Stop, so skipping it is safe.
@@ -494,16 +420,11 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
           session.fail(e as Error);
         }
       };
-      const written = max(this.received, this.flushed);
       session = new ReplicationSession(
         conn,
         conn.startReplication(command),
         onFrame,
-        encodeStandbyStatusUpdate({
-          writeLsn: written,
-          flushLsn: this.flushed,
-          applyLsn: this.flushed,
-        }),
+        this.pos.statusUpdate(),
       );
       this.session = session;
       const ended = session.ended.then((err) => {
@@ -511,10 +432,10 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       });
       await Promise.race([session.started, ended]);
       ended.catch(() => {});
-      this.startTimers();
+      this.timers.start();
       this.log.info(
         {
-          start: formatLsn(this.flushed),
+          start: formatLsn(this.pos.flushed),
           protocol: protocol.protoVersion,
           streaming: protocol.streaming,
         },
@@ -528,100 +449,19 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     }
   }
 
-  private async checkSlotAndPublication(conn: ReplicationConnection, major: number): Promise<void> {
-    const rows = await conn.sql<SlotRow & Record<string, unknown>>(
-      slotHealthSql(major).replace('$1', pg.escapeLiteral(this.slot)),
-      `reading slot ${this.slot}`,
-    );
-    const row = rows[0];
-    const health = row
-      ? slotHealthFromRow(this.slot, row)
-      : ({ slot: this.slot, exists: false } as Parameters<typeof assertSlotUsable>[0]);
-    assertSlotUsable(health, this.url);
-    const pubs = await conn.sql(
-      `SELECT 1 FROM pg_publication WHERE pubname = ${pg.escapeLiteral(this.publication)}`,
-      'reading the publication',
-    );
-    if (pubs.length === 0) {
-      throw new StreamError(
-        'publication_missing',
-        this.slot,
-        `${this.url}: publication "${this.publication}" does not exist; create it with syncPublication() before streaming`,
-      );
-    }
-    if (!this.positionKnown) {
-      this.flushed = max(health.confirmedFlushLsn ?? 0n, this.o.startLsn ?? 0n);
-      this.positionKnown = true;
-    }
-  }
-
-  private enqueue(item: QueueItem): void {
-    this.queue.push(item);
-    if (this.queue.length >= this.maxQueued && this.session?.pause()) this.stats.pauses++;
-    this.wake();
-  }
-
-  private afterDequeue(): void {
-    if (this.queue.length < this.maxQueued) this.session?.resume();
-    this.refreshFlushed();
-  }
-
   private deliver(part: TransactionPart): TransactionPart {
     this.stats.parts++;
     this.stats.changes += part.changes.length;
     if (part.final) {
       this.stats.transactions++;
-      if (part.endLsn > this.delivered) this.delivered = part.endLsn;
+      this.pos.deliveredUpTo(part.endLsn);
     }
     return part;
   }
 
-  /**
-   * Moves the flushed position: to what the consumer acked, and, when
-   * nothing is in flight (every transaction received was delivered and
-   * acked, none half received), up to the last position known to carry
-   * nothing for us. True when it moved.
-   */
+  /** See `StreamPositions.refresh`: quiet = nothing queued and nothing half received. */
   private refreshFlushed(): boolean {
-    if (!this.positionKnown) return false;
-    let target = this.acked;
-    const idle =
-      this.queue.length === 0 &&
-      this.assembler?.busy !== true &&
-      this.lastCommitted <= this.acked &&
-      this.delivered <= this.acked;
-    if (idle && this.candidate > target) target = this.candidate;
-    if (target > this.flushed) {
-      this.flushed = target;
-      return true;
-    }
-    return false;
-  }
-
-  private scheduleStatus(): void {
-    if (this.ackTimer) return;
-    const delay = Math.min(1000, this.o.statusIntervalMs ?? 10_000);
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = undefined;
-      this.sendStatusUpdate();
-    }, delay);
-    this.ackTimer.unref();
-  }
-
-  private startTimers(): void {
-    this.stopTimers();
-    this.statusTimer = setInterval(
-      () => this.sendStatusUpdate(),
-      this.o.statusIntervalMs ?? 10_000,
-    );
-    this.statusTimer.unref();
-  }
-
-  private stopTimers(): void {
-    if (this.statusTimer) clearInterval(this.statusTimer);
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.statusTimer = undefined;
-    this.ackTimer = undefined;
+    return this.pos.refresh(this.queue.length === 0 && this.assembler?.busy !== true);
   }
 
   private startHeartbeat(): void {
@@ -638,17 +478,9 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
 
   /** Forgets everything received but not delivered: after a reconnect the server sends it again. */
   private dropPending(): void {
-    this.gen++;
-    for (const item of this.queue) if (item.kind === 'replay') item.source.dispose();
-    this.queue = [];
+    this.queue.clear();
     this.assembler?.dispose();
     this.assembler = undefined;
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
   }
 
   private sleep(ms: number): Promise<void> {

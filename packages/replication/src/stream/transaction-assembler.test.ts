@@ -14,7 +14,8 @@ import type { TransactionPart } from '../types.js';
 import { RelationMapping } from './part-builder.js';
 import { SpillDir } from './spill-dir.js';
 import { MemoryBudget } from './spill-log.js';
-import { newStats, TransactionAssembler } from './transaction-assembler.js';
+import { newStats } from './stats.js';
+import { TransactionAssembler } from './transaction-assembler.js';
 
 const bases: string[] = [];
 afterEach(() => {

@@ -19,6 +19,7 @@ import {
 import { ReplaySource } from './replay-source.js';
 import type { SpillDir } from './spill-dir.js';
 import type { MemoryBudget } from './spill-log.js';
+import type { StreamStats } from './stats.js';
 import { type StreamedTransaction, StreamedTransactions } from './streamed-transactions.js';
 
 /** Where assembled transactions go. */
@@ -31,39 +32,6 @@ export interface AssemblerSink {
   committed(endLsn: bigint): void;
   /** A position with nothing for the consumer before it (empty transaction, heartbeat). */
   confirmable(lsn: bigint): void;
-}
-
-/** Counters the stream exposes as `stats`. */
-export interface StreamStats {
-  /** Whole transactions delivered (final parts). */
-  transactions: number;
-  parts: number;
-  changes: number;
-  /** Transactions the server streamed while in progress, committed. */
-  streamedCommitted: number;
-  /** Streamed transactions dropped because they aborted. */
-  streamedAborted: number;
-  /** Aborted subtransactions cut out of streamed transactions. */
-  subtransactionsAborted: number;
-  /** Spill files created (a streamed transaction past the memory budget). */
-  spillFiles: number;
-  /** Times the socket was paused because the consumer was behind. */
-  pauses: number;
-  statusUpdates: number;
-}
-
-export function newStats(): StreamStats {
-  return {
-    transactions: 0,
-    parts: 0,
-    changes: 0,
-    streamedCommitted: 0,
-    streamedAborted: 0,
-    subtransactionsAborted: 0,
-    spillFiles: 0,
-    pauses: 0,
-    statusUpdates: 0,
-  };
 }
 
 export interface AssemblerOptions {

@@ -1,0 +1,48 @@
+import type { Logger } from '../logger.js';
+import type { CreatedSlot } from '../slots.js';
+import type { TableRef } from '../types.js';
+import type { PartLimits } from './part-builder.js';
+import type { ProtoVersion } from './protocol.js';
+
+export interface ReplicationStreamOptions {
+  connectionString: string;
+  slot: string;
+  publication: string;
+  /**
+   * A slot just made by `createSlotWithSnapshot`: the stream starts on its
+   * still-open connection at its consistent point (no gap after the copy),
+   * and owns that connection from then on.
+   */
+  createdSlot?: CreatedSlot;
+  /**
+   * Where to resume: the position the destination durably holds (default:
+   * the slot's `confirmed_flush_lsn`, or the created slot's consistent
+   * point). The server never goes back before the slot's own position.
+   */
+  startLsn?: bigint;
+  /** pgoutput protocol (default 'auto': the highest that fits, see `chooseProtocol`). */
+  protoVersion?: 'auto' | ProtoVersion;
+  /** Column values as binary (PostgreSQL 14+, default false: text). */
+  binary?: boolean;
+  /** Deliver transactional logical messages (PostgreSQL 14+, default true). */
+  messages?: boolean;
+  /** Let the server stream large in-progress transactions (protocol 2+, default true). */
+  streaming?: boolean;
+  /** Standby status update period; keep it below the server's wal_sender_timeout (default 10,000 ms). */
+  statusIntervalMs?: number;
+  /** Periodic `pg_logical_emit_message(false, prefix, ...)` on a normal connection (default off). */
+  heartbeat?: { intervalMs: number; prefix?: string } | false;
+  /** Streamed transactions past `memoryBytes` (default 64 MiB) go to temp files in `dir` (default the OS temp dir). */
+  spill?: { memoryBytes?: number; dir?: string };
+  /** Size of transaction parts (default 5,000 changes or 4 MiB). */
+  part?: Partial<PartLimits>;
+  /** Parts received ahead of the consumer before the socket is paused (default 2). */
+  maxQueuedParts?: number;
+  /** Reconnect backoff (default 500 ms doubling to 30 s, attempts unlimited). */
+  reconnect?: { initialMs?: number; maxMs?: number; maxAttempts?: number };
+  /** Report changes of a relation under another name (PostgreSQL 12 partitions, partitions_regex); see `relationMapper`. */
+  mapRelation?: (relation: TableRef) => TableRef | undefined;
+  applicationName?: string;
+  connectTimeoutMs?: number;
+  logger?: Logger;
+}
