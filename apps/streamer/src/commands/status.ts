@@ -1,7 +1,7 @@
 import { CopySync } from '@kuvasz/copy-sync';
 import { kuvaszObjectName, redactUrl } from '@kuvasz/replication';
 import type { CliArgs } from '../cli/args.js';
-import { EXIT } from '../errors.js';
+import { EXIT, StreamerError } from '../errors.js';
 import { bigintReplacer } from '../observability/http-server.js';
 import { readSourceHealth } from '../runtime/source-health.js';
 import { StatusStore } from '../runtime/status-store.js';
@@ -46,7 +46,15 @@ export async function statusCommand(
   const pool = destinationPool(cfg);
   try {
     const store = new StatusStore(pool, cfg.destination.metadataSchema);
-    const [stored, stats] = await Promise.all([store.load(), store.loadTableStats()]);
+    const [stored, stats] = await Promise.all([store.load(), store.loadTableStats()]).catch(
+      (err: unknown) => {
+        throw new StreamerError(
+          'runtime',
+          `cannot read the status from the destination ${redactUrl(cfg.destination.url)}: ${redactor.redact((err as Error).message)}`,
+          { cause: err },
+        );
+      },
+    );
     const copy = new CopySync({
       destination: pool,
       metadataSchema: cfg.destination.metadataSchema,
