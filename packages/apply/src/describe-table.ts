@@ -36,6 +36,8 @@ export interface TableDescription extends TableRef {
   replicaIdentity: 'default' | 'nothing' | 'full' | 'index';
   /** Columns of the replica identity: the primary key, the identity index, or every column (FULL). */
   identityColumns: string[];
+  /** Column sets of the valid unique indexes without predicate or expression (the primary key too). */
+  uniqueKeys: string[][];
 }
 
 const IDENTITY: Record<string, TableDescription['replicaIdentity']> = {
@@ -80,15 +82,30 @@ export async function describeTable(
       ORDER BY a.attnum`,
     [r.oid],
   );
-  const idx = await client.query<{ name: string; primary: boolean; ident: boolean }>(
-    `SELECT a.attname AS name, i.indisprimary AS primary, i.indisreplident AS ident
+  const idx = await client.query<{
+    index: number;
+    name: string;
+    primary: boolean;
+    ident: boolean;
+    plain: boolean;
+  }>(
+    `SELECT i.indexrelid::int AS index, a.attname AS name, i.indisprimary AS primary,
+            i.indisreplident AS ident,
+            (i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL) AS plain
        FROM pg_index i
        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-      WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident)
+      WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident OR i.indisunique)
       ORDER BY i.indexrelid, k.ord`,
     [r.oid],
   );
+  const unique = new Map<number, string[]>();
+  for (const x of idx.rows) {
+    if (!x.plain) continue;
+    const list = unique.get(x.index) ?? [];
+    list.push(x.name);
+    unique.set(x.index, list);
+  }
   const columns: ColumnDescription[] = cols.rows.map((c) => ({
     name: c.name,
     type: c.type,
@@ -115,5 +132,6 @@ export async function describeTable(
     primaryKey,
     replicaIdentity,
     identityColumns,
+    uniqueKeys: [...unique.values()],
   };
 }

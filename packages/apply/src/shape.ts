@@ -21,6 +21,11 @@ export interface Shape {
   keyCols: number[];
   /** REPLICA IDENTITY FULL: match on every shared column, one row at a time. */
   full: boolean;
+  /**
+   * A unique index of the target on exactly (sid, key columns): inserts use
+   * it as their ON CONFLICT arbiter instead of probing first.
+   */
+  arbiter: string[] | undefined;
   /** An inserted column is GENERATED ALWAYS AS IDENTITY. */
   overriding: boolean;
   /** Stable signature: changes of one shape share statements. */
@@ -49,11 +54,20 @@ export function resolveShape(relation: SourceRelation, target: TargetInfo): Shap
   cols.forEach((c, i) => {
     if (full || relation.columns[c.src]?.isKey) keyCols.push(i);
   });
+  let arbiter: string[] | undefined;
+  if (!full && keyCols.length > 0) {
+    const want = [...(target.sid ? ['sid'] : []), ...keyCols.map((i) => cols[i]!.name)].sort();
+    const match = target.uniqueKeys.find(
+      (u) => u.length === want.length && [...u].sort().every((c, i) => c === want[i]),
+    );
+    if (match) arbiter = match;
+  }
   return {
     target,
     cols,
     keyCols,
     full,
+    arbiter,
     overriding: cols.some((c) => c.identityAlways),
     signature: `${relation.replicaIdentity}|${cols.map((c) => `${c.src}:${c.name}`).join(',')}|${keyCols.join(',')}`,
   };

@@ -60,6 +60,14 @@ describe('statement builders', () => {
     expect(st.text).toContain('s.v0::integer, s.v1::json');
     expect(st.text).toContain('t.sid = $1::text AND t."id" = s.v0::integer');
     expect(st.text).not.toContain('only_in_source');
+    const arb = resolveShape(rel('default'), { ...target('clone'), uniqueKeys: [['id', 'sid']] });
+    expect(arb.arbiter).toEqual(['id', 'sid']);
+    const withArbiter = insertRows(arb, '7', [op('insert', ['1', '{}', 'x'])], true);
+    expect(withArbiter.text).toContain('ON CONFLICT ("id", "sid") DO NOTHING RETURNING "id"');
+    expect(withArbiter.text).toContain('NOT EXISTS (SELECT 1 FROM i WHERE i."id" = s.v0::integer)');
+    expect(
+      resolveShape(rel('default'), { ...target('clone'), uniqueKeys: [['id']] }).arbiter,
+    ).toBeUndefined();
   });
 
   const cases = [

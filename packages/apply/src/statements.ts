@@ -279,6 +279,17 @@ export function insertRows<R>(
       values: p.values,
     };
   }
+  if (shape.arbiter) {
+    // The unique index decides; rows it refused are the conflicts (anti-join on the returned keys).
+    const keys = shape.keyCols.map((k) => id(shape.cols[k]!.name));
+    const back = shape.keyCols
+      .map((k, j) => `i.${keys[j]} = ${cast(`s.v${k}`, shape.cols[k]!)}`)
+      .join(' AND ');
+    return {
+      text: `WITH ${src.cte}, i AS (${insertHead(shape)} SELECT ${vals} FROM s ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys.join(', ')}) SELECT s.ord::int AS ord FROM s WHERE NOT EXISTS (SELECT 1 FROM i WHERE ${back})`,
+      values: p.values,
+    };
+  }
   return {
     text: `WITH ${src.cte}, h AS MATERIALIZED (SELECT s.ord FROM s WHERE EXISTS (SELECT 1 FROM ${shape.target.qualified} t WHERE ${sidCond(shape, sp)}${match(shape, valueRef(shape), false)})), i AS (${insertHead(shape)} SELECT ${vals} FROM s WHERE s.ord NOT IN (SELECT h.ord FROM h)) SELECT h.ord::int AS ord FROM h`,
     values: p.values,

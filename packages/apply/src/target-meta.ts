@@ -28,6 +28,8 @@ export interface TargetInfo {
   type: TableType;
   columns: Map<string, TargetColumn>;
   sid: TargetColumn | undefined;
+  /** Unique column sets (for ON CONFLICT arbiters). */
+  uniqueKeys: string[][];
   /** Primary key columns other than sid, for naming rows in logs. */
   primaryKey: string[];
   description: TableDescription;
@@ -65,6 +67,7 @@ export async function loadTargetInfo(
       columns,
       sid: columns.get('sid'),
       primaryKey: description.primaryKey.filter((k) => k !== 'sid'),
+      uniqueKeys: description.uniqueKeys,
       description,
     },
   };

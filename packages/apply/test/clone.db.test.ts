@@ -34,10 +34,13 @@ describe.each(testedVersions())('clone and append on PG %i', (version) => {
     }
   });
 
-  test('conflicts are detected, counted, and keep existing rows', async () => {
+  test.each([
+    ['a primary key (ON CONFLICT arbiter)', 'id int PRIMARY KEY, v text'],
+    ['no unique index (probe first)', 'id int, v text'],
+  ])('conflicts are detected, counted, and keep existing rows: %s', async (_name, cols) => {
     const h = await harness(
       pgc.get(),
-      "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'existing')",
+      `CREATE TABLE t (${cols}); INSERT INTO t VALUES (1, 'existing')`,
     );
     try {
       const e = await h.engine({ tables: [mapping('t', 'clone')] });

@@ -30,6 +30,7 @@ export function fakeTarget(
     columns,
     sid: sid ? sidCol : undefined,
     primaryKey: ['id'],
+    uniqueKeys: [],
     description: {} as TargetInfo['description'],
   };
 }
