@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { BatchResult, StepName } from './apply-batch.js';
-import { Barrier } from './barrier.js';
-import type { RowChange, SourceId, SourceRelation, SourceTransaction } from './change.js';
+import type { SourceId, SourceTransaction } from './change.js';
 import { ApplyError, TargetError, toError } from './errors.js';
+import { logEvents } from './event-log.js';
 import { type Logger, noopLogger } from './logger.js';
 import { formatLsn } from './lsn.js';
 import {
@@ -10,8 +10,6 @@ import {
   laterOf,
   loadPositions,
   loadSourcePosition,
-  type Position,
-  positionKey,
   type StoredPositions,
   saveSourcePosition,
 } from './metadata.js';
@@ -22,24 +20,18 @@ import type {
   TableMapping,
 } from './options.js';
 import { resolveOptions } from './options.js';
-import type { PlanItem } from './plan-units.js';
-import { identity } from './plan-units.js';
-import { describeKey, requireKey, resolveShape, type Shape } from './shape.js';
+import { lowest, mappingKey, Router, type TableWatermark, targetKey } from './router.js';
 import { Signal } from './signal.js';
 import { SourceState, sourceKey, sourceLabel, type TxRecord } from './source-state.js';
 import { type Operation, type StatEntry, Stats } from './stats.js';
 import { displayName, validateTarget } from './target-ddl.js';
 import { loadTargetInfo, type TargetInfo } from './target-meta.js';
 import { WalFlushWaiter } from './wal-flush.js';
-import type { BarrierEntry, QueueEntry, Unit, WorkItem } from './work-item.js';
-import { CrashSignal, Worker, type WorkerHost } from './worker.js';
 
-export interface TableWatermark {
-  /** Changes committed before this LSN are already in the initial copy: dropped. */
-  skipBefore?: bigint;
-  /** Changes committed before this LSN are applied idempotently and quietly. */
-  reconcileBefore?: bigint;
-}
+export type { TableWatermark } from './router.js';
+
+import type { QueueEntry, Unit, WorkItem } from './work-item.js';
+import { CrashSignal, Worker, type WorkerHost } from './worker.js';
 
 export interface SourceStatus {
   state: 'running' | 'failed';
@@ -49,30 +41,6 @@ export interface SourceStatus {
 }
 
 export type DurableListener = (source: SourceId, lsn: bigint) => void;
-
-const LOG_EVENTS_PER_BATCH = 20;
-
-const EVENT_MESSAGES = {
-  insert_conflict: 'insert of a key that already exists: kept the existing row',
-  update_missing: 'update of a missing row: inserted it from the new values',
-  delete_missing: 'delete of a missing row: nothing to delete',
-  unmaterializable:
-    'update of a missing row with unchanged TOAST values: the row cannot be rebuilt, skipped',
-} as const;
-
-const HISTORY_EVENT_MESSAGES = {
-  insert_conflict: 'insert of a key that has an open version: kept the open version',
-  update_missing: 'update of a key with no open version: opened a new version',
-  delete_missing: 'delete of a key with no open version: nothing to close',
-  unmaterializable:
-    'update with unchanged TOAST values and no previous version to copy them from: version skipped',
-} as const;
-
-function hash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
 
 /**
  * Applies committed source transactions to the destination as clone, append
@@ -85,14 +53,12 @@ export class ApplyEngine {
   private readonly log: Logger;
   private readonly mappings = new Map<string, TableMapping[]>();
   private readonly targets = new Map<string, TargetInfo>();
-  private readonly targetSids = new Map<string, string>();
   private readonly sources = new Map<string, SourceState>();
-  private readonly units = new Map<string, Unit>();
-  private readonly watermarks = new Map<string, TableWatermark>();
   private readonly held = new Map<SourceState, Map<Unit, WorkItem[]>>();
   private readonly listeners = new Set<DurableListener>();
   private readonly stat = new Stats();
   private readonly progressSignal = new Signal();
+  private readonly router: Router;
   private readonly hookStep: ((name: string, worker: number) => void | Promise<void>) | undefined;
   private workers: Worker[] = [];
   private positions = new Map<string, StoredPositions>();
@@ -106,19 +72,20 @@ export class ApplyEngine {
     this.log = (options.logger ?? noopLogger).child({ component: 'apply' });
     this.hookStep = options.testHooks?.step;
     for (const t of options.tables) {
-      const k = this.mappingKey(t.source.database, t.source.schema, t.source.table);
+      const k = mappingKey(t.source.database, t.source.schema, t.source.table);
       const list = this.mappings.get(k) ?? [];
       list.push(t);
       this.mappings.set(k, list);
     }
-  }
-
-  private mappingKey(database: string, schema: string, table: string): string {
-    return `${database}\u0000${schema}\u0000${table}`;
-  }
-
-  private targetKey(t: { schema: string; table: string }): string {
-    return `${t.schema}\u0000${t.table}`;
+    this.router = new Router(
+      this.mappings,
+      this.targets,
+      () => this.positions,
+      this.opts.tableLanes,
+      () => this.workers,
+      this.stat,
+      (src, error) => this.failSource(src, error),
+    );
   }
 
   /**
@@ -137,7 +104,7 @@ export class ApplyEngine {
       >();
       for (const list of this.mappings.values()) {
         for (const m of list) {
-          const k = this.targetKey(m.target);
+          const k = targetKey(m.target);
           const e = byTarget.get(k);
           if (!e)
             byTarget.set(k, {
@@ -297,7 +264,7 @@ export class ApplyEngine {
     const groups = this.held.get(src) ?? new Map<Unit, WorkItem[]>();
     try {
       for (let i = 0; i < tx.changes.length; i++) {
-        this.route(src, rec, tx.commitLsn, first + i, time, tx.changes[i]!, out, groups);
+        this.router.route(src, rec, tx.commitLsn, first + i, time, tx.changes[i]!, out, groups);
       }
     } catch (e) {
       rec.pending--;
@@ -305,7 +272,7 @@ export class ApplyEngine {
     }
     if (final) {
       this.held.delete(src);
-      for (const [unit, items] of groups) this.emitGroup(unit, items, out);
+      for (const [unit, items] of groups) this.router.emitGroup(unit, items, out);
     } else if (groups.size > 0) {
       this.held.set(src, groups);
     }
@@ -323,224 +290,6 @@ export class ApplyEngine {
     return n;
   }
 
-  private route(
-    src: SourceState,
-    rec: TxRecord,
-    lsn: bigint,
-    index: number,
-    time: string,
-    change: RowChange,
-    out: Map<Worker, QueueEntry[]>,
-    groups: Map<Unit, WorkItem[]>,
-  ): void {
-    const relations: SourceRelation[] =
-      change.op === 'truncate' ? change.relations : [change.relation];
-    for (const relation of relations) {
-      const maps = this.mappings.get(
-        this.mappingKey(src.id.database, relation.schema, relation.table),
-      );
-      if (!maps) continue;
-      const wm = this.watermarks.get(`${src.key}\u0000${relation.schema}\u0000${relation.table}`);
-      for (const m of maps) {
-        const unit = this.unit(src, m);
-        if (
-          unit.enqueued &&
-          (lsn < unit.enqueued.lsn ||
-            (lsn === unit.enqueued.lsn && index < unit.enqueued.nextIndex))
-        ) {
-          continue; // re-pushed: already queued or applied
-        }
-        unit.enqueued = { lsn, nextIndex: index + 1 };
-        if (wm?.skipBefore !== undefined && lsn < wm.skipBefore) {
-          this.stat.add(src.id.database, src.id.sid, unit.target.display, change.op, 'skipped');
-          continue;
-        }
-        const quiet = wm?.reconcileBefore !== undefined && lsn < wm.reconcileBefore;
-        const item: WorkItem = {
-          unit,
-          rec,
-          epoch: src.epoch,
-          lsn,
-          index,
-          operation: change.op,
-          plan: undefined,
-          atomic: unit.target.type === 'history',
-          lane: 0,
-        };
-        try {
-          item.plan = this.planItem(unit, change, relation, lsn, time, quiet, item);
-        } catch (e) {
-          item.error =
-            e instanceof ApplyError
-              ? new ApplyError(e.code, `${src.label}: ${e.message}`, {
-                  table: unit.target.display,
-                  lsn: formatLsn(lsn),
-                  changeIndex: index,
-                  source: src.label,
-                  cause: e,
-                })
-              : new ApplyError('invalid_input', `${src.label}: ${toError(e).message}`, {
-                  cause: e,
-                });
-        }
-        rec.pending++;
-        if (item.atomic) {
-          const list = groups.get(unit);
-          if (list) list.push(item);
-          else groups.set(unit, [item]);
-        } else {
-          const lane = this.laneOf(unit, item);
-          if (lane === 'barrier') this.emitBarrier(unit, [item], out);
-          else {
-            item.lane = lane;
-            emit(out, this.workers[unit.workers[lane]!]!, item);
-          }
-        }
-      }
-    }
-  }
-
-  /**
-   * The lane of a change: by hash of its key, so one key always lands on the
-   * same lane and keeps its order. What cannot be ordered by one key (a key
-   * change, a truncate, a change of relation shape) is a barrier; REPLICA
-   * IDENTITY FULL changes have no reliable key and all go to lane 0.
-   */
-  private laneOf(unit: Unit, item: WorkItem): number | 'barrier' {
-    const plan = item.plan;
-    if (unit.lanes === 1 || !plan) return 0;
-    if (plan.op === 'truncate') return 'barrier';
-    const sig = plan.shape.signature;
-    const switched = unit.lastSignature !== undefined && unit.lastSignature !== sig;
-    unit.lastSignature = sig;
-    if (switched) return 'barrier';
-    if (plan.shape.full) return 0;
-    const key = identity(plan.shape, plan.op === 'insert' ? plan.newT : plan.whereT);
-    if (plan.op === 'update' && key !== identity(plan.shape, plan.newT)) return 'barrier';
-    return hash(key) % unit.lanes;
-  }
-
-  private emitBarrier(unit: Unit, items: WorkItem[], out: Map<Worker, QueueEntry[]>): void {
-    const barrier = new Barrier(unit.lanes);
-    unit.source.barriers.add(barrier);
-    for (const it of items) it.lane = 0;
-    for (let lane = 0; lane < unit.lanes; lane++) {
-      const entry: BarrierEntry = {
-        kind: 'barrier',
-        barrier,
-        lane,
-        unit,
-        items: lane === 0 ? items : [],
-      };
-      emit(out, this.workers[unit.workers[lane]!]!, entry);
-    }
-  }
-
-  /** A history transaction's changes for one target: whole on one lane when any needs a barrier. */
-  private emitGroup(unit: Unit, items: WorkItem[], out: Map<Worker, QueueEntry[]>): void {
-    const lanes = items.map((it) => this.laneOf(unit, it));
-    if (lanes.includes('barrier')) {
-      this.emitBarrier(unit, items, out);
-      return;
-    }
-    const byLane = new Map<number, WorkItem[]>();
-    items.forEach((it, i) => {
-      it.lane = lanes[i] as number;
-      const list = byLane.get(it.lane);
-      if (list) list.push(it);
-      else byLane.set(it.lane, [it]);
-    });
-    for (const [lane, list] of byLane) {
-      const w = this.workers[unit.workers[lane]!]!;
-      for (const it of list) emit(out, w, it);
-    }
-  }
-
-  private unit(src: SourceState, m: TableMapping): Unit {
-    const tk = this.targetKey(m.target);
-    const k = `${src.key}\u0000${tk}`;
-    let u = this.units.get(k);
-    if (u) return u;
-    const target = this.targets.get(tk)!;
-    if (!target.sid) {
-      const other = this.targetSids.get(tk);
-      if (other !== undefined && other !== src.id.sid) {
-        const err = new ApplyError(
-          'unmappable_change',
-          `${src.label}: target ${target.display} has no sid column but sid ${other} already writes into it; add a sid column to tell the sources apart`,
-          { table: target.display, source: src.label },
-        );
-        this.failSource(src, err);
-        throw err;
-      }
-      this.targetSids.set(tk, src.id.sid);
-    }
-    const stored = this.positions.get(
-      positionKey(src.id.database, src.id.sid, m.target.schema, m.target.table),
-    );
-    // The lane count is sticky: replays must route every change to the lane that stored it.
-    const lanes = stored?.lanes ?? this.opts.tableLanes;
-    const positions = Array.from({ length: lanes }, (_, lane) => stored?.byLane.get(lane));
-    const base = hash(tk);
-    u = {
-      key: k,
-      source: src,
-      target,
-      lanes,
-      workers: Array.from({ length: lanes }, (_, lane) => (base + lane) % this.workers.length),
-      positions,
-      enqueued: lowest(positions),
-      lastSignature: undefined,
-      shapes: new WeakMap(),
-    };
-    this.units.set(k, u);
-    return u;
-  }
-
-  private planItem(
-    unit: Unit,
-    change: RowChange,
-    relation: SourceRelation,
-    lsn: bigint,
-    time: string,
-    quiet: boolean,
-    ref: WorkItem,
-  ): PlanItem<WorkItem> {
-    if (change.op === 'truncate') return { op: 'truncate', tx: lsn, time, quiet, ref };
-    let shape: Shape | undefined = unit.shapes.get(relation);
-    if (!shape) {
-      shape = resolveShape(relation, unit.target);
-      unit.shapes.set(relation, shape);
-    }
-    if (change.op === 'insert') {
-      return {
-        op: 'insert',
-        shape,
-        newT: change.new,
-        whereT: undefined,
-        tx: lsn,
-        time,
-        quiet,
-        ref,
-      };
-    }
-    requireKey(shape, relation);
-    if (change.op === 'update') {
-      const whereT = shape.full
-        ? (change.old ?? change.new)
-        : (change.key ?? change.old ?? change.new);
-      return { op: 'update', shape, newT: change.new, whereT, tx: lsn, time, quiet, ref };
-    }
-    const whereT = change.key ?? change.old;
-    if (!whereT) {
-      throw new ApplyError(
-        'invalid_input',
-        `delete on ${relation.schema}.${relation.table} carries neither key nor old row`,
-      );
-    }
-    return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet, ref };
-  }
-
   private committed(items: WorkItem[], result: BatchResult): void {
     for (const { unit, write } of result.positions) {
       unit.positions[write.lane] = laterOf(unit.positions[write.lane], write.position);
@@ -551,28 +300,7 @@ export class ApplyEngine {
         this.stat.add(src.database, src.sid, it.unit.target.display, it.operation, s.result);
       }
     }
-    let logged = 0;
-    for (const e of result.events) {
-      if (e.op.quiet && e.kind !== 'unmaterializable') continue;
-      if (logged++ >= LOG_EVENTS_PER_BATCH) continue;
-      const it = e.op.refs[e.op.refs.length - 1]!;
-      const msgs = e.unit.target.type === 'history' ? HISTORY_EVENT_MESSAGES : EVENT_MESSAGES;
-      const fields = {
-        source: e.unit.source.label,
-        table: e.unit.target.display,
-        key: describeKey(e.shape, e.op.whereT ?? e.op.newT),
-        lsn: formatLsn(it.lsn),
-        changeIndex: it.index,
-      };
-      if (e.kind === 'unmaterializable') this.log.error(fields, msgs[e.kind]);
-      else this.log.warn(fields, msgs[e.kind]);
-    }
-    if (logged > LOG_EVENTS_PER_BATCH) {
-      this.log.warn(
-        { more: logged - LOG_EVENTS_PER_BATCH },
-        'further conflicts in this batch not logged one by one (see the counters)',
-      );
-    }
+    logEvents(this.log, result.events);
     if (this.flushWaiter && result.walLsn) {
       const waiter = this.flushWaiter;
       waiter.wait(result.walLsn).then(
@@ -668,7 +396,7 @@ export class ApplyEngine {
     table: { schema: string; table: string },
     watermark: TableWatermark,
   ): void {
-    this.watermarks.set(`${sourceKey(source)}\u0000${table.schema}\u0000${table.table}`, {
+    this.router.watermarks.set(`${sourceKey(source)}\u0000${table.schema}\u0000${table.table}`, {
       ...watermark,
     });
   }
@@ -695,7 +423,7 @@ export class ApplyEngine {
     this.held.delete(s);
     s.cancelBarriers();
     s.reset();
-    for (const u of this.units.values()) {
+    for (const u of this.router.units.values()) {
       if (u.source === s) {
         u.enqueued = lowest(u.positions);
         u.lastSignature = undefined;
@@ -748,22 +476,6 @@ export class ApplyEngine {
     this.state = crashed ? 'crashed' : 'closed';
     this.log.info({}, 'apply engine closed');
   }
-}
-
-function emit(out: Map<Worker, QueueEntry[]>, w: Worker, e: QueueEntry): void {
-  const list = out.get(w);
-  if (list) list.push(e);
-  else out.set(w, [e]);
-}
-
-/** The lowest of the lanes' positions: below it everything is in the destination. */
-function lowest(positions: (Position | undefined)[]): Position | undefined {
-  let low: Position | undefined;
-  for (const p of positions) {
-    if (!p) return undefined;
-    if (!low || p.lsn < low.lsn || (p.lsn === low.lsn && p.nextIndex < low.nextIndex)) low = p;
-  }
-  return low;
 }
 
 function validateTx(tx: SourceTransaction, src: SourceState): void {

@@ -55,6 +55,8 @@ export class Worker {
   private stopping = false;
   flushRequested = false;
   busy = false;
+  /** Time spent applying (planning, statements, commits), for the bench's engine-only figure. */
+  busyMs = 0;
   private readonly ctx: BatchContext;
 
   constructor(
@@ -127,6 +129,7 @@ export class Worker {
       }
       const head = this.queue[this.head]!;
       this.busy = true;
+      const t0 = performance.now();
       try {
         if (isBarrier(head)) {
           this.head++;
@@ -137,6 +140,7 @@ export class Worker {
         }
       } finally {
         this.busy = false;
+        this.busyMs += performance.now() - t0;
       }
       this.host.progress();
     }
