@@ -32,7 +32,7 @@ export interface ReplicationStreamOptions {
   statusIntervalMs?: number;
   /** Periodic `pg_logical_emit_message(false, prefix, ...)` on a normal connection (default off). */
   heartbeat?: { intervalMs: number; prefix?: string } | false;
-  /** Streamed transactions past `memoryBytes` (default 64 MiB) go to temp files in `dir` (default the OS temp dir). */
+  /** Streamed transactions past `memoryBytes` (default 32 MiB) go to temp files in `dir` (default the OS temp dir). */
   spill?: { memoryBytes?: number; dir?: string };
   /** Size of transaction parts (default 5,000 changes or 4 MiB). */
   part?: Partial<PartLimits>;

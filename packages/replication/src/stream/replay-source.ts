@@ -9,7 +9,7 @@ import {
   type RelationMapping,
   toChange,
 } from './part-builder.js';
-import type { LogRecord } from './spill-log.js';
+import { type LogChunk, readRecord } from './spill-log.js';
 import type { StreamedTransaction } from './streamed-transactions.js';
 
 /**
@@ -22,9 +22,9 @@ export class ReplaySource {
   private readonly builder: PartBuilder;
   private readonly total: number;
   private consumed = 0;
-  private iter: AsyncGenerator<LogRecord[]> | undefined;
-  private batch: LogRecord[] = [];
-  private batchAt = 0;
+  private iter: AsyncGenerator<LogChunk> | undefined;
+  private chunk: LogChunk | undefined;
+  private at = 0;
   private done = false;
 
   constructor(
@@ -49,18 +49,24 @@ export class ReplaySource {
   /** The next part, or undefined once the final one was returned. */
   async next(): Promise<TransactionPart | undefined> {
     if (this.done) return undefined;
-    this.iter ??= this.tx.log.batches();
+    this.iter ??= this.tx.log.chunks();
     while (!this.builder.isFull && this.consumed < this.total) {
-      let rec = this.batch[this.batchAt];
-      if (!rec) {
+      if (!this.chunk || this.at >= this.chunk.end) {
         const r = await this.iter.next();
-        if (r.done) break;
-        this.batch = r.value;
-        this.batchAt = 0;
-        rec = this.batch[0];
-        if (!rec) continue;
+        // Disposed meanwhile (a reconnect): the caller drops whatever comes back.
+        if (r.done || this.done) break;
+        this.chunk = r.value;
+        this.at = r.value.start;
       }
-      this.batchAt++;
+      const rec = readRecord(this.chunk.buf, this.at, this.chunk.end);
+      if (!rec) {
+        throw new StreamError(
+          'spill_error',
+          this.options.slot,
+          `replaying streamed transaction ${this.tx.xid}: a stored record is cut short`,
+        );
+      }
+      this.at = rec.next;
       this.consumed++;
       const msg = this.decoder.decode(rec.payload);
       if (msg.tag === 'message') {
@@ -108,6 +114,7 @@ export class ReplaySource {
 
   dispose(): void {
     this.done = true;
+    this.chunk = undefined;
     this.tx.dispose();
     void this.iter?.return(undefined);
   }

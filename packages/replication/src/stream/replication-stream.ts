@@ -99,7 +99,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       () => this.session?.resume(),
     );
     this.mapping = new RelationMapping(options.mapRelation);
-    this.budget = new MemoryBudget(options.spill?.memoryBytes ?? 64 * 1024 * 1024);
+    this.budget = new MemoryBudget(options.spill?.memoryBytes ?? 32 * 1024 * 1024);
     this.spillDir = new SpillDir(options.spill?.dir, this.log);
     this.spillDir.onFile = () => {
       this.stats.spillFiles++;

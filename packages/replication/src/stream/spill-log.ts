@@ -13,6 +13,15 @@ const SPILLED_WRITE_BEHIND = 4 * BLOCK_BYTES;
 export interface LogRecord {
   relIdxs: number[];
   payload: Buffer;
+  /** Offset of the next record in the same buffer. */
+  next: number;
+}
+
+/** Whole records between `start` and `end` of `buf`; valid until the reader asks for the next chunk. */
+export interface LogChunk {
+  buf: Buffer;
+  start: number;
+  end: number;
 }
 
 /** Thrown for any file system failure of the spill files. */
@@ -23,11 +32,14 @@ export class SpillIoError extends Error {
 /**
  * The shared memory budget of every open streamed transaction of one
  * stream. Past the limit, the log holding the most memory moves it to its
- * file.
+ * file. Standard blocks are recycled through a pool bounded by the same
+ * limit: a large transaction passing through memory on its way to disk does
+ * not leave a trail of dead buffers for the garbage collector.
  */
 export class MemoryBudget {
   used = 0;
   private readonly logs = new Set<SpillLog>();
+  private readonly pool: Buffer[] = [];
 
   constructor(readonly limit: number) {}
 
@@ -37,6 +49,25 @@ export class MemoryBudget {
 
   unregister(log: SpillLog): void {
     this.logs.delete(log);
+  }
+
+  allocate(size: number): Buffer {
+    this.used += size;
+    if (size === BLOCK_BYTES) {
+      const b = this.pool.pop();
+      if (b) return b;
+    }
+    return Buffer.allocUnsafe(size);
+  }
+
+  release(buf: Buffer): void {
+    this.used -= buf.length;
+    if (
+      buf.length === BLOCK_BYTES &&
+      (this.pool.length + 1) * BLOCK_BYTES + this.used <= this.limit
+    ) {
+      this.pool.push(buf);
+    }
   }
 
   enforce(): void {
@@ -88,19 +119,18 @@ export class SpillLog {
     return this.fd !== undefined;
   }
 
-  get filePath(): string | undefined {
-    return this.path;
+  get isDisposed(): boolean {
+    return this.disposed;
   }
 
   append(relIdxs: number[], payload: Uint8Array): void {
     const len = 6 + 4 * relIdxs.length + payload.length;
     let block = this.blocks[this.blocks.length - 1];
     if (!block || block.used + len > block.buf.length) {
-      const cap = Math.max(BLOCK_BYTES, len);
-      block = { buf: Buffer.allocUnsafe(cap), used: 0 };
+      const buf = this.budget.allocate(Math.max(BLOCK_BYTES, len));
+      block = { buf, used: 0 };
       this.blocks.push(block);
-      this.memoryBytes += cap;
-      this.budget.used += cap;
+      this.memoryBytes += buf.length;
     }
     const b = block.buf;
     let at = block.used;
@@ -170,11 +200,12 @@ export class SpillLog {
   }
 
   /**
-   * The records in order, the file first, then the memory blocks, in batches
-   * (one per chunk read or block) to keep the per-record cost low. Payloads
-   * are views: a batch is valid until the generator is resumed.
+   * The log in order, the file first, then the memory blocks, as chunks of
+   * whole records: no per-record objects are kept between reads, so a
+   * replay leaves little for the garbage collector. A chunk is valid until
+   * the generator is resumed.
    */
-  async *batches(): AsyncGenerator<LogRecord[]> {
+  async *chunks(): AsyncGenerator<LogChunk> {
     if (this.fd !== undefined && this.fileBytes > 0) {
       const fd = this.fd;
       const end = this.fileBytes;
@@ -208,45 +239,37 @@ export class SpillLog {
           pos += n;
           have += n;
         }
-        const batch: LogRecord[] = [];
-        let at = 0;
-        for (;;) {
-          const rec = parseRecord(buf, at, have);
-          if (!rec) break;
-          at = rec.next;
-          batch.push({ relIdxs: rec.relIdxs, payload: rec.payload });
-        }
-        if (at === 0 && pos >= end && have > 0) {
+        const whole = wholeRecords(buf, have);
+        if (whole === 0 && pos >= end) {
           throw new SpillIoError(`spill file ${this.path} ends inside a record`);
         }
-        if (batch.length > 0) {
-          yield batch;
+        if (whole > 0) {
+          yield { buf, start: 0, end: whole };
           if (this.disposed) return;
         }
-        // Only now, with the batch consumed, may its bytes be overwritten.
-        buf.copy(buf, 0, at, have);
-        have -= at;
+        // Only now, with the chunk consumed, may its bytes be overwritten.
+        buf.copy(buf, 0, whole, have);
+        have -= whole;
       }
     }
     for (const block of this.blocks) {
-      const batch: LogRecord[] = [];
-      let at = 0;
-      for (;;) {
-        const rec = parseRecord(block.buf, at, block.used);
-        if (!rec) break;
-        at = rec.next;
-        batch.push({ relIdxs: rec.relIdxs, payload: rec.payload });
-      }
-      if (batch.length > 0) {
-        yield batch;
-        if (this.disposed) return;
-      }
+      if (block.used === 0) continue;
+      yield { buf: block.buf, start: 0, end: block.used };
+      if (this.disposed) return;
     }
   }
 
   /** The records one by one (tests, small logs). */
   async *records(): AsyncGenerator<LogRecord> {
-    for await (const batch of this.batches()) yield* batch;
+    for await (const chunk of this.chunks()) {
+      let at = chunk.start;
+      while (at < chunk.end) {
+        const rec = readRecord(chunk.buf, at, chunk.end);
+        if (!rec) break;
+        at = rec.next;
+        yield rec;
+      }
+    }
   }
 
   /** Frees the memory and removes the file. Safe to call twice. */
@@ -275,15 +298,12 @@ export class SpillLog {
 
   private release(block: Block): void {
     this.memoryBytes -= block.buf.length;
-    this.budget.used -= block.buf.length;
+    this.budget.release(block.buf);
   }
 }
 
-function parseRecord(
-  buf: Buffer,
-  at: number,
-  end: number,
-): { relIdxs: number[]; payload: Buffer; next: number } | undefined {
+/** The record at `at`, or undefined when it does not end before `end`. */
+export function readRecord(buf: Buffer, at: number, end: number): LogRecord | undefined {
   if (end - at < 6) return undefined;
   const payloadLen = buf.readUInt32BE(at);
   const nRel = buf.readUInt16BE(at + 4);
@@ -293,4 +313,15 @@ function parseRecord(
   for (let i = 0; i < nRel; i++) relIdxs[i] = buf.readUInt32BE(at + 6 + 4 * i);
   const start = at + headerLen;
   return { relIdxs, payload: buf.subarray(start, start + payloadLen), next: start + payloadLen };
+}
+
+/** Bytes from 0 covered by whole records. */
+function wholeRecords(buf: Buffer, have: number): number {
+  let at = 0;
+  while (have - at >= 6) {
+    const len = 6 + 4 * buf.readUInt16BE(at + 4) + buf.readUInt32BE(at);
+    if (at + len > have) break;
+    at += len;
+  }
+  return at;
 }
