@@ -1,7 +1,14 @@
-import { ApplyEngine, type StatEntry, type TableMapping } from '@kuvasz/apply';
+import {
+  ApplyEngine,
+  describeTable,
+  type StatEntry,
+  type TableMapping,
+  TargetError,
+} from '@kuvasz/apply';
 import { CopySync } from '@kuvasz/copy-sync';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { fmtName, targetsOf } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SyncProgress } from '../ui/progress.js';
@@ -63,6 +70,7 @@ export class Streamer {
   private healthTimer: NodeJS.Timeout | undefined;
   private statsSeen = new Map<string, number>();
   private statsSaved = new Map<string, number>();
+  private readonly statusWrites = new Map<string, Promise<void>>();
 
   constructor(
     private readonly cfg: Config,
@@ -104,11 +112,30 @@ export class Streamer {
 
   /** Starts the engine (validating every target table) and every source. */
   async start(): Promise<void> {
+    await this.assertSidColumns();
     await this.engine.start();
     for (const r of this.runners) this.running.push(r.run(this.controller.signal));
     this.healthTimer = setInterval(() => void this.pollHealth(), HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
     void this.pollHealth();
+  }
+
+  /**
+   * The engine knows source databases, not their urls: several sids of one
+   * database writing into a target without `sid` would mix their rows.
+   */
+  private async assertSidColumns(): Promise<void> {
+    const problems: string[] = [];
+    for (const use of targetsOf(this.cfg)) {
+      if (use.feeds.length < 2) continue;
+      const desc = await describeTable(this.pool, use.target);
+      if (desc && !desc.columns.some((c) => c.name === 'sid')) {
+        problems.push(
+          `target ${fmtName(use.target)} receives rows from several sources (sid ${use.feeds.map((f) => f.sid).join(', ')}) but has no sid column; add one (ALTER TABLE ${fmtName(use.target)} ADD COLUMN sid text NOT NULL) and include it in the primary key`,
+        );
+      }
+    }
+    if (problems.length > 0) throw new TargetError(problems);
   }
 
   /** Ready when every source streams. */
@@ -184,7 +211,19 @@ export class Streamer {
     }
   }
 
-  private async saveStatus(snap: SourceSnapshot): Promise<void> {
+  /**
+   * Writes of one source run one after the other: a source that fails fast
+   * changes state within milliseconds, and concurrent upserts could land out
+   * of order, leaving an older state (without the error) in the status.
+   */
+  private saveStatus(snap: SourceSnapshot): Promise<void> {
+    const k = `${snap.database}\u0000${snap.sid}`;
+    const next = (this.statusWrites.get(k) ?? Promise.resolve()).then(() => this.writeStatus(snap));
+    this.statusWrites.set(k, next);
+    return next;
+  }
+
+  private async writeStatus(snap: SourceSnapshot): Promise<void> {
     const runner = this.runners.find(
       (r) => r.id.database === snap.database && r.id.sid === snap.sid,
     );
