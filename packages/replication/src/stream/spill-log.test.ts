@@ -116,4 +116,24 @@ describe('SpillLog', () => {
     small.dispose();
     big.dispose();
   });
+
+  test('blocks are recycled through a pool bounded by the budget', () => {
+    const budget = new MemoryBudget(2 * BLOCK_BYTES);
+    const a = budget.allocate(BLOCK_BYTES);
+    const b = budget.allocate(BLOCK_BYTES);
+    const big = budget.allocate(3 * BLOCK_BYTES);
+    expect(budget.used).toBe(5 * BLOCK_BYTES);
+    budget.release(big); // not a standard block: dropped
+    budget.release(a);
+    budget.release(b);
+    expect(budget.used).toBe(0);
+    const c = budget.allocate(BLOCK_BYTES);
+    const d = budget.allocate(BLOCK_BYTES);
+    const e = budget.allocate(BLOCK_BYTES);
+    expect(c === a || c === b).toBe(true);
+    expect(d === a || d === b).toBe(true);
+    expect(c).not.toBe(d);
+    expect(e === a || e === b).toBe(false);
+    expect(budget.used).toBe(3 * BLOCK_BYTES);
+  });
 });
