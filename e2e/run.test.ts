@@ -1,8 +1,16 @@
 import type { PgCluster } from '@kuvasz/testkit';
 import { startPostgres, waitFor } from '@kuvasz/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { assertNoLeftovers } from './checks.js';
 import { runCli } from './cli.js';
-import { assertNoSecrets, CliProcess, tableRows, tempDir, writeConfig } from './harness.js';
+import {
+  assertNoSecrets,
+  CliProcess,
+  killAll,
+  tableRows,
+  tempDir,
+  writeConfig,
+} from './harness.js';
 
 const SOURCE_DDL = `
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, note text);
@@ -54,6 +62,7 @@ log: { format: json }
 });
 
 afterAll(async () => {
+  await killAll();
   await Promise.all([a, b, dst].map((c) => c?.stop()));
 });
 
@@ -288,5 +297,17 @@ describe('run: two sources (PG 14 and PG 17) into one PG 17 destination', () => 
       expect(res.code).toBe(0);
       assertNoSecrets(cli.output, [a, b, dst]);
     }
+  });
+
+  test('teardown drops both slots and publications; nothing of the streamer is left', async () => {
+    const down = runCli(['teardown', '-c', config, '--yes']);
+    expect(down.status, down.stdout + down.stderr).toBe(0);
+    expect(
+      down.stdout.match(/slot kuvasz_shop_[ab] dropped, publication kuvasz_shop_[ab] dropped/g),
+    ).toHaveLength(2);
+    assertNoSecrets(down.stdout + down.stderr, [a, b, dst]);
+    await assertNoLeftovers([a, b, dst]);
+    for (const c of [a, b])
+      expect(await c.sql('SELECT pubname FROM pg_publication', [], 'shop')).toEqual([]);
   });
 });
