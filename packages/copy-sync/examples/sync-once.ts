@@ -6,7 +6,8 @@
  *   SOURCE_URL=postgres://... DEST_URL=postgres://... TABLES=public.orders,public.items \
  *     node examples/sync-once.mjs    (bundle first, see the README)
  */
-import { CopySync, formatLsn, parseLsn } from '@kuvasz/copy-sync';
+import { CopySync } from '@kuvasz/copy-sync';
+import { formatLsn, parseLsn } from '@kuvasz/pgoutput';
 import pg from 'pg';
 
 const sourceUrl = process.env.SOURCE_URL ?? 'postgres://postgres@localhost/source';

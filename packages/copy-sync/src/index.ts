@@ -7,7 +7,6 @@ export {
   SyncFailedError,
 } from './errors.js';
 export { type Logger, noopLogger } from './logger.js';
-export { formatLsn, parseLsn } from './lsn.js';
 export type {
   AcquiredSnapshot,
   CopySyncOptions,

@@ -1,6 +1,6 @@
+import { formatLsn, parseLsn } from '@kuvasz/pgoutput';
 import type pg from 'pg';
 import { CopySyncError, messageOf, sqlstateOf } from './errors.js';
-import { formatLsn, parseLsn } from './lsn.js';
 import { ident, literal } from './sql.js';
 import type { SourceId, TableRef, TableState, TargetType } from './types.js';
 

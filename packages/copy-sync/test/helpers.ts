@@ -1,6 +1,6 @@
+import { parseLsn } from '@kuvasz/pgoutput';
 import type { PgCluster } from '@kuvasz/testkit';
 import pg from 'pg';
-import { parseLsn } from '../src/lsn.js';
 
 export interface ExportedSnapshot {
   name: string;
