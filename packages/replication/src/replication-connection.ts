@@ -1,3 +1,4 @@
+/// <reference path="./pg-copy-streams-both.d.ts" />
 import type { Duplex } from 'node:stream';
 import { parseLsn } from '@kuvasz/pgoutput';
 import type pg from 'pg';
