@@ -133,3 +133,18 @@ test('a map file reports paths as written', () => {
     ).join('\n'),
   ).toMatch(/\[0\]\.tables\.t \(line 3\): unknown key "tpye"/);
 });
+
+test('two sources whose slot names would collide are refused', () => {
+  const text = `destination: { url: x }
+databases:
+  - database: Orders
+    urls: [{ url: a, sid: "Tenant-1" }]
+    tables: { t: }
+  - database: orders
+    urls: [{ url: b, sid: tenant_1 }]
+    tables: { t: }
+`;
+  expect(issuesOf(text).join('\n')).toMatch(
+    /databases\[1\]\.urls\[0\]\.sid \(line 7\): slot and publication name kuvasz_orders_tenant_1 is also the name of databases\[0\] sid "Tenant-1"/,
+  );
+});

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { kuvaszObjectName } from '@kuvasz/replication';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
@@ -222,6 +223,24 @@ function normalize(
     }
     for (const u of db.urls)
       sources.push({ database: db.database, sid: String(u.sid), url: u.url, tables });
+  });
+
+  // Slot and publication names are lower-cased, sanitized and cut to 63 bytes:
+  // two sources may end up with the same one.
+  const names = new Map<string, { db: number; sid: string }>();
+  cfg.databases.forEach((db, di) => {
+    db.urls.forEach((u, ui) => {
+      const name = kuvaszObjectName(db.database, String(u.sid));
+      const other = names.get(name);
+      if (other && !(other.db === di && other.sid === String(u.sid))) {
+        issues.push({
+          path: ['databases', di, 'urls', ui, 'sid'],
+          message: `slot and publication name ${name} is also the name of databases[${other.db}] sid ${JSON.stringify(other.sid)}; names are lower-cased, non [a-z0-9_] characters become _, and they are cut to 63 bytes: choose another sid`,
+        });
+      } else {
+        names.set(name, { db: di, sid: String(u.sid) });
+      }
+    });
   });
 
   const secrets = [cfg.destination.url, ...sources.map((s) => s.url)].flatMap(passwordsIn);
