@@ -75,6 +75,11 @@ interface PhaseResult {
   historyEngineMs: number;
 }
 
+let peakHeap = 0;
+setInterval(() => {
+  peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+}, 100).unref();
+
 async function main(): Promise<void> {
   const source = await startPostgres({ version: 17, settings: SETTINGS });
   const dest = await startPostgres({ version: 17, settings: SETTINGS });
@@ -287,7 +292,9 @@ function report(results: PhaseResult[]): void {
       ),
     )}`,
   );
-  console.log(`peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
+  console.log(
+    `peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (peak V8 heap used ${Math.round(peakHeap / 1048576)} MB)`,
+  );
 }
 
 main().catch((e: unknown) => {
