@@ -376,7 +376,7 @@ export class ApplyEngine {
         code: error.code,
         err: error,
       },
-      'source stopped: a change was rejected',
+      'source stopped: its durable position stays before the failing change',
     );
     this.progressSignal.notify();
   }
