@@ -54,7 +54,9 @@ export class SourceState {
 
   /** Pops resolved records; returns the new durable LSN when it moved. */
   advance(): bigint | undefined {
-    if (this.state === 'failed') return undefined;
+    // Also after a failure: changes before the failing one may still be
+    // committing on other lanes; the failing change's record never resolves,
+    // so the durable LSN stops right before it.
     let moved: bigint | undefined;
     while (this.head < this.records.length) {
       const r = this.records[this.head]!;
