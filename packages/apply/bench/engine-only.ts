@@ -10,7 +10,7 @@ import { ApplyEngine, type RowChange, type SourceRelation } from '../src/index.j
 
 const N = Number(process.env.KUVASZ_BENCH_CHANGES ?? 200_000);
 const WORKERS = Number(process.env.KUVASZ_BENCH_WORKERS ?? 4);
-const LANES = Number(process.env.KUVASZ_BENCH_LANES ?? WORKERS);
+const LANES = Number(process.env.KUVASZ_BENCH_LANES ?? Math.min(2, WORKERS));
 
 const rel: SourceRelation = {
   schema: 'public',
