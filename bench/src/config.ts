@@ -1,0 +1,67 @@
+/**
+ * Sizes of every benchmark. `KUVASZ_BENCH_SCALE=small` is a quick run (a
+ * couple of minutes); the default is the issue's sizes. Each size can be set
+ * on its own too.
+ */
+export interface BenchSizes {
+  scale: 'full' | 'small';
+  /** Initial sync: rows of the pgbench_accounts-like table (~125 bytes a row). */
+  syncRows: number;
+  /** Initial sync: rows of the wide table (2 KB of text each, stored in TOAST). */
+  syncWideRows: number;
+  /** Catch-up: row changes in the backlog (per table type). */
+  backlogChanges: number;
+  /** Steady load: target rates in row changes per second (a TPC-B transaction changes 4 rows). */
+  rates: number[];
+  /** Steady load: seconds per rate and system. */
+  rateSeconds: number;
+  /** Steady load: pgbench scale (100,000 accounts each). */
+  pgbenchScale: number;
+  /** Memory: rows of the single large transaction. */
+  bigTxRows: number;
+  /** Which benchmarks run (all by default). */
+  only: Set<BenchName>;
+}
+
+export type BenchName = 'sync' | 'catchup' | 'latency' | 'memory';
+export const ALL_BENCHES: BenchName[] = ['sync', 'catchup', 'latency', 'memory'];
+
+function num(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v.replaceAll('_', ''));
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive number`);
+  return n;
+}
+
+export function readSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
+  const scale = env.KUVASZ_BENCH_SCALE === 'small' ? 'small' : 'full';
+  if (env.KUVASZ_BENCH_SCALE && !['small', 'full'].includes(env.KUVASZ_BENCH_SCALE))
+    throw new Error(`KUVASZ_BENCH_SCALE=${env.KUVASZ_BENCH_SCALE}: expected small or full`);
+  const small = scale === 'small';
+  const rates = env.KUVASZ_BENCH_RATES
+    ? env.KUVASZ_BENCH_RATES.split(',').map((r) => Number(r.trim()))
+    : small
+      ? [2_000, 10_000]
+      : [2_000, 5_000, 10_000, 15_000, 20_000, 30_000];
+  if (rates.some((r) => !Number.isFinite(r) || r <= 0))
+    throw new Error(`KUVASZ_BENCH_RATES=${env.KUVASZ_BENCH_RATES}: expected numbers`);
+  const only = env.KUVASZ_BENCH_ONLY
+    ? new Set(env.KUVASZ_BENCH_ONLY.split(',').map((s) => s.trim() as BenchName))
+    : new Set(ALL_BENCHES);
+  for (const b of only)
+    if (!ALL_BENCHES.includes(b))
+      throw new Error(`KUVASZ_BENCH_ONLY: unknown benchmark ${b}; use ${ALL_BENCHES.join(',')}`);
+  return {
+    scale,
+    // ~0.9 GB of heap plus ~0.1 GB of TOAST by default.
+    syncRows: num('KUVASZ_BENCH_SYNC_ROWS', small ? 300_000 : 7_000_000),
+    syncWideRows: num('KUVASZ_BENCH_SYNC_WIDE_ROWS', small ? 5_000 : 50_000),
+    backlogChanges: num('KUVASZ_BENCH_CHANGES', small ? 100_000 : 1_000_000),
+    rates,
+    rateSeconds: num('KUVASZ_BENCH_RATE_SECONDS', small ? 8 : 30),
+    pgbenchScale: num('KUVASZ_BENCH_PGBENCH_SCALE', small ? 2 : 10),
+    bigTxRows: num('KUVASZ_BENCH_BIG_ROWS', small ? 200_000 : 2_000_000),
+    only,
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * `pnpm bench`: the four end-to-end benchmarks of kuvasz-streamer in one run,
+ * each next to its baseline measured in the same run on the same clusters and
+ * data. Writes bench/results/latest.{md,json,svg} and docs/performance.md
+ * (a quick or partial run goes to bench/results/tmp/ instead). Prints
+ * figures; asserts nothing.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { benchCatchUp } from './bench-catchup.js';
+import { benchLatency } from './bench-latency.js';
+import { benchMemory } from './bench-memory.js';
+import { benchSync } from './bench-sync.js';
+import { renderChart } from './chart.js';
+import { ALL_BENCHES, readSizes } from './config.js';
+import { machine } from './machine.js';
+import { REPRODUCE, renderResults } from './report.js';
+import type { BenchResults } from './types.js';
+import { say } from './util.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const RESULTS = path.join(ROOT, 'bench', 'results');
+
+const PERFORMANCE_INTRO = `# Performance
+
+How fast kuvasz-streamer is next to what users would otherwise pick, measured
+end to end through the CLI (\`apps/streamer/dist/kuvasz-streamer.mjs\`) against
+real PostgreSQL servers, by \`pnpm bench\` (code in [bench/](../bench/)):
+
+1. **Initial sync** of ~1 GB against \`pg_dump --data-only | psql\`.
+2. **Catch-up** of a 1,000,000-change backlog (clone and history tables)
+   against a native \`CREATE SUBSCRIPTION\` on the same backlog.
+3. **Steady load** with pgbench at fixed rates: commit-to-visible latency
+   p50 / p99 for the streamer and for native replication, and the highest
+   rate at which each keeps lag flat.
+4. **Memory**: the streamer's peak RSS during a 2,000,000-row transaction and
+   during the catch-ups.
+
+This page is rewritten by every full \`pnpm bench\` run; the same figures are in
+[bench/results/latest.md](../bench/results/latest.md) (and \`latest.json\`).
+
+`;
+
+/** `--render <results.json>`: rewrites the chart of a finished run (after a change of the chart code). */
+function rerender(file: string): void {
+  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchResults;
+  const svg = file.replace(/\.json$/, '.svg');
+  fs.writeFileSync(svg, renderChart(r));
+  say(`wrote ${svg}`);
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--render' && process.argv[3]) return rerender(process.argv[3]);
+  const sizes = readSizes();
+  const runs = Number(process.env.KUVASZ_BENCH_RUNS ?? 1);
+  const full = sizes.scale === 'full' && ALL_BENCHES.every((b) => sizes.only.has(b));
+  const loadBefore = os.loadavg();
+  say(
+    `scale ${sizes.scale}, benchmarks ${[...sizes.only].join(', ')}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  const t0 = performance.now();
+  const results: Omit<BenchResults, 'machine' | 'durationSeconds'> = { scale: sizes.scale };
+  const problems: string[] = [];
+  const attempt = async <T>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (err: unknown) {
+      problems.push(`${name} failed: ${(err as Error).message}`);
+      say(`${name} FAILED: ${(err as Error).stack ?? String(err)}`);
+      return undefined;
+    }
+  };
+  if (sizes.only.has('sync')) {
+    const s = await attempt('initial sync', () => benchSync(sizes, runs));
+    if (s) results.sync = s;
+  }
+  if (sizes.only.has('catchup')) {
+    const c = await attempt('catch-up', () => benchCatchUp(sizes));
+    if (c) {
+      problems.push(...c.problems);
+      results.catchup = { version: c.version, transactionRows: c.transactionRows, rows: c.rows };
+    }
+  }
+  if (sizes.only.has('latency')) {
+    const l = await attempt('steady load', () => benchLatency(sizes));
+    if (l) {
+      problems.push(...l.problems);
+      results.latency = {
+        version: l.version,
+        seconds: l.seconds,
+        pgbenchScale: l.pgbenchScale,
+        points: l.points,
+      };
+    }
+  }
+  if (sizes.only.has('memory')) {
+    const m = await attempt('memory', () => benchMemory(sizes));
+    if (m) {
+      problems.push(...m.problems);
+      results.memory = {
+        version: m.version,
+        rows: m.rows,
+        idleRssBytes: m.idleRssBytes,
+        peakRssBytes: m.peakRssBytes,
+        applySeconds: m.applySeconds,
+        capped: m.capped,
+        catchUpPeakRssBytes: results.catchup
+          ? Math.max(...results.catchup.rows.map((r) => r.peakRssBytes))
+          : undefined,
+      };
+    }
+  }
+  const all: BenchResults = {
+    ...results,
+    machine: machine(loadBefore),
+    durationSeconds: (performance.now() - t0) / 1000,
+  };
+  const problemText =
+    problems.length > 0
+      ? `\n## Problems during the run\n\n${problems.map((p) => `- ${p.replaceAll('\n', ' ')}`).join('\n')}\n`
+      : '';
+  const dir = full ? RESULTS : path.join(RESULTS, 'tmp');
+  fs.mkdirSync(dir, { recursive: true });
+  const stem = full
+    ? 'latest'
+    : `${sizes.scale}-${all.machine.date.replaceAll(':', '-').slice(0, 19)}`;
+  fs.writeFileSync(path.join(dir, `${stem}.svg`), renderChart(all));
+  fs.writeFileSync(
+    path.join(dir, `${stem}.json`),
+    `${JSON.stringify({ ...all, problems }, null, 2)}\n`,
+  );
+  const md = `# kuvasz-streamer benchmarks: ${full ? 'latest full run' : `${sizes.scale} run`}\n\n${renderResults(all, `${stem}.svg`)}${problemText}\n${REPRODUCE}`;
+  fs.writeFileSync(path.join(dir, `${stem}.md`), md);
+  if (full) {
+    fs.writeFileSync(
+      path.join(ROOT, 'docs', 'performance.md'),
+      `${PERFORMANCE_INTRO}## Latest results\n\n${renderResults(all, '../bench/results/latest.svg').replaceAll('\n## ', '\n### ')}${problemText.replace('## ', '### ')}\n${REPRODUCE}`,
+    );
+  }
+  process.stdout.write(md);
+  say(
+    `wrote ${path.relative(ROOT, path.join(dir, `${stem}.md`))}${full ? ' and docs/performance.md' : ''}`,
+  );
+}
+
+await main();

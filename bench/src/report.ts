@@ -1,0 +1,160 @@
+import type { BenchResults, LatencyPoint } from './types.js';
+import { fmt } from './util.js';
+
+const mb = (b: number) => `${fmt(b / 1e6)} MB`;
+const yes = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'yes' : '**no**');
+
+function at(r: BenchResults, system: LatencyPoint['system'], rate: number) {
+  return r.latency?.points.find((p) => p.system === system && p.rate === rate);
+}
+
+function highestSustained(r: BenchResults, system: LatencyPoint['system']): string {
+  const ok = (r.latency?.points ?? []).filter((p) => p.system === system && p.sustained);
+  const best = ok.reduce<LatencyPoint | undefined>(
+    (a, p) => (!a || p.rate > a.rate ? p : a),
+    undefined,
+  );
+  return best ? `${fmt(best.rate)} row changes/s` : 'none of the rates';
+}
+
+/** Peak RSS over every measurement of the streamer in the run. */
+export function peakRss(r: BenchResults): number | undefined {
+  const all = [
+    r.memory?.peakRssBytes,
+    r.sync?.peakRssBytes,
+    ...(r.catchup?.rows.map((c) => c.peakRssBytes) ?? []),
+  ].filter((x): x is number => typeof x === 'number' && x > 0);
+  return all.length > 0 ? Math.max(...all) : undefined;
+}
+
+function goals(r: BenchResults): string[] {
+  const clone = r.catchup?.rows.find((c) => c.type === 'clone');
+  const ours10k = at(r, 'kuvasz-streamer', 10_000);
+  const native10k = at(r, 'native', 10_000);
+  const peak = peakRss(r);
+  return [
+    '| goal | target | measured | met |',
+    '| --- | --- | --- | --- |',
+    `| initial sync vs ${r.sync?.baselineTool === 'psql-copy' ? 'psql \\copy pipe' : 'pg_dump \\| psql'} | >= 1.0x | ${r.sync ? `${r.sync.ratio.toFixed(2)}x` : 'not run'} | ${yes(r.sync ? r.sync.ratio >= 1 : undefined)} |`,
+    `| clone catch-up vs native subscription | >= 1.0x | ${clone ? `${clone.ratio.toFixed(2)}x` : 'not run'} | ${yes(clone ? clone.ratio >= 1 : undefined)} |`,
+    `| p99 commit-to-visible at 10,000 row changes/s | < 2x native's p99 and < 1 s | ${ours10k && native10k ? `${fmt(ours10k.p99Ms)} ms (native ${fmt(native10k.p99Ms)} ms)` : 'not run at 10,000/s'} | ${yes(ours10k && native10k ? ours10k.p99Ms < 2 * native10k.p99Ms && ours10k.p99Ms < 1000 : undefined)} |`,
+    `| streamer peak RSS (large transaction, catch-up, sync) | < 200 MB | ${peak ? mb(peak) : 'not run'}${r.memory?.capped && !r.memory.capped.error ? ` (large transaction with the V8 heap capped at ${r.memory.capped.heapMB} MB: ${mb(r.memory.capped.peakRssBytes)})` : ''} | ${yes(peak ? peak < 200e6 : undefined)} |`,
+  ];
+}
+
+/** The results sections shared by bench/results/latest.md and docs/performance.md. */
+export function renderResults(r: BenchResults, chartPath: string): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(
+    `Run ${m.date.slice(0, 19).replace('T', ' ')} UTC, commit ${m.commit}, scale \`${r.scale}\`, ${fmt(r.durationSeconds / 60, 1)} minutes in all.`,
+    '',
+    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${fmt(m.memoryGB, 1)} GB RAM, Node ${m.node}, PostgreSQL ${Object.entries(
+      m.pgVersions,
+    )
+      .map(([, v]) => v)
+      .join(
+        ' and ',
+      )} (embedded binaries from npm, \`fsync=off\`), source, destination, client tools and the streamer all on this one machine. Load average (1/5/15 min) before: ${m.loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${m.loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`,
+    '',
+    '**The machine is shared with other engineers running their own tests and benchmarks: absolute figures are noisy; read the ratios, measured side by side in the same run.**',
+    '',
+    `![benchmark chart](${chartPath})`,
+    '',
+    '## Goals',
+    '',
+    ...goals(r),
+    '',
+  );
+  if (r.sync) {
+    const s = r.sync;
+    const base =
+      s.baselineTool === 'pg_dump'
+        ? '`pg_dump --data-only \\| psql`'
+        : '`psql \\copy \\| psql \\copy`';
+    out.push(
+      `## 1. Initial sync (PostgreSQL ${s.sourceVersion} -> ${s.destVersion})`,
+      '',
+      `${fmt(s.rows)} rows, ${mb(s.bytes)} of table data (heap + TOAST, without indexes): a pgbench_accounts-like table and a table of 2 KB values. Both copy into empty tables with their primary keys; median of ${s.runs} run(s), order alternated.${s.note ? ` ${s.note}.` : ''}`,
+      '',
+      '| | seconds | MB/s | rows/s |',
+      '| --- | ---: | ---: | ---: |',
+      `| kuvasz-streamer (run until streaming) | ${fmt(s.oursSeconds, 1)} | ${fmt(s.oursMBps, 1)} | ${fmt(s.rows / s.oursSeconds)} |`,
+      `| ${base} | ${fmt(s.baselineSeconds, 1)} | ${fmt(s.baselineMBps, 1)} | ${fmt(s.rows / s.baselineSeconds)} |`,
+      `| **ratio** | | **${s.ratio.toFixed(2)}x** | |`,
+      '',
+    );
+  }
+  if (r.catchup) {
+    out.push(
+      `## 2. Catch-up of a backlog (PostgreSQL ${r.catchup.version} -> ${r.catchup.version})`,
+      '',
+      `The backlog piles up while the consumer is away (${r.catchup.transactionRows}-change transactions: 6 updates, 3 inserts, 1 delete); timed from resuming (streamer process start / \`ALTER SUBSCRIPTION ... ENABLE\`) until the backlog's last change is visible. Native replication has no history mode: its row is the same backlog applied as plain changes.`,
+      '',
+      '| target type | changes | kuvasz-streamer s (after connecting) | kuvasz-streamer rows/s | native s | native rows/s | ratio | streamer peak RSS |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...r.catchup.rows.map(
+        (c) =>
+          `| ${c.type} | ${fmt(c.changes)} | ${fmt(c.oursSeconds, 1)} (${fmt(c.oursStreamingSeconds, 1)}) | ${fmt(c.oursRowsPerSec)} | ${fmt(c.nativeSeconds, 1)} | ${fmt(c.nativeRowsPerSec)} | **${c.ratio.toFixed(2)}x** | ${mb(c.peakRssBytes)} |`,
+      ),
+      '',
+    );
+  }
+  if (r.latency) {
+    const l = r.latency;
+    out.push(
+      `## 3. Steady load (PostgreSQL ${l.version} -> ${l.version})`,
+      '',
+      `pgbench, a TPC-B-like transaction (3 updates + 1 insert = 4 row changes), 8 clients, \`-R\` at each rate for ${l.seconds} s, scale ${l.pgbenchScale}. Latency: destination \`applied_at\` (a target-only column, \`DEFAULT clock_timestamp()\`) minus the source row's \`clock_timestamp()\` taken just before COMMIT; the first 2 s of each rate are left out. "Flat": pgbench reached 90% of the rate, the last quarter's median is not above twice the first quarter's (+50 ms), and the destination held every row within 2 s of the end. kuvasz-streamer runs with its defaults (4 workers, 200 ms flush interval).`,
+      '',
+      '| row changes/s | system | achieved/s | p50 ms | p99 ms | max ms | first / last quarter p50 ms | drained s | flat |',
+      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...[...l.points]
+        .sort((a, b) => a.rate - b.rate || a.system.localeCompare(b.system))
+        .map(
+          (p) =>
+            `| ${fmt(p.rate)} | ${p.system} | ${fmt(p.achieved)} | ${fmt(p.p50Ms, 1)} | ${fmt(p.p99Ms, 1)} | ${fmt(p.maxMs)} | ${fmt(p.earlyP50Ms, 1)} / ${fmt(p.lateP50Ms, 1)} | ${fmt(p.drainSeconds, 1)} | ${p.sustained ? 'yes' : 'no'} |`,
+        ),
+      '',
+      `Highest rate with flat lag: kuvasz-streamer ${highestSustained(r, 'kuvasz-streamer')}, native ${highestSustained(r, 'native')} (a rate pgbench itself could not reach on this machine counts as not flat for both).`,
+      '',
+    );
+  }
+  if (r.memory) {
+    const mem = r.memory;
+    out.push(
+      `## 4. Memory (PostgreSQL ${mem.version} -> ${mem.version})`,
+      '',
+      `Peak RSS (\`VmHWM\` of the streamer process) while one transaction of ${fmt(mem.rows)} rows streams through it (the server's default \`logical_decoding_work_mem\`, so it arrives streamed in progress), and during the catch-ups above.`,
+      '',
+      '| measurement | peak RSS |',
+      '| --- | ---: |',
+      `| idle, streaming | ${mb(mem.idleRssBytes)} |`,
+      `| ${fmt(mem.rows)}-row transaction (visible ${fmt(mem.applySeconds, 1)} s after its commit) | ${mb(mem.peakRssBytes)} |`,
+      ...(mem.capped
+        ? [
+            mem.capped.error
+              ? `| the same with \`NODE_OPTIONS=--max-old-space-size=${mem.capped.heapMB}\` | failed: ${mem.capped.error} |`
+              : `| the same with \`NODE_OPTIONS=--max-old-space-size=${mem.capped.heapMB}\` (visible ${fmt(mem.capped.applySeconds, 1)} s after its commit) | ${mb(mem.capped.peakRssBytes)} |`,
+          ]
+        : []),
+      ...(r.catchup?.rows.map((c) => `| catch-up, ${c.type} | ${mb(c.peakRssBytes)} |`) ?? []),
+      ...(r.sync ? [`| initial sync | ${mb(r.sync.peakRssBytes)} |`] : []),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+export const REPRODUCE = [
+  '## Reproduce',
+  '',
+  '```sh',
+  'pnpm install',
+  "pnpm bench                           # the issue's sizes: about half an hour on 2 cores",
+  'KUVASZ_BENCH_SCALE=small pnpm bench  # a quick run (a few minutes), written to bench/results/tmp/',
+  '```',
+  '',
+  'Sizes: `KUVASZ_BENCH_SYNC_ROWS`, `KUVASZ_BENCH_SYNC_WIDE_ROWS`, `KUVASZ_BENCH_CHANGES`, `KUVASZ_BENCH_RATES` (comma-separated row changes/s), `KUVASZ_BENCH_RATE_SECONDS`, `KUVASZ_BENCH_PGBENCH_SCALE`, `KUVASZ_BENCH_BIG_ROWS`, `KUVASZ_BENCH_RUNS` (initial sync repetitions); `KUVASZ_BENCH_ONLY=sync,catchup,latency,memory` runs a subset. Only a full run of all four with the default sizes replaces `bench/results/latest.*` and this page. Needs `pg_dump` and `psql` (Debian: `postgresql-client-15`; installed by the bench when missing and run as root) and `pgbench` (Debian: `postgresql-15`); PostgreSQL servers come from `@kuvasz/testkit`. Run it when the machine is quiet (`uptime`).',
+  '',
+].join('\n');

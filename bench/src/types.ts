@@ -1,0 +1,99 @@
+export interface SyncResult {
+  sourceVersion: number;
+  destVersion: number;
+  /** Heap + TOAST of the source tables (no indexes). */
+  bytes: number;
+  rows: number;
+  baselineTool: 'pg_dump' | 'psql-copy';
+  note: string;
+  runs: number;
+  oursSeconds: number;
+  baselineSeconds: number;
+  oursMBps: number;
+  baselineMBps: number;
+  /** ours / baseline throughput: > 1 means faster than the baseline. */
+  ratio: number;
+  peakRssBytes: number;
+}
+
+export interface CatchUpRow {
+  type: 'clone' | 'history';
+  changes: number;
+  /** From the process start (startup, preflight and connection included). */
+  oursSeconds: number;
+  /** From the streamer's `streaming` line (connected to the slot). */
+  oursStreamingSeconds: number;
+  nativeSeconds: number;
+  oursRowsPerSec: number;
+  nativeRowsPerSec: number;
+  ratio: number;
+  peakRssBytes: number;
+}
+
+export interface CatchUpResult {
+  version: number;
+  transactionRows: number;
+  rows: CatchUpRow[];
+}
+
+export interface LatencyPoint {
+  /** `kuvasz-streamer`, `native`, or the streamer with a non-default setting. */
+  system: string;
+  /** Target row changes per second. */
+  rate: number;
+  /** What pgbench achieved, in row changes per second. */
+  achieved: number;
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Median latency of the first and the last quarter of the window. */
+  earlyP50Ms: number;
+  lateP50Ms: number;
+  /** Seconds until the destination held every row once pgbench ended. */
+  drainSeconds: number;
+  /** Lag stayed flat: the late quarter is not slower than the early one and it drained at once. */
+  sustained: boolean;
+}
+
+export interface LatencyResult {
+  version: number;
+  seconds: number;
+  pgbenchScale: number;
+  points: LatencyPoint[];
+}
+
+export interface MemoryResult {
+  version: number;
+  rows: number;
+  idleRssBytes: number;
+  peakRssBytes: number;
+  applySeconds: number;
+  /** The same transaction with the streamer's V8 heap capped (NODE_OPTIONS=--max-old-space-size). */
+  capped:
+    | { heapMB: number; peakRssBytes: number; applySeconds: number; error?: string }
+    | undefined;
+  catchUpPeakRssBytes: number | undefined;
+}
+
+export interface Machine {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGB: number;
+  node: string;
+  loadBefore: number[];
+  loadAfter: number[];
+  pgVersions: Record<string, string>;
+  commit: string;
+}
+
+export interface BenchResults {
+  scale: string;
+  machine: Machine;
+  durationSeconds: number;
+  sync?: SyncResult;
+  catchup?: CatchUpResult;
+  latency?: LatencyResult;
+  memory?: MemoryResult;
+}
