@@ -114,89 +114,93 @@ function bankWorkload(db: Db): Workload {
   });
 }
 
-test(`${KILLS} SIGKILLs at random moments under a steady workload lose and duplicate nothing`, async () => {
-  const random = rng(SEED);
-  const seed = `(KUVASZ_E2E_SEED=${SEED})`;
-  const workloads = sources.map((s) => bankWorkload(s.db));
-  const moments: string[] = [];
-  try {
-    await Promise.all(workloads.map((w) => commitsMore(w, 10)));
-    for (let k = 0; k < KILLS; k++) {
-      const cli = startRun(config);
-      // After the first, a third of the kills hit whatever the process is doing right
-      // after start (preflight, slot, copy); the others hit the stream while it applies.
-      let moment: string;
-      if (k === 0) {
-        // The first kill lands in the initial copy (100,000 ledger rows) of the new slots.
-        await cli.waitForLog('slot created; copying tables', 60_000);
-        moment = 'during the initial copy';
-      } else if (random() < 1 / 3) {
-        const ms = Math.round(200 + random() * 1500);
-        await new Promise((r) => setTimeout(r, ms));
-        moment = `${ms} ms after start`;
-      } else {
-        await cli.waitForLog('streaming', 60_000);
-        const ms = Math.round(random() * 1500);
-        await new Promise((r) => setTimeout(r, ms));
-        moment = `${ms} ms into streaming`;
+test(
+  `${KILLS} SIGKILLs at random moments under a steady workload lose and duplicate nothing`,
+  async () => {
+    const random = rng(SEED);
+    const seed = `(KUVASZ_E2E_SEED=${SEED})`;
+    const workloads = sources.map((s) => bankWorkload(s.db));
+    const moments: string[] = [];
+    try {
+      await Promise.all(workloads.map((w) => commitsMore(w, 10)));
+      for (let k = 0; k < KILLS; k++) {
+        const cli = startRun(config);
+        // After the first, a third of the kills hit whatever the process is doing right
+        // after start (preflight, slot, copy); the others hit the stream while it applies.
+        let moment: string;
+        if (k === 0) {
+          // The first kill lands in the initial copy (100,000 ledger rows) of the new slots.
+          await cli.waitForLog('slot created; copying tables', 60_000);
+          moment = 'during the initial copy';
+        } else if (random() < 1 / 3) {
+          const ms = Math.round(200 + random() * 1500);
+          await new Promise((r) => setTimeout(r, ms));
+          moment = `${ms} ms after start`;
+        } else {
+          await cli.waitForLog('streaming', 60_000);
+          const ms = Math.round(random() * 1500);
+          await new Promise((r) => setTimeout(r, ms));
+          moment = `${ms} ms into streaming`;
+        }
+        moments.push(`${moment} (${cli.countLogs('streaming')} streaming)`);
+        const res = await cli.stop('SIGKILL');
+        expect(res.signal, `kill ${k + 1} ${seed}`).toBe('SIGKILL');
+        assertNoSecrets(cli.output, [a, b, dwhPg]);
+        await commitsMore(workloads[k % 2] as Workload, 5);
       }
-      moments.push(`${moment} (${cli.countLogs('streaming')} streaming)`);
-      const res = await cli.stop('SIGKILL');
-      expect(res.signal, `kill ${k + 1} ${seed}`).toBe('SIGKILL');
-      assertNoSecrets(cli.output, [a, b, dwhPg]);
-      await commitsMore(workloads[k % 2] as Workload, 5);
+    } finally {
+      await Promise.all(workloads.map((w) => w.stop()));
     }
-  } finally {
-    await Promise.all(workloads.map((w) => w.stop()));
-  }
 
-  console.log(`[e2e] SIGKILL moments ${seed}: ${moments.join(', ')}`);
-  const cli = startRun(config);
-  try {
-    await cli.waitForLogCount('streaming', 2);
-    const why = `${seed}; kills at: ${moments.join(', ')}`;
-    for (const { sid, db } of sources) {
-      await waitForSame(
-        db,
-        'SELECT id, balance, version FROM accounts',
-        dwh,
-        `SELECT id, balance, version FROM accounts WHERE sid = '${sid}'`,
-        { message: `accounts of ${sid} ${why}` },
+    console.log(`[e2e] SIGKILL moments ${seed}: ${moments.join(', ')}`);
+    const cli = startRun(config);
+    try {
+      await cli.waitForLogCount('streaming', 2);
+      const why = `${seed}; kills at: ${moments.join(', ')}`;
+      for (const { sid, db } of sources) {
+        await waitForSame(
+          db,
+          'SELECT id, balance, version FROM accounts',
+          dwh,
+          `SELECT id, balance, version FROM accounts WHERE sid = '${sid}'`,
+          { message: `accounts of ${sid} ${why}` },
+        );
+        await waitForSame(
+          db,
+          'SELECT id, account, amount FROM ledger',
+          dwh,
+          `SELECT id, account, amount FROM ledger WHERE sid = '${sid}'`,
+          { message: `ledger of ${sid} ${why}` },
+        );
+        await waitForSame(
+          db,
+          'SELECT code, rate, version FROM rates',
+          dwh,
+          `SELECT code, rate, version FROM rates WHERE sid = '${sid}' AND ${OPEN} AND NOT kvsz_deleted`,
+          { message: `open rate versions of ${sid} ${why}` },
+        );
+      }
+      expect(
+        await historyProblems(dwh, 'rates', ['code'], { versionColumn: 'version' }),
+        why,
+      ).toEqual([]);
+      // Keys created by the workload start their chain at version 0.
+      const late = await dwhPg.sql<{ code: string }>(
+        "SELECT sid || '/' || code AS code FROM rates WHERE code LIKE 'n%' GROUP BY sid, code HAVING min(version) <> 0",
+        [],
+        dwh.db,
       );
-      await waitForSame(
-        db,
-        'SELECT id, account, amount FROM ledger',
-        dwh,
-        `SELECT id, account, amount FROM ledger WHERE sid = '${sid}'`,
-        { message: `ledger of ${sid} ${why}` },
-      );
-      await waitForSame(
-        db,
-        'SELECT code, rate, version FROM rates',
-        dwh,
-        `SELECT code, rate, version FROM rates WHERE sid = '${sid}' AND ${OPEN} AND NOT kvsz_deleted`,
-        { message: `open rate versions of ${sid} ${why}` },
-      );
+      expect(late, why).toEqual([]);
+      expect(
+        await count(dwh, "SELECT 1 FROM rates WHERE code LIKE 'n%' AND kvsz_deleted"),
+      ).toBeGreaterThan(0);
+      await waitFor(() => cli.running, { timeoutMs: 1000 });
+    } finally {
+      const res = await cli.stop('SIGTERM');
+      expect(res.code, cli.stderr.slice(-2000)).toBe(0);
     }
-    expect(
-      await historyProblems(dwh, 'rates', ['code'], { versionColumn: 'version' }),
-      why,
-    ).toEqual([]);
-    // Keys created by the workload start their chain at version 0.
-    const late = await dwhPg.sql<{ code: string }>(
-      "SELECT sid || '/' || code AS code FROM rates WHERE code LIKE 'n%' GROUP BY sid, code HAVING min(version) <> 0",
-      [],
-      dwh.db,
-    );
-    expect(late, why).toEqual([]);
-    expect(
-      await count(dwh, "SELECT 1 FROM rates WHERE code LIKE 'n%' AND kvsz_deleted"),
-    ).toBeGreaterThan(0);
-    await waitFor(() => cli.running, { timeoutMs: 1000 });
-  } finally {
-    const res = await cli.stop('SIGTERM');
-    expect(res.code, cli.stderr.slice(-2000)).toBe(0);
-  }
-  expect(runCli(['teardown', '-c', config, '--yes']).status).toBe(0);
-  await assertNoLeftovers([a, b, dwhPg]);
-});
+    expect(runCli(['teardown', '-c', config, '--yes']).status).toBe(0);
+    await assertNoLeftovers([a, b, dwhPg]);
+  },
+  120_000 + KILLS * 10_000,
+);
