@@ -41,6 +41,9 @@ try {
     destination: pool,
     workers: WORKERS,
     tableLanes: LANES,
+    ...(process.env.KUVASZ_BENCH_BATCH
+      ? { batchRows: Number(process.env.KUVASZ_BENCH_BATCH) }
+      : {}),
     ...(process.env.KUVASZ_BENCH_PENDING
       ? { maxPendingRows: Number(process.env.KUVASZ_BENCH_PENDING) }
       : {}),

@@ -280,6 +280,12 @@ export class ApplyEngine {
     rec.pending--;
     this.advance(src);
     while (this.queued() > this.opts.maxPendingRows && this.state === 'running') {
+      // Under backpressure no worker waits for its flush interval: a queue
+      // below batchRows would otherwise sit idle while the producer waits.
+      for (const w of this.workers) {
+        w.flushRequested = true;
+        w.poke();
+      }
       await this.progressSignal.wait(1000);
     }
   }

@@ -31,7 +31,11 @@ export interface ApplyEngineOptions {
   batchRows?: number;
   /** ... or this long after its oldest change arrived. Default 200 ms. */
   flushIntervalMs?: number;
-  /** `push()` waits while more changes than this are queued. Default 2 x `batchRows` (bounds memory). */
+  /**
+   * `push()` waits while more changes than this are queued (memory bound);
+   * meanwhile every worker flushes what it has without waiting for its
+   * interval. Default `batchRows`.
+   */
   maxPendingRows?: number;
   retry?: RetryOptions;
   /**
@@ -103,7 +107,7 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
     tableLanes,
     batchRows,
     flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 200, problems),
-    maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, 2 * batchRows, problems),
+    maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, batchRows, problems),
     retry: {
       attempts: positiveInt('retry.attempts', o.retry?.attempts, 20, problems),
       initialMs: positiveInt('retry.initialMs', o.retry?.initialMs, 100, problems),
