@@ -42,12 +42,47 @@ This page is rewritten by every full \`pnpm bench\` run; the same figures are in
 
 `;
 
-/** `--render <results.json>`: rewrites the chart of a finished run (after a change of the chart code). */
+/** Writes the chart, the JSON and the Markdown of a run (and docs/performance.md for a full one). */
+function writeOutputs(
+  all: BenchResults,
+  problems: string[],
+  dir: string,
+  stem: string,
+  full: boolean,
+): string {
+  const problemText =
+    problems.length > 0
+      ? `\n## Problems during the run\n\n${problems.map((p) => `- ${p.replaceAll('\n', ' ')}`).join('\n')}\n`
+      : '';
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${stem}.svg`), renderChart(all));
+  fs.writeFileSync(
+    path.join(dir, `${stem}.json`),
+    `${JSON.stringify({ ...all, problems }, null, 2)}\n`,
+  );
+  const md = `# kuvasz-streamer benchmarks: ${full ? 'latest full run' : `${all.scale} run`}\n\n${renderResults(all, `${stem}.svg`)}${problemText}\n${REPRODUCE}`;
+  fs.writeFileSync(path.join(dir, `${stem}.md`), md);
+  if (full) {
+    fs.writeFileSync(
+      path.join(ROOT, 'docs', 'performance.md'),
+      `${PERFORMANCE_INTRO}## Latest results\n\n${renderResults(all, '../bench/results/latest.svg').replaceAll('\n## ', '\n### ')}${problemText.replace('## ', '### ')}\n${REPRODUCE}`,
+    );
+  }
+  return md;
+}
+
+/**
+ * `--render <results.json>`: rewrites the Markdown and the chart (and for
+ * latest.json docs/performance.md) of a finished run from its JSON, after a
+ * change of the report code. The figures stay those of that run.
+ */
 function rerender(file: string): void {
-  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchResults;
-  const svg = file.replace(/\.json$/, '.svg');
-  fs.writeFileSync(svg, renderChart(r));
-  say(`wrote ${svg}`);
+  const { problems, ...r } = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchResults & {
+    problems?: string[];
+  };
+  const stem = path.basename(file, '.json');
+  writeOutputs(r, problems ?? [], path.dirname(file), stem, stem === 'latest');
+  say(`rewrote ${stem}.md and ${stem}.svg${stem === 'latest' ? ' and docs/performance.md' : ''}`);
 }
 
 async function main(): Promise<void> {
@@ -116,28 +151,11 @@ async function main(): Promise<void> {
     machine: machine(loadBefore),
     durationSeconds: (performance.now() - t0) / 1000,
   };
-  const problemText =
-    problems.length > 0
-      ? `\n## Problems during the run\n\n${problems.map((p) => `- ${p.replaceAll('\n', ' ')}`).join('\n')}\n`
-      : '';
   const dir = full ? RESULTS : path.join(RESULTS, 'tmp');
-  fs.mkdirSync(dir, { recursive: true });
   const stem = full
     ? 'latest'
     : `${sizes.scale}-${all.machine.date.replaceAll(':', '-').slice(0, 19)}`;
-  fs.writeFileSync(path.join(dir, `${stem}.svg`), renderChart(all));
-  fs.writeFileSync(
-    path.join(dir, `${stem}.json`),
-    `${JSON.stringify({ ...all, problems }, null, 2)}\n`,
-  );
-  const md = `# kuvasz-streamer benchmarks: ${full ? 'latest full run' : `${sizes.scale} run`}\n\n${renderResults(all, `${stem}.svg`)}${problemText}\n${REPRODUCE}`;
-  fs.writeFileSync(path.join(dir, `${stem}.md`), md);
-  if (full) {
-    fs.writeFileSync(
-      path.join(ROOT, 'docs', 'performance.md'),
-      `${PERFORMANCE_INTRO}## Latest results\n\n${renderResults(all, '../bench/results/latest.svg').replaceAll('\n## ', '\n### ')}${problemText.replace('## ', '### ')}\n${REPRODUCE}`,
-    );
-  }
+  const md = writeOutputs(all, problems, dir, stem, full);
   process.stdout.write(md);
   say(
     `wrote ${path.relative(ROOT, path.join(dir, `${stem}.md`))}${full ? ' and docs/performance.md' : ''}`,

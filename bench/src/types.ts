@@ -52,7 +52,7 @@ export interface LatencyPoint {
   lateP50Ms: number;
   /** Seconds until the destination held every row once pgbench ended. */
   drainSeconds: number;
-  /** Lag stayed flat: the late quarter is not slower than the early one and it drained at once. */
+  /** Lag stayed flat: see `isFlat`. */
   sustained: boolean;
 }
 
