@@ -4,6 +4,7 @@ import { type PositionWrite, savePositionsStatement } from './metadata.js';
 import { hasUnchanged, type PlannedOp, planUnit } from './plan-units.js';
 import type { Shape } from './shape.js';
 import {
+  closeAndReopen,
   closeVersions,
   deleteRows,
   insertRows,
@@ -252,13 +253,27 @@ async function historyRound(
   const events: BatchEvent[] = [];
   const ev = (op: PlannedOp<WorkItem>, kind: BatchEvent['kind']) =>
     events.push({ unit, op, kind, shape });
-  const closing = round.filter((o) => o.kind !== 'insert');
+  // Updates that keep their key and carry every value close and reopen in one statement.
+  const simple = shape.full
+    ? []
+    : round.filter((o) => o.kind === 'update' && !o.keyChanged && !hasUnchanged(shape, o.newT));
+  const missingSimple = new Set<PlannedOp<WorkItem>>();
+  if (simple.length > 0) {
+    for (const op of byOrd(simple, await run(client, ctx, closeAndReopen(shape, sid, simple)))) {
+      ev(op, 'update_missing');
+      missingSimple.add(op);
+    }
+  }
+  const isSimple = new Set(simple);
+  const closing = round.filter((o) => o.kind !== 'insert' && !isSimple.has(o));
   if (closing.length > 0) {
     for (const op of byOrd(closing, await run(client, ctx, closeVersions(shape, sid, closing)))) {
       ev(op, op.kind === 'delete' ? 'delete_missing' : 'update_missing');
     }
   }
-  const opening = round.filter((o) => o.kind !== 'delete');
+  const opening = round.filter(
+    (o) => o.kind !== 'delete' && (!isSimple.has(o) || missingSimple.has(o)),
+  );
   if (opening.length > 0) {
     const rows = await run(client, ctx, insertVersions(shape, sid, opening));
     for (const r of rows) {

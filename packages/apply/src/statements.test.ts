@@ -4,6 +4,7 @@ import type { PlannedOp } from './plan-units.js';
 import { resolveShape } from './shape.js';
 import {
   arrayLiteral,
+  closeAndReopen,
   closeVersions,
   deleteRows,
   insertRows,
@@ -112,6 +113,15 @@ describe('statement builders', () => {
         'kvsz_end = s.tm::timestamptz, kvsz_deleted = s.del',
       ],
       values: ['1', ['1'], ['2024-01-01 00:00:00+00'], [true]],
+    },
+    {
+      name: 'history update keeping its key: close and reopen in one statement, closes first',
+      st: () => closeAndReopen(hist, '1', [op('update', ['1', '{}', null], ['1', null, null])]),
+      has: [
+        `c AS (UPDATE "public"."t" t SET kvsz_end = s.tm::timestamptz`,
+        `SELECT $1::text, s.v0::integer, s.v1::json, s.tm::timestamptz, '9999-01-01 00:00:00+00'::timestamptz, false FROM s WHERE s.ord IN (SELECT c.ord FROM c)`,
+      ],
+      values: ['1', ['1'], ['{}'], ['1'], ['2024-01-01 00:00:00+00']],
     },
     {
       name: 'history open: probe of the last version decides 1900-01-01 or the commit time',

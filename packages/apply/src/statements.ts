@@ -316,6 +316,24 @@ export function closeVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[])
 }
 
 /**
+ * History, for updates that keep their key and carry every value: close the
+ * open version and open the new one in one statement (the INSERT reads the
+ * UPDATE's output, so every close happens before any open and the one-open-
+ * version index never sees two). Returns the `ord`s that had no open version.
+ */
+export function closeAndReopen<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
+  const p = new Params();
+  const sp = sidParamOf(shape, p, sid);
+  const src = sourceCte(shape, p, { values: true, keys: true, time: true, ops });
+  const t = shape.target.qualified;
+  const vals = [...(sp ? [sp] : []), ...shape.cols.map((c, i) => cast(`s.v${i}`, c))];
+  return {
+    text: `WITH ${src.cte}, c AS (UPDATE ${t} t SET kvsz_end = s.tm::timestamptz FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...vals, 's.tm::timestamptz', OPEN, 'false'].join(', ')} FROM s WHERE s.ord IN (SELECT c.ord FROM c)) ${MISSING('c')}`,
+    values: p.values,
+  };
+}
+
+/**
  * History: open new versions, for inserts (from 1900-01-01, or from the
  * commit time when the key had versions before) and updates (from the commit
  * time; unchanged TOAST values come from the version just closed at that
