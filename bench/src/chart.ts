@@ -53,7 +53,7 @@ function panel(p: Panel, x: number, y: number): string {
   const left = 56;
   const top = 44;
   const plotW = W - left - 16;
-  const plotH = H - top - 52;
+  const plotH = H - top - 62;
   const values = p.groups.flatMap((g) => g.bars.map((b) => b.value)).filter(Number.isFinite);
   const top1 = Math.max(...values, p.goal?.value ?? 0, 0);
   const max = niceMax(p.cap ? Math.min(top1, p.cap) : top1);
@@ -92,8 +92,15 @@ function panel(p: Panel, x: number, y: number): string {
         `<text x="${bx + bw / 2}" y="${yy - 4}" text-anchor="middle" font-size="10">${esc(`${capped ? '↑' : ''}${b.label ?? short(b.value)}`)}</text>`,
       );
     });
+    // Labels wrap at '\n' (narrow groups).
+    const lines = g.label.split('\n');
     out.push(
-      `<text x="${left + gi * gw + gw / 2}" y="${top + plotH + 16}" text-anchor="middle" font-size="11">${esc(g.label)}</text>`,
+      `<text x="${left + gi * gw + gw / 2}" y="${top + plotH + 16}" text-anchor="middle" font-size="11">${lines
+        .map(
+          (l, li) =>
+            `<tspan x="${left + gi * gw + gw / 2}" dy="${li === 0 ? 0 : 12}">${esc(l)}</tspan>`,
+        )
+        .join('')}</text>`,
     );
   });
   if (p.goal) {
@@ -116,7 +123,7 @@ function panel(p: Panel, x: number, y: number): string {
   legend.forEach((l, i) => {
     const lx = left + i * 140;
     out.push(
-      `<rect x="${lx}" y="${H - 22}" width="10" height="10" fill="${l.color}"/><text x="${lx + 14}" y="${H - 13}">${esc(l.text)}</text>`,
+      `<rect x="${lx}" y="${H - 17}" width="10" height="10" fill="${l.color}"/><text x="${lx + 14}" y="${H - 8}">${esc(l.text)}</text>`,
     );
   });
   out.push('</g>', '</g>');
@@ -128,7 +135,7 @@ export function renderChart(r: BenchResults): string {
   const mb = (b: number) => b / 1e6;
   if (r.sync) {
     panels.push({
-      title: `1. Initial sync, ${short(r.sync.bytes / 1e6)} MB (PG ${r.sync.sourceVersion} → ${r.sync.destVersion})`,
+      title: `1. Initial sync, ${Math.round(r.sync.bytes / 1e6).toLocaleString('en-US')} MB (PG ${r.sync.sourceVersion} → ${r.sync.destVersion})`,
       unit: 'MB/s (higher is better)',
       baseline: r.sync.baselineTool === 'pg_dump' ? 'pg_dump | psql' : 'psql \\copy pipe',
       groups: [
@@ -187,19 +194,25 @@ export function renderChart(r: BenchResults): string {
     });
   }
   const mem: { label: string; bars: Bar[] }[] = [];
-  if (r.memory)
+  if (r.memory) {
     mem.push({
       label: `${short(r.memory.rows)}-row tx`,
       bars: [{ name: 'peak RSS', value: mb(r.memory.peakRssBytes), color: OURS }],
     });
+    if (r.memory.capped && !r.memory.capped.error)
+      mem.push({
+        label: `same, heap\ncapped ${r.memory.capped.heapMB} MB`,
+        bars: [{ name: 'peak RSS', value: mb(r.memory.capped.peakRssBytes), color: OURS }],
+      });
+  }
   for (const c of r.catchup?.rows ?? [])
     mem.push({
-      label: `catch-up ${c.type}`,
+      label: `catch-up\n${c.type}`,
       bars: [{ name: 'peak RSS', value: mb(c.peakRssBytes), color: OURS }],
     });
   if (r.sync)
     mem.push({
-      label: 'initial sync',
+      label: 'initial\nsync',
       bars: [{ name: 'peak RSS', value: mb(r.sync.peakRssBytes), color: OURS }],
     });
   if (mem.length > 0)

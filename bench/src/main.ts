@@ -40,6 +40,21 @@ real PostgreSQL servers, by \`pnpm bench\` (code in [bench/](../bench/)):
 This page is rewritten by every full \`pnpm bench\` run; the same figures are in
 [bench/results/latest.md](../bench/results/latest.md) (and \`latest.json\`).
 
+Reading the figures:
+
+- Changes are applied in batches that close at \`apply.batch_rows\` changes or
+  \`apply.flush_interval_ms\` after their first change (200 ms by default), so
+  at low rates a change waits about half the interval for its batch; native
+  replication applies each transaction as it arrives. The steady-load table
+  has one extra pass with \`flush_interval_ms: 20\` to show that trade.
+- RSS is the kernel's peak (\`VmHWM\`) for the whole streamer process. V8
+  collects garbage lazily while the heap is far from its limit; the memory
+  table repeats the large transaction with the heap capped
+  (\`NODE_OPTIONS=--max-old-space-size=96\`) to separate what the streamer
+  needs from what it has not yet collected.
+- Native replication has no history (SCD2) mode: the history catch-up
+  compares our versioned apply with native's plain apply of the same changes.
+
 `;
 
 /** Writes the chart, the JSON and the Markdown of a run (and docs/performance.md for a full one). */
