@@ -16,6 +16,7 @@ import { type PgCluster, startPostgres, waitFor } from '@kuvasz/testkit';
 import pg from 'pg';
 import { ApplyEngine, type SourceId } from '../src/index.js';
 import { TxAssembler } from '../test/slot-source.js';
+import { streamSlot } from './walsender-reader.js';
 
 const env = (name: string, fallback: number): number => {
   const v = process.env[name];
@@ -29,6 +30,8 @@ const UPDATES = Math.floor((CHANGES * 0.3) / 10) * 10;
 const MIX = Math.floor((CHANGES * 0.2) / 10) * 10;
 const SETTINGS = { max_wal_size: '8GB', checkpoint_timeout: '30min', shared_buffers: '256MB' };
 const SOURCE: SourceId = { database: 'bench', sid: '1' };
+/** `stream` (default): START_REPLICATION through a walsender; `sql`: pg_logical_slot_get_binary_changes. */
+const READER = process.env.KUVASZ_BENCH_READER === 'sql' ? 'sql' : 'stream';
 
 const TABLE = 'CREATE TABLE bench_t (id int PRIMARY KEY, a int NOT NULL, b text, c timestamptz)';
 const MARKER =
@@ -132,8 +135,17 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
       `phase ${phase}: ${n.toLocaleString('en')} changes generated on the source in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
     const nativeMs = await native(dest, nativeDb, source, srcDb, phaseNo);
-    const clone = await engine(src, dest, cloneDb, 's_clone', 'clone');
-    const history = await engine(src, dest, historyDb, 's_history', 'history');
+    const clone = await engine(src, source, srcDb, phaseNo, dest, cloneDb, 's_clone', 'clone');
+    const history = await engine(
+      src,
+      source,
+      srcDb,
+      phaseNo,
+      dest,
+      historyDb,
+      's_history',
+      'history',
+    );
     results.push({
       phase,
       changes: n,
@@ -185,6 +197,9 @@ async function native(
 
 async function engine(
   src: pg.Pool,
+  source: PgCluster,
+  srcDb: string,
+  phase: number,
   dest: PgCluster,
   db: string,
   slot: string,
@@ -211,24 +226,58 @@ async function engine(
   });
   await e.start();
   const asm = new TxAssembler(SOURCE);
+  let durable: bigint | undefined;
+  e.onDurable((_s, lsn) => {
+    durable = lsn;
+  });
   const t0 = performance.now();
-  // Pipelined like the streamer: the next chunk is read and decoded while the workers apply.
-  for (;;) {
-    const res = await src.query<{ data: Buffer }>(
-      `SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, 20000, 'proto_version', '1', 'publication_names', 'p')`,
-      [slot],
-    );
-    if (res.rows.length === 0) break;
-    for (const row of res.rows) {
-      const tx = asm.feed(row.data);
-      if (tx) await e.push(tx);
+  let pushMs = 0;
+  let decodeMs = 0;
+  if (READER === 'sql') {
+    // The previous reader: chunks of 20,000 changes through SQL (not pipelined with the source's decoding).
+    for (;;) {
+      const res = await src.query<{ data: Buffer }>(
+        `SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, 20000, 'proto_version', '1', 'publication_names', 'p')`,
+        [slot],
+      );
+      if (res.rows.length === 0) break;
+      for (const row of res.rows) {
+        const tx = asm.feed(row.data);
+        if (tx) await e.push(tx);
+      }
     }
+  } else {
+    // Streamed like the streamer reads it: the source decodes while we apply.
+    await streamSlot({
+      url: source.urlFor(srcDb),
+      slot,
+      publication: 'p',
+      startLsn: 0n,
+      durable: () => durable,
+      onMessage: async (data) => {
+        const d0 = performance.now();
+        const tx = asm.feed(data);
+        decodeMs += performance.now() - d0;
+        if (!tx) return false;
+        const p0 = performance.now();
+        await e.push(tx);
+        pushMs += performance.now() - p0;
+        return tx.changes.some(
+          (c) => c.op === 'update' && c.relation.table === 'marker' && c.new[1] === String(phase),
+        );
+      },
+    });
   }
   await e.flush();
   // Engine-only: the time the busiest worker spent applying (waiting for input excluded).
   const workers = (e as unknown as { workers: { busyMs: number }[] }).workers;
   const engineMs = Math.max(...workers.map((w) => w.busyMs));
   const totalMs = performance.now() - t0;
+  if (process.env.KUVASZ_BENCH_VERBOSE) {
+    console.log(
+      `  ${type}: decoding ${(decodeMs / 1000).toFixed(1)} s, waiting in push ${(pushMs / 1000).toFixed(1)} s, total ${(totalMs / 1000).toFixed(1)} s`,
+    );
+  }
   const bad = e.stats().filter((s) => s.result !== 'ok' && s.result !== 'skipped');
   if (bad.length > 0 || e.sourceStatus(SOURCE).state !== 'running') {
     throw new Error(
@@ -237,6 +286,11 @@ async function engine(
   }
   await e.close();
   await pool.end();
+  // The walsender may take a moment to exit; the next phase restarts this slot.
+  await waitFor(
+    async () => !(await source.slots(srcDb)).find((s) => s.slot_name === slot)?.active,
+    { timeoutMs: 60_000, message: `${slot} to be released` },
+  );
   return { totalMs, engineMs };
 }
 

@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { copyIn } from './copy-in.js';
+import { type CopyStatement, copyRows } from './copy-rows.js';
 import { sqlstateOf } from './errors.js';
 import { type PositionWrite, savePositionsStatement } from './metadata.js';
 import { hasUnchanged, type PlannedOp, planUnit } from './plan-units.js';
@@ -59,14 +61,34 @@ export interface BatchResult {
 
 type Client = Pick<pg.PoolClient, 'query'>;
 
+/** What the current destination transaction has set (SET LOCAL lasts until it ends). */
+interface TxState {
+  nestedLoop: boolean;
+}
+
+const NESTED_LOOP_ON = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off';
+const NESTED_LOOP_OFF =
+  'SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT';
+
 async function run(
   client: Client,
   ctx: BatchContext,
+  tx: TxState,
   st: Statement,
 ): Promise<{ ord: number; conflict?: boolean }[]> {
+  const nestedLoop = st.nestedLoop === true;
+  if (nestedLoop !== tx.nestedLoop) {
+    await client.query(nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF);
+    tx.nestedLoop = nestedLoop;
+  }
   const res = await client.query<{ ord: number; conflict?: boolean }>(st.text, st.values);
   await ctx.step('statement');
   return res.rows;
+}
+
+async function runCopy(client: Client, ctx: BatchContext, st: CopyStatement): Promise<void> {
+  await copyIn(client, st.text, st.chunks);
+  await ctx.step('statement');
 }
 
 function byOrd<T>(ops: T[], rows: { ord: number }[]): T[] {
@@ -98,8 +120,10 @@ export async function applyBatch(
       unit.target.type,
     ),
   }));
-  await client.query('BEGIN');
-  if (ctx.synchronousCommit === 'off') await client.query('SET LOCAL synchronous_commit = off');
+  const tx: TxState = { nestedLoop: false };
+  await client.query(
+    ctx.synchronousCommit === 'off' ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+  );
   await ctx.step('planned');
   for (const { unit, list, plan } of plans) {
     const sid = unit.source.id.sid;
@@ -109,15 +133,15 @@ export async function applyBatch(
       result.settled.push({ unit, op: undefined, items: plan.folded, result: 'ok' });
     for (const block of plan.blocks) {
       if (block.kind === 'truncate') {
-        await run(client, ctx, truncateRows(unit.target, sid, block.time));
+        await run(client, ctx, tx, truncateRows(unit.target, sid, block.time));
         result.settled.push({ unit, op: undefined, items: block.refs, result: 'ok' });
         continue;
       }
       for (const round of block.rounds) {
         const events =
           unit.target.type === 'history'
-            ? await historyRound(client, ctx, unit, block.shape, sid, round)
-            : await cloneRound(client, ctx, unit, block.shape, sid, round);
+            ? await historyRound(client, ctx, tx, unit, block.shape, sid, round)
+            : await cloneRound(client, ctx, tx, unit, block.shape, sid, round);
         result.events.push(...events);
         const worst = new Map<PlannedOp<WorkItem>, 'conflict' | 'missing' | 'error'>();
         for (const e of events) {
@@ -173,6 +197,7 @@ export async function applyBatch(
 async function cloneRound(
   client: Client,
   ctx: BatchContext,
+  tx: TxState,
   unit: Unit,
   shape: Shape,
   sid: string,
@@ -185,11 +210,11 @@ async function cloneRound(
   const updates = round.filter((o) => o.kind === 'update');
   const deletes = round.filter((o) => o.kind === 'delete');
   if (deletes.length > 0) {
-    for (const op of byOrd(deletes, await run(client, ctx, deleteRows(shape, sid, deletes))))
+    for (const op of byOrd(deletes, await run(client, ctx, tx, deleteRows(shape, sid, deletes))))
       ev(op, 'delete_missing');
   }
   if (updates.length > 0) {
-    for (const op of byOrd(updates, await run(client, ctx, updateRows(shape, sid, updates)))) {
+    for (const op of byOrd(updates, await run(client, ctx, tx, updateRows(shape, sid, updates)))) {
       // A missing row is inserted from the new values, unless some are unchanged TOAST: never NULL them.
       if (hasUnchanged(shape, op.newT)) ev(op, 'unmaterializable');
       else {
@@ -202,41 +227,48 @@ async function cloneRound(
     const probe = !shape.full && shape.keyCols.length > 0;
     const conflicts = byOrd(
       inserts,
-      await insertWithConflicts(client, ctx, shape, sid, inserts, probe),
+      await insertWithConflicts(client, ctx, tx, shape, sid, inserts, probe),
     );
     const upserts: PlannedOp<WorkItem>[] = [];
     for (const op of conflicts) {
       if (op.quiet) upserts.push({ ...op, kind: 'update', whereT: op.newT });
       else ev(op, 'insert_conflict');
     }
-    if (upserts.length > 0) await run(client, ctx, updateRows(shape, sid, upserts));
+    if (upserts.length > 0) await run(client, ctx, tx, updateRows(shape, sid, upserts));
   }
   return events;
 }
 
 /**
- * With a unique index on (sid, key), a plain INSERT is tried first inside a
- * savepoint (conflicts are rare and it costs far less than conflict
- * detection); a unique violation rolls back to the savepoint and the
- * conflict-detecting form runs instead. Without such an index only the probe
- * can see an existing key, so it always runs.
+ * Inserts go in by COPY. Where a conflict is possible (a key, not FULL) and
+ * the target has a unique index on exactly (sid, key), the COPY runs inside
+ * a savepoint: conflicts are rare, and a unique violation rolls back to the
+ * savepoint and runs the conflict-detecting INSERT instead (with that index
+ * as its ON CONFLICT arbiter), so conflicts are found, logged and counted
+ * exactly as before. Without such an index only the probe can see an
+ * existing key, so it always runs.
  */
 async function insertWithConflicts(
   client: Client,
   ctx: BatchContext,
+  tx: TxState,
   shape: Shape,
   sid: string,
   ops: PlannedOp<WorkItem>[],
   probe: boolean,
 ): Promise<{ ord: number }[]> {
-  if (!probe || !shape.arbiter) return run(client, ctx, insertRows(shape, sid, ops, probe));
+  if (!probe) {
+    await runCopy(client, ctx, copyRows(shape, sid, ops));
+    return [];
+  }
+  if (!shape.arbiter) return run(client, ctx, tx, insertRows(shape, sid, ops, true));
   await client.query('SAVEPOINT kvsz_insert');
   try {
-    await run(client, ctx, insertRows(shape, sid, ops, false));
+    await runCopy(client, ctx, copyRows(shape, sid, ops));
   } catch (e) {
     if (sqlstateOf(e) !== '23505') throw e;
     await client.query('ROLLBACK TO SAVEPOINT kvsz_insert');
-    return run(client, ctx, insertRows(shape, sid, ops, true));
+    return run(client, ctx, tx, insertRows(shape, sid, ops, true));
   }
   await client.query('RELEASE SAVEPOINT kvsz_insert');
   return [];
@@ -245,6 +277,7 @@ async function insertWithConflicts(
 async function historyRound(
   client: Client,
   ctx: BatchContext,
+  tx: TxState,
   unit: Unit,
   shape: Shape,
   sid: string,
@@ -253,29 +286,50 @@ async function historyRound(
   const events: BatchEvent[] = [];
   const ev = (op: PlannedOp<WorkItem>, kind: BatchEvent['kind']) =>
     events.push({ unit, op, kind, shape });
-  // Updates that keep their key and carry every value close and reopen in one statement.
+  // Updates that keep their key and carry every value: their new version
+  // needs nothing from the old one (start = the change's time).
   const simple = shape.full
     ? []
     : round.filter((o) => o.kind === 'update' && !o.keyChanged && !hasUnchanged(shape, o.newT));
-  const missingSimple = new Set<PlannedOp<WorkItem>>();
-  if (simple.length > 0) {
-    for (const op of byOrd(simple, await run(client, ctx, closeAndReopen(shape, sid, simple)))) {
-      ev(op, 'update_missing');
-      missingSimple.add(op);
-    }
-  }
   const isSimple = new Set(simple);
-  const closing = round.filter((o) => o.kind !== 'insert' && !isSimple.has(o));
-  if (closing.length > 0) {
-    for (const op of byOrd(closing, await run(client, ctx, closeVersions(shape, sid, closing)))) {
-      ev(op, op.kind === 'delete' ? 'delete_missing' : 'update_missing');
+  const missingSimple = new Set<PlannedOp<WorkItem>>();
+  if (simple.length > 0 && shape.keyIndex !== undefined) {
+    // Open versions are found by index probes: close every open version of
+    // the round in one statement, then COPY the simple updates' new versions
+    // (every close precedes every open, as the one-open-version index wants).
+    const closing = round.filter((o) => o.kind !== 'insert');
+    const missing = byOrd(closing, await run(client, ctx, tx, closeVersions(shape, sid, closing)));
+    // Logged in the order of the one-statement form below: simple updates first.
+    for (const op of missing) if (isSimple.has(op)) ev(op, 'update_missing');
+    for (const op of missing)
+      if (!isSimple.has(op)) ev(op, op.kind === 'delete' ? 'delete_missing' : 'update_missing');
+    await runCopy(client, ctx, copyRows(shape, sid, simple, true));
+  } else {
+    if (simple.length > 0) {
+      // Without an index on the key, one statement closes and reopens (one join, not two).
+      for (const op of byOrd(
+        simple,
+        await run(client, ctx, tx, closeAndReopen(shape, sid, simple)),
+      )) {
+        ev(op, 'update_missing');
+        missingSimple.add(op);
+      }
+    }
+    const closing = round.filter((o) => o.kind !== 'insert' && !isSimple.has(o));
+    if (closing.length > 0) {
+      for (const op of byOrd(
+        closing,
+        await run(client, ctx, tx, closeVersions(shape, sid, closing)),
+      )) {
+        ev(op, op.kind === 'delete' ? 'delete_missing' : 'update_missing');
+      }
     }
   }
   const opening = round.filter(
     (o) => o.kind !== 'delete' && (!isSimple.has(o) || missingSimple.has(o)),
   );
   if (opening.length > 0) {
-    const rows = await run(client, ctx, insertVersions(shape, sid, opening));
+    const rows = await run(client, ctx, tx, insertVersions(shape, sid, opening));
     for (const r of rows) {
       const op = opening[r.ord - 1]!;
       ev(op, r.conflict ? 'insert_conflict' : 'unmaterializable');

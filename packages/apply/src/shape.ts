@@ -26,6 +26,15 @@ export interface Shape {
    * it as their ON CONFLICT arbiter instead of probing first.
    */
   arbiter: string[] | undefined;
+  /**
+   * A btree index of the target leads with the key columns (and sid), all
+   * compared with `=`: lookups by key are index probes, so statements joining
+   * a batch to the target are forced to nested loops (the planner otherwise
+   * prefers hashing the whole target once a batch has a few thousand rows).
+   * `open`: only a partial index on open history versions (it serves the
+   * lookups of open versions).
+   */
+  keyIndex: 'any' | 'open' | undefined;
   /** An inserted column is GENERATED ALWAYS AS IDENTITY. */
   overriding: boolean;
   /** Stable signature: changes of one shape share statements. */
@@ -68,9 +77,27 @@ export function resolveShape(relation: SourceRelation, target: TargetInfo): Shap
     keyCols,
     full,
     arbiter,
+    keyIndex: full ? undefined : keyIndexOf(target, cols, keyCols),
     overriding: cols.some((c) => c.identityAlways),
     signature: `${relation.replicaIdentity}|${cols.map((c) => `${c.src}:${c.name}`).join(',')}|${keyCols.join(',')}`,
   };
+}
+
+function keyIndexOf(target: TargetInfo, cols: ShapeColumn[], keyCols: number[]): Shape['keyIndex'] {
+  if (keyCols.length === 0 || !keyCols.every((i) => cols[i]!.eq)) return undefined;
+  const keys = keyCols.map((i) => cols[i]!.name);
+  const usable = new Set([...(target.sid ? ['sid'] : []), ...keys]);
+  let found: Shape['keyIndex'];
+  for (const ix of target.indexes) {
+    // The index's leading run of key (and sid) columns must hold every key column.
+    let n = 0;
+    while (n < ix.columns.length && usable.has(ix.columns[n]!)) n++;
+    const lead = new Set(ix.columns.slice(0, n));
+    if (!keys.every((k) => lead.has(k))) continue;
+    if (!ix.open) return 'any';
+    found = 'open';
+  }
+  return found;
 }
 
 /** Raises the error for an update / delete that has nothing to locate its row with. */

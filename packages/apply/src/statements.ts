@@ -13,6 +13,14 @@ import { HISTORY_START, OPEN_END } from './target-ddl.js';
 export interface Statement {
   text: string;
   values: unknown[];
+  /**
+   * Every join of the batch to the target is an index probe by key (see
+   * `Shape.keyIndex`): run with hash and merge joins disabled. Never set on
+   * statements that join the batch to itself (ON CONFLICT anti-joins,
+   * `p.ord = s.ord`, semi-joins on a CTE), which nested loops would make
+   * quadratic.
+   */
+  nestedLoop?: boolean;
 }
 
 const OPEN = `${escapeLiteral(OPEN_END)}::timestamptz`;
@@ -163,8 +171,24 @@ function sidParamOf(shape: Shape, p: Params, sid: string): string | undefined {
   return shape.target.sid ? p.add(sid, shape.target.sid.type) : undefined;
 }
 
+/**
+ * Length-limited types, cast without their length: an explicit cast to
+ * varchar(n), char(n), bit(n) would silently cut a longer value, where the
+ * assignment to the column (and COPY, and native replication) rejects it.
+ */
+const UNLIMITED: Record<number, string> = {
+  1042: 'pg_catalog.bpchar',
+  1043: 'pg_catalog.varchar',
+  1560: 'pg_catalog."bit"',
+  1562: 'pg_catalog.varbit',
+  1014: 'pg_catalog.bpchar[]',
+  1015: 'pg_catalog.varchar[]',
+  1561: 'pg_catalog."bit"[]',
+  1563: 'pg_catalog.varbit[]',
+};
+
 function cast(expr: string, c: ShapeColumn): string {
-  return `${expr}::${c.type}`;
+  return `${expr}::${UNLIMITED[c.typeOid] ?? c.type}`;
 }
 
 /**
@@ -214,6 +238,7 @@ export function deleteRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): S
   return {
     text: `WITH ${src.cte}, d AS (DELETE FROM ${t} t USING s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('d')}`,
     values: p.values,
+    nestedLoop: shape.keyIndex === 'any',
   };
 }
 
@@ -244,6 +269,7 @@ export function updateRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): S
   return {
     text: `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('u')}`,
     values: p.values,
+    nestedLoop: shape.keyIndex === 'any',
   };
 }
 
@@ -293,6 +319,7 @@ export function insertRows<R>(
   return {
     text: `WITH ${src.cte}, h AS MATERIALIZED (SELECT s.ord FROM s WHERE EXISTS (SELECT 1 FROM ${shape.target.qualified} t WHERE ${sidCond(shape, sp)}${match(shape, valueRef(shape), false)})), i AS (${insertHead(shape)} SELECT ${vals} FROM s WHERE s.ord NOT IN (SELECT h.ord FROM h)) SELECT h.ord::int AS ord FROM h`,
     values: p.values,
+    nestedLoop: shape.keyIndex === 'any',
   };
 }
 
@@ -312,6 +339,7 @@ export function closeVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[])
   return {
     text: `WITH ${src.cte}, c AS (UPDATE ${t} t SET ${set} FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('c')}`,
     values: p.values,
+    nestedLoop: shape.keyIndex !== undefined,
   };
 }
 

@@ -37,6 +37,7 @@ describe.each(testedVersions())('clone and append on PG %i', (version) => {
   test.each([
     ['a primary key (ON CONFLICT arbiter)', 'id int PRIMARY KEY, v text'],
     ['no unique index (probe first)', 'id int, v text'],
+    ['a plain index (probe first, by index)', 'id int, v text); CREATE INDEX t_id ON t (id'],
   ])('conflicts are detected, counted, and keep existing rows: %s', async (_name, cols) => {
     const h = await harness(
       pgc.get(),

@@ -31,6 +31,7 @@ export function fakeTarget(
     sid: sid ? sidCol : undefined,
     primaryKey: ['id'],
     uniqueKeys: [],
+    indexes: [],
     description: {} as TargetInfo['description'],
   };
 }

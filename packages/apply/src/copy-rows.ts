@@ -1,0 +1,57 @@
+import { escapeIdentifier as id } from 'pg';
+import { type ChangeTuple, UNCHANGED } from './change.js';
+import { CopyPayload } from './copy-in.js';
+import type { PlannedOp } from './plan-units.js';
+import type { Shape } from './shape.js';
+import { OPEN_END } from './target-ddl.js';
+
+/** A `COPY target (...) FROM STDIN` of whole rows, with its text-format payload. */
+export interface CopyStatement {
+  text: string;
+  chunks: Buffer[];
+  rows: number;
+}
+
+function cell(v: ChangeTuple[number] | undefined): string | null {
+  return v === UNCHANGED || v === undefined ? null : v;
+}
+
+/**
+ * The new rows of `ops` straight into the target: its input functions parse
+ * the values (what native replication does too), `sid` is the source's text.
+ * With `history`, each row is a version open from the change's time. COPY
+ * writes identity columns like OVERRIDING SYSTEM VALUE, fires row triggers,
+ * and ignores rules.
+ */
+export function copyRows<R>(
+  shape: Shape,
+  sid: string,
+  ops: PlannedOp<R>[],
+  history = false,
+): CopyStatement {
+  const cols = [
+    ...(shape.target.sid ? ['sid'] : []),
+    ...shape.cols.map((c) => id(c.name)),
+    ...(history ? ['kvsz_start', 'kvsz_end', 'kvsz_deleted'] : []),
+  ];
+  const payload = new CopyPayload();
+  const width = cols.length;
+  const lead = shape.target.sid ? 1 : 0;
+  const row = new Array<string | null>(width);
+  for (const op of ops) {
+    if (lead) row[0] = sid;
+    const t = op.newT;
+    for (let i = 0; i < shape.cols.length; i++) row[lead + i] = cell(t?.[shape.cols[i]!.src]);
+    if (history) {
+      row[width - 3] = op.time;
+      row[width - 2] = OPEN_END;
+      row[width - 1] = 'f';
+    }
+    payload.row(row);
+  }
+  return {
+    text: `COPY ${shape.target.qualified} (${cols.join(', ')}) FROM STDIN`,
+    rows: payload.rows,
+    chunks: payload.take(),
+  };
+}
