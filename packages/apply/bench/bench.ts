@@ -10,12 +10,17 @@
  * spent applying (planning, statements, commits), waiting for input excluded.
  *
  * Env: KUVASZ_BENCH_CHANGES (default 1,000,000: 50% inserts, 30% updates,
- * 20% mix), KUVASZ_BENCH_WORKERS (default 4), KUVASZ_BENCH_BATCH (default 10,000).
+ * 20% mix), KUVASZ_BENCH_WORKERS (default 4), KUVASZ_BENCH_BATCH, KUVASZ_BENCH_PENDING,
+ * KUVASZ_BENCH_LANES (the engine's batchRows, maxPendingRows, tableLanes; its defaults otherwise),
+ * KUVASZ_BENCH_SYNC=off (synchronousCommit: 'off'),
+ * KUVASZ_BENCH_READER (`stream`, default, or `sql`), KUVASZ_BENCH_VERBOSE=1 (time
+ * spent decoding and waiting in push), KUVASZ_BENCH_SKIP_HISTORY=1 (profiling).
  */
 import { type PgCluster, startPostgres, waitFor } from '@kuvasz/testkit';
 import pg from 'pg';
 import { ApplyEngine, type SourceId } from '../src/index.js';
 import { TxAssembler } from '../test/slot-source.js';
+import { type CpuSnapshot, cpuDelta, cpuSnapshot, postmasterPid } from './cpu-usage.js';
 import { streamSlot } from './walsender-reader.js';
 
 const env = (name: string, fallback: number): number => {
@@ -24,12 +29,27 @@ const env = (name: string, fallback: number): number => {
 };
 const CHANGES = env('KUVASZ_BENCH_CHANGES', 1_000_000);
 const WORKERS = env('KUVASZ_BENCH_WORKERS', 4);
-const BATCH = env('KUVASZ_BENCH_BATCH', 10_000);
+const BATCH = process.env.KUVASZ_BENCH_BATCH ? Number(process.env.KUVASZ_BENCH_BATCH) : undefined;
+const PENDING = process.env.KUVASZ_BENCH_PENDING
+  ? Number(process.env.KUVASZ_BENCH_PENDING)
+  : undefined;
+const LANES = process.env.KUVASZ_BENCH_LANES ? Number(process.env.KUVASZ_BENCH_LANES) : undefined;
 const INSERTS = Math.floor((CHANGES * 0.5) / 10) * 10;
 const UPDATES = Math.floor((CHANGES * 0.3) / 10) * 10;
 const MIX = Math.floor((CHANGES * 0.2) / 10) * 10;
 const SETTINGS = { max_wal_size: '8GB', checkpoint_timeout: '30min', shared_buffers: '256MB' };
 const SOURCE: SourceId = { database: 'bench', sid: '1' };
+const VERBOSE = process.env.KUVASZ_BENCH_VERBOSE === '1';
+const timed = <T>(f: () => T, add: (ms: number) => void): T => {
+  const t0 = performance.now();
+  const r = f();
+  add(performance.now() - t0);
+  return r;
+};
+/** Phases to run (profiling), e.g. `insert`; all by default. */
+const PHASES = process.env.KUVASZ_BENCH_PHASES?.split(',');
+/** For profiling the clone path alone. */
+const SKIP_HISTORY = process.env.KUVASZ_BENCH_SKIP_HISTORY === '1';
 /** `stream` (default): START_REPLICATION through a walsender; `sql`: pg_logical_slot_get_binary_changes. */
 const READER = process.env.KUVASZ_BENCH_READER === 'sql' ? 'sql' : 'stream';
 
@@ -71,6 +91,7 @@ END $$;`;
 interface PhaseResult {
   phase: string;
   changes: number;
+  cpu: { native: CpuSnapshot; clone: CpuSnapshot; history: CpuSnapshot };
   nativeMs: number;
   cloneMs: number;
   cloneEngineMs: number;
@@ -125,30 +146,41 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
     ['update', UPDATES, `CALL gen_update(${UPDATES}, ${INSERTS})`],
     ['mix', MIX, `CALL gen_mix(${MIX}, ${INSERTS})`],
   ];
+  const sourcePm = await postmasterPid(source);
+  const destPm = await postmasterPid(dest);
+  const measure = async <T>(f: () => Promise<T>): Promise<[T, CpuSnapshot]> => {
+    const a = cpuSnapshot(sourcePm, destPm);
+    const r = await f();
+    return [r, cpuDelta(a, cpuSnapshot(sourcePm, destPm))];
+  };
   let phaseNo = 0;
   for (const [phase, n, call] of phases) {
     phaseNo++;
+    if (PHASES && !PHASES.includes(phase)) continue;
     const t0 = Date.now();
     await src.query(call);
     await src.query('UPDATE marker SET phase = $1', [phaseNo]);
     console.log(
       `phase ${phase}: ${n.toLocaleString('en')} changes generated on the source in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
-    const nativeMs = await native(dest, nativeDb, source, srcDb, phaseNo);
-    const clone = await engine(src, source, srcDb, phaseNo, dest, cloneDb, 's_clone', 'clone');
-    const history = await engine(
-      src,
-      source,
-      srcDb,
-      phaseNo,
-      dest,
-      historyDb,
-      's_history',
-      'history',
+    const [nativeMs, nativeCpu] = await measure(() =>
+      native(dest, nativeDb, source, srcDb, phaseNo),
     );
+    const [clone, cloneCpu] = await measure(() =>
+      engine(src, source, srcDb, phaseNo, dest, cloneDb, 's_clone', 'clone'),
+    );
+    const [history, historyCpu] = SKIP_HISTORY
+      ? [
+          { totalMs: Number.NaN, engineMs: Number.NaN },
+          { node: 0, source: 0, dest: 0 },
+        ]
+      : await measure(() =>
+          engine(src, source, srcDb, phaseNo, dest, historyDb, 's_history', 'history'),
+        );
     results.push({
       phase,
       changes: n,
+      cpu: { native: nativeCpu, clone: cloneCpu, history: historyCpu },
       nativeMs,
       cloneMs: clone.totalMs,
       cloneEngineMs: clone.engineMs,
@@ -210,7 +242,10 @@ async function engine(
   const e = new ApplyEngine({
     destination: pool,
     workers: WORKERS,
-    batchRows: BATCH,
+    ...(BATCH ? { batchRows: BATCH } : {}),
+    ...(PENDING ? { maxPendingRows: PENDING } : {}),
+    ...(LANES ? { tableLanes: LANES } : {}),
+    ...(process.env.KUVASZ_BENCH_SYNC === 'off' ? { synchronousCommit: 'off' as const } : {}),
     tables: [
       {
         source: { database: 'bench', schema: 'public', table: 'bench_t' },
@@ -248,32 +283,53 @@ async function engine(
     }
   } else {
     // Streamed like the streamer reads it: the source decodes while we apply.
+    let chain: Promise<void> = Promise.resolve();
+    let outstanding = 0;
     await streamSlot({
       url: source.urlFor(srcDb),
       slot,
       publication: 'p',
       startLsn: 0n,
       durable: () => durable,
-      onMessage: async (data) => {
-        const d0 = performance.now();
-        const tx = asm.feed(data);
-        decodeMs += performance.now() - d0;
+      onMessage: (data) => {
+        const tx = VERBOSE
+          ? timed(
+              () => asm.feed(data),
+              (ms) => (decodeMs += ms),
+            )
+          : asm.feed(data);
         if (!tx) return false;
-        const p0 = performance.now();
-        await e.push(tx);
-        pushMs += performance.now() - p0;
-        return tx.changes.some(
+        const last = tx.changes.some(
           (c) => c.op === 'update' && c.relation.table === 'marker' && c.new[1] === String(phase),
         );
+        // Pushes run one after the other; reading goes on meanwhile, up to 100 transactions ahead.
+        outstanding++;
+        chain = chain.then(async () => {
+          const p0 = VERBOSE ? performance.now() : 0;
+          await e.push(tx);
+          if (VERBOSE) pushMs += performance.now() - p0;
+          outstanding--;
+        });
+        if (last) return chain.then(() => true);
+        return outstanding > 100 ? chain.then(() => false) : false;
       },
     });
   }
   await e.flush();
   // Engine-only: the time the busiest worker spent applying (waiting for input excluded).
-  const workers = (e as unknown as { workers: { busyMs: number }[] }).workers;
+  const workers = (
+    e as unknown as { workers: { busyMs: number; batches: number; batchedItems: number }[] }
+  ).workers;
   const engineMs = Math.max(...workers.map((w) => w.busyMs));
+  if (VERBOSE) {
+    const batches = workers.reduce((n, w) => n + w.batches, 0);
+    const items = workers.reduce((n, w) => n + w.batchedItems, 0);
+    console.log(
+      `  ${type}: ${batches} batches, ${Math.round(items / Math.max(1, batches))} changes per batch`,
+    );
+  }
   const totalMs = performance.now() - t0;
-  if (process.env.KUVASZ_BENCH_VERBOSE) {
+  if (VERBOSE) {
     console.log(
       `  ${type}: decoding ${(decodeMs / 1000).toFixed(1)} s, waiting in push ${(pushMs / 1000).toFixed(1)} s, total ${(totalMs / 1000).toFixed(1)} s`,
     );
@@ -349,6 +405,19 @@ function report(results: PhaseResult[]): void {
   console.log(
     `peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (peak V8 heap used ${Math.round(peakHeap / 1048576)} MB)`,
   );
+  console.log(
+    '\nCPU seconds per phase (source cluster / destination cluster / this process; the process also decodes, and idles while native runs)',
+  );
+  const cpu = (x: CpuSnapshot) =>
+    `${x.source.toFixed(1).padStart(5)} ${x.dest.toFixed(1).padStart(5)} ${x.node.toFixed(1).padStart(5)}`;
+  console.log(
+    'phase   |   native: src  dest  node |    clone: src  dest  node |  history: src  dest  node',
+  );
+  for (const r of results) {
+    console.log(
+      `${r.phase.padEnd(7)} |           ${cpu(r.cpu.native)} |           ${cpu(r.cpu.clone)} |           ${cpu(r.cpu.history)}`,
+    );
+  }
 }
 
 main().catch((e: unknown) => {

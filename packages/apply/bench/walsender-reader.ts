@@ -2,7 +2,9 @@
 /**
  * The bench's reader: a slot consumed through a walsender (START_REPLICATION,
  * CopyBoth), as the streamer and a native subscription read it, with standby
- * status updates reporting what the engine made durable. Bench only.
+ * status updates reporting what the engine made durable. Messages are handled
+ * as they arrive; the stream pauses only while the consumer is busy (the
+ * engine's backpressure). Bench only.
  */
 import { encodeStandbyStatusUpdate, formatLsn, parseReplicationFrame } from '@kuvasz/pgoutput';
 import pg from 'pg';
@@ -13,8 +15,12 @@ export interface StreamSlotOptions {
   slot: string;
   publication: string;
   startLsn: bigint;
-  /** Called with each pgoutput message, in order; resolve `true` to stop after it. */
-  onMessage(data: Uint8Array): Promise<boolean> | boolean;
+  /**
+   * Called with each pgoutput message, in order. Return `true` to stop after
+   * it, a promise to pause the stream until it settles (resolving `true`
+   * stops too), anything else to go on.
+   */
+  onMessage(data: Uint8Array): boolean | undefined | Promise<boolean | undefined>;
   /** The LSN to report as flushed (what the consumer made durable). */
   durable(): bigint | undefined;
 }
@@ -29,7 +35,7 @@ export async function streamSlot(o: StreamSlotOptions): Promise<void> {
   await client.connect();
   const stream = both(
     `START_REPLICATION SLOT "${o.slot}" LOGICAL ${formatLsn(o.startLsn)} (proto_version '1', publication_names '${o.publication}')`,
-    { alignOnCopyDataFrame: true, readableObjectMode: true } as { alignOnCopyDataFrame: boolean },
+    { alignOnCopyDataFrame: true },
   );
   client.query(stream as unknown as pg.Submittable);
   const feedback = () => {
@@ -40,14 +46,34 @@ export async function streamSlot(o: StreamSlotOptions): Promise<void> {
   };
   const timer = setInterval(feedback, 1000);
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const frame = parseReplicationFrame(chunk);
-      if (frame.tag === 'keepalive') {
-        if (frame.replyRequested) feedback();
-        continue;
-      }
-      if (await o.onMessage(frame.data)) break;
-    }
+    await new Promise<void>((resolve, reject) => {
+      let stopped = false;
+      const stop = () => {
+        stopped = true;
+        stream.pause();
+        resolve();
+      };
+      stream.on('error', reject);
+      stream.on('end', resolve);
+      stream.on('data', (chunk: Buffer) => {
+        if (stopped) return;
+        try {
+          const frame = parseReplicationFrame(chunk);
+          if (frame.tag === 'keepalive') {
+            if (frame.replyRequested) feedback();
+            return;
+          }
+          const r = o.onMessage(frame.data);
+          if (r === true) stop();
+          else if (r instanceof Promise) {
+            stream.pause();
+            r.then((done) => (done ? stop() : stream.resume()), reject);
+          }
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
   } finally {
     clearInterval(timer);
     try {

@@ -153,11 +153,15 @@ export async function applyBatch(
                 : 'missing';
           if (r === 'error' || !worst.has(e.op)) worst.set(e.op, r);
         }
+        // One entry for the round's clean changes: counters are bumped per entry, not per change.
+        const ok: WorkItem[] = [];
         for (const op of round) {
           const bad = worst.get(op);
-          const quietOk = bad !== 'error' && op.quiet;
-          result.settled.push({ unit, op, items: op.refs, result: quietOk ? 'ok' : (bad ?? 'ok') });
+          const r = bad !== 'error' && op.quiet ? 'ok' : (bad ?? 'ok');
+          if (r === 'ok') for (const ref of op.refs) ok.push(ref);
+          else result.settled.push({ unit, op, items: op.refs, result: r });
         }
+        if (ok.length > 0) result.settled.push({ unit, op: undefined, items: ok, result: 'ok' });
       }
     }
     const lastByLane = new Map<number, WorkItem>();
@@ -231,7 +235,7 @@ async function cloneRound(
     );
     const upserts: PlannedOp<WorkItem>[] = [];
     for (const op of conflicts) {
-      if (op.quiet) upserts.push({ ...op, kind: 'update', whereT: op.newT });
+      if (op.quiet) upserts.push({ ...op, kind: 'update', whereT: op.newT, whereId: op.newId });
       else ev(op, 'insert_conflict');
     }
     if (upserts.length > 0) await run(client, ctx, tx, updateRows(shape, sid, upserts));

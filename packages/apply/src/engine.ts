@@ -20,7 +20,7 @@ import type {
   TableMapping,
 } from './options.js';
 import { resolveOptions } from './options.js';
-import { lowest, mappingKey, Router, type TableWatermark, targetKey } from './router.js';
+import { lowest, mappingKey, ownedCopy, Router, type TableWatermark, targetKey } from './router.js';
 import { Signal } from './signal.js';
 import { SourceState, sourceKey, sourceLabel, type TxRecord } from './source-state.js';
 import { type Operation, type StatEntry, Stats } from './stats.js';
@@ -29,6 +29,8 @@ import { loadTargetInfo, type TargetInfo } from './target-meta.js';
 import { WalFlushWaiter } from './wal-flush.js';
 
 export type { TableWatermark } from './router.js';
+
+const OPERATIONS = ['insert', 'update', 'delete', 'truncate'] as const;
 
 import type { QueueEntry, Unit, WorkItem } from './work-item.js';
 import { CrashSignal, Worker, type WorkerHost } from './worker.js';
@@ -301,9 +303,12 @@ export class ApplyEngine {
       unit.positions[write.lane] = laterOf(unit.positions[write.lane], write.position);
     }
     for (const s of result.settled) {
-      for (const it of s.items) {
-        const src = it.unit.source.id;
-        this.stat.add(src.database, src.sid, it.unit.target.display, it.operation, s.result);
+      const n = { insert: 0, update: 0, delete: 0, truncate: 0 };
+      for (const it of s.items) n[it.operation]++;
+      const src = s.unit.source.id;
+      for (const op of OPERATIONS) {
+        if (n[op] > 0)
+          this.stat.add(src.database, src.sid, s.unit.target.display, op, s.result, n[op]);
       }
     }
     logEvents(this.log, result.events);
@@ -405,6 +410,7 @@ export class ApplyEngine {
     this.router.watermarks.set(`${sourceKey(source)}\u0000${table.schema}\u0000${table.table}`, {
       ...watermark,
     });
+    this.router.invalidate();
   }
 
   sourceStatus(source: SourceId): SourceStatus {
@@ -431,7 +437,7 @@ export class ApplyEngine {
     s.reset();
     for (const u of this.router.units.values()) {
       if (u.source === s) {
-        u.enqueued = lowest(u.positions);
+        u.enqueued = ownedCopy(lowest(u.positions));
         u.lastSignature = undefined;
       }
     }

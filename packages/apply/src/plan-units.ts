@@ -21,6 +21,9 @@ export type PlanItem<R> =
       /** Reconcile window: idempotent and quiet. */
       quiet: boolean;
       ref: R;
+      /** `identity()` of `newT` / `whereT`, when the caller computed it already. */
+      newId?: string | undefined;
+      whereId?: string | undefined;
     }
   | { op: 'truncate'; tx: bigint; time: string; quiet: boolean; ref: R };
 
@@ -33,6 +36,24 @@ export interface PlannedOp<R> {
   quiet: boolean;
   /** Every change folded into this operation (several when collapsed). */
   refs: R[];
+  /** Cached `identity()` of `newT` / `whereT` (undefined: not computed yet). */
+  newId?: string | undefined;
+  whereId?: string | undefined;
+  /** The round the planner put it in. */
+  round?: number | undefined;
+}
+
+type RowItem<R> = Extract<PlanItem<R>, { op: 'insert' | 'update' | 'delete' }>;
+
+/** `identity()` of an item's or an operation's new / where tuple, computed once. */
+function newIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
+  if (o.newId === undefined) o.newId = identity(shape, o.newT);
+  return o.newId;
+}
+
+function whereIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
+  if (o.whereId === undefined) o.whereId = identity(shape, o.whereT);
+  return o.whereId;
 }
 
 export type Block<R> =
@@ -88,7 +109,7 @@ export function overlay(earlier: ChangeTuple | undefined, later: ChangeTuple): C
  */
 export function planUnit<R>(items: PlanItem<R>[], type: TableType): UnitPlan<R> {
   const plan: UnitPlan<R> = { blocks: [], ignored: [], folded: [] };
-  let run: Extract<PlanItem<R>, { op: 'insert' | 'update' | 'delete' }>[] = [];
+  let run: RowItem<R>[] = [];
   const closeRun = () => {
     if (run.length === 0) return;
     const shape = run[0]!.shape;
@@ -114,9 +135,9 @@ export function planUnit<R>(items: PlanItem<R>[], type: TableType): UnitPlan<R> 
   return plan;
 }
 
-function toOp<R>(item: Extract<PlanItem<R>, { op: 'insert' | 'update' | 'delete' }>): PlannedOp<R> {
+function toOp<R>(item: RowItem<R>): PlannedOp<R> {
   const keyChanged =
-    item.op === 'update' && identity(item.shape, item.whereT) !== identity(item.shape, item.newT);
+    item.op === 'update' && whereIdOf(item.shape, item) !== newIdOf(item.shape, item);
   return {
     kind: item.op,
     newT: item.newT,
@@ -125,15 +146,9 @@ function toOp<R>(item: Extract<PlanItem<R>, { op: 'insert' | 'update' | 'delete'
     time: item.time,
     quiet: item.quiet,
     refs: [item.ref],
+    newId: item.newId,
+    whereId: item.whereId,
   };
-}
-
-function touched<R>(shape: Shape, op: PlannedOp<R>): string[] {
-  if (op.kind === 'insert') return [identity(shape, op.newT)];
-  if (op.kind === 'delete') return [identity(shape, op.whereT)];
-  const a = identity(shape, op.whereT);
-  const b = identity(shape, op.newT);
-  return a === b ? [a] : [a, b];
 }
 
 function assignRounds<R>(
@@ -142,32 +157,44 @@ function assignRounds<R>(
   foldUpdates: boolean,
 ): PlannedOp<R>[][] {
   const rounds: PlannedOp<R>[][] = [];
-  const lastRound = new Map<string, number>();
-  const lastOp = new Map<string, PlannedOp<R>>();
+  // The last operation that touched each row; its `round` says where it went.
+  const last = new Map<string, PlannedOp<R>>();
   let barrier = 0;
   for (const op of ops) {
-    const ids = touched(shape, op);
+    // The rows an operation touches: one, or two for an update that changes the key.
+    let a: string;
+    let b: string | undefined;
+    if (op.kind === 'insert') a = newIdOf(shape, op);
+    else if (op.kind === 'delete') a = whereIdOf(shape, op);
+    else {
+      a = whereIdOf(shape, op);
+      const n = newIdOf(shape, op);
+      if (n !== a) b = n;
+    }
     if (foldUpdates && op.kind === 'update' && !op.keyChanged) {
-      const prev = lastOp.get(ids[0]!);
+      const prev = last.get(a);
       if (prev && prev.kind === 'update' && !prev.keyChanged && prev.quiet === op.quiet) {
         prev.newT = overlay(prev.newT, op.newT!);
+        // Under FULL an unchanged TOAST value is part of the identity, and overlay fills it in.
+        prev.newId = undefined;
         prev.time = op.time;
         prev.refs.push(...op.refs);
         continue;
       }
     }
     let r = barrier;
-    for (const id of ids) {
-      const lr = lastRound.get(id);
-      if (lr !== undefined && lr + 1 > r) r = lr + 1;
+    const pa = last.get(a);
+    if (pa && pa.round! + 1 > r) r = pa.round! + 1;
+    if (b !== undefined) {
+      const pb = last.get(b);
+      if (pb && pb.round! + 1 > r) r = pb.round! + 1;
     }
+    op.round = r;
     const slot = rounds[r];
     if (slot) slot.push(op);
     else rounds[r] = [op];
-    for (const id of ids) {
-      lastRound.set(id, r);
-      lastOp.set(id, op);
-    }
+    last.set(a, op);
+    if (b !== undefined) last.set(b, op);
     // Under FULL a row is known by all its values; an unchanged TOAST value hides
     // one, so later changes of "the same" row could not be recognised: serialise.
     if (shape.full && hasUnchanged(shape, op.newT)) barrier = r + 1;
@@ -184,10 +211,7 @@ interface Chain<R> {
   refs: R[];
 }
 
-function collapseHistory<R>(
-  items: Extract<PlanItem<R>, { op: 'insert' | 'update' | 'delete' }>[],
-  folded: R[],
-): PlannedOp<R>[] {
+function collapseHistory<R>(items: RowItem<R>[], folded: R[]): PlannedOp<R>[] {
   const ops: PlannedOp<R>[] = [];
   let i = 0;
   while (i < items.length) {
@@ -199,7 +223,7 @@ function collapseHistory<R>(
     const gone = new Map<string, Chain<R>>();
     for (const item of items.slice(i, j)) {
       if (item.op === 'insert') {
-        const k = identity(shape, item.newT);
+        const k = newIdOf(shape, item);
         const revived = gone.get(k);
         if (revived) {
           gone.delete(k);
@@ -219,7 +243,7 @@ function collapseHistory<R>(
           live.set(k, c);
         }
       } else if (item.op === 'update') {
-        const kw = identity(shape, item.whereT);
+        const kw = whereIdOf(shape, item);
         let c = live.get(kw);
         if (c) {
           live.delete(kw);
@@ -236,9 +260,9 @@ function collapseHistory<R>(
           };
           chains.push(c);
         }
-        live.set(identity(shape, item.newT), c);
+        live.set(newIdOf(shape, item), c);
       } else {
-        const kw = identity(shape, item.whereT);
+        const kw = whereIdOf(shape, item);
         let c = live.get(kw);
         if (c) {
           live.delete(kw);

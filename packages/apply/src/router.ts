@@ -19,6 +19,12 @@ export interface TableWatermark {
   reconcileBefore?: bigint;
 }
 
+interface RouteTargets {
+  version: number;
+  units: Unit[];
+  wm: TableWatermark | undefined;
+}
+
 export function hash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
@@ -60,6 +66,15 @@ export class Router {
     return targetKey(t);
   }
 
+  /** Per source, per relation object: its targets (units and watermark), valid for `cacheVersion`. */
+  private readonly cache = new Map<SourceState, WeakMap<SourceRelation, RouteTargets>>();
+  private cacheVersion = 0;
+
+  /** Watermarks changed: routes must look them up again. */
+  invalidate(): void {
+    this.cacheVersion++;
+  }
+
   route(
     src: SourceState,
     rec: TxRecord,
@@ -70,68 +85,104 @@ export class Router {
     out: Map<Worker, QueueEntry[]>,
     groups: Map<Unit, WorkItem[]>,
   ): void {
-    const relations: SourceRelation[] =
-      change.op === 'truncate' ? change.relations : [change.relation];
-    for (const relation of relations) {
-      const maps = this.mappings.get(
-        this.mappingKey(src.id.database, relation.schema, relation.table),
-      );
-      if (!maps) continue;
-      const wm = this.watermarks.get(`${src.key}\u0000${relation.schema}\u0000${relation.table}`);
-      for (const m of maps) {
-        const unit = this.unit(src, m);
-        if (
-          unit.enqueued &&
-          (lsn < unit.enqueued.lsn ||
-            (lsn === unit.enqueued.lsn && index < unit.enqueued.nextIndex))
-        ) {
-          continue; // re-pushed: already queued or applied
-        }
-        unit.enqueued = { lsn, nextIndex: index + 1 };
-        if (wm?.skipBefore !== undefined && lsn < wm.skipBefore) {
-          this.stat.add(src.id.database, src.id.sid, unit.target.display, change.op, 'skipped');
-          continue;
-        }
-        const quiet = wm?.reconcileBefore !== undefined && lsn < wm.reconcileBefore;
-        const item: WorkItem = {
-          unit,
-          rec,
-          epoch: src.epoch,
-          lsn,
-          index,
-          operation: change.op,
-          plan: undefined,
-          atomic: unit.target.type === 'history',
-          lane: 0,
-        };
-        try {
-          item.plan = this.planItem(unit, change, relation, lsn, time, quiet, item);
-        } catch (e) {
-          item.error =
-            e instanceof ApplyError
-              ? new ApplyError(e.code, `${src.label}: ${e.message}`, {
-                  table: unit.target.display,
-                  lsn: formatLsn(lsn),
-                  changeIndex: index,
-                  source: src.label,
-                  cause: e,
-                })
-              : new ApplyError('invalid_input', `${src.label}: ${toError(e).message}`, {
-                  cause: e,
-                });
-        }
-        rec.pending++;
-        if (item.atomic) {
-          const list = groups.get(unit);
-          if (list) list.push(item);
-          else groups.set(unit, [item]);
-        } else {
-          const lane = this.laneOf(unit, item);
-          if (lane === 'barrier') this.emitBarrier(unit, [item], out);
-          else {
-            item.lane = lane;
-            emit(out, this.workers()[unit.workers[lane]!]!, item);
-          }
+    if (change.op === 'truncate') {
+      for (const relation of change.relations)
+        this.routeTo(src, rec, lsn, index, time, change, relation, out, groups);
+    } else {
+      this.routeTo(src, rec, lsn, index, time, change, change.relation, out, groups);
+    }
+  }
+
+  /** The units a relation's changes go to, cached per relation object (readers reuse it). */
+  private targetsOf(src: SourceState, relation: SourceRelation): RouteTargets {
+    let bySource = this.cache.get(src);
+    if (!bySource) {
+      bySource = new WeakMap();
+      this.cache.set(src, bySource);
+    }
+    const hit = bySource.get(relation);
+    if (hit && hit.version === this.cacheVersion) return hit;
+    const maps = this.mappings.get(
+      this.mappingKey(src.id.database, relation.schema, relation.table),
+    );
+    const wm = this.watermarks.get(`${src.key}\u0000${relation.schema}\u0000${relation.table}`);
+    // unit() may throw (a target without sid claimed by another source): nothing is cached then.
+    const entry: RouteTargets = {
+      version: this.cacheVersion,
+      units: maps ? maps.map((m) => this.unit(src, m)) : [],
+      wm,
+    };
+    bySource.set(relation, entry);
+    return entry;
+  }
+
+  private routeTo(
+    src: SourceState,
+    rec: TxRecord,
+    lsn: bigint,
+    index: number,
+    time: string,
+    change: RowChange,
+    relation: SourceRelation,
+    out: Map<Worker, QueueEntry[]>,
+    groups: Map<Unit, WorkItem[]>,
+  ): void {
+    const { units, wm } = this.targetsOf(src, relation);
+    for (const unit of units) {
+      if (
+        unit.enqueued &&
+        (lsn < unit.enqueued.lsn || (lsn === unit.enqueued.lsn && index < unit.enqueued.nextIndex))
+      ) {
+        continue; // re-pushed: already queued or applied
+      }
+      // Owned by the unit (never a stored position's object): updated in place.
+      if (unit.enqueued) {
+        unit.enqueued.lsn = lsn;
+        unit.enqueued.nextIndex = index + 1;
+      } else unit.enqueued = { lsn, nextIndex: index + 1 };
+      if (wm?.skipBefore !== undefined && lsn < wm.skipBefore) {
+        this.stat.add(src.id.database, src.id.sid, unit.target.display, change.op, 'skipped');
+        continue;
+      }
+      const quiet = wm?.reconcileBefore !== undefined && lsn < wm.reconcileBefore;
+      const item: WorkItem = {
+        unit,
+        rec,
+        epoch: src.epoch,
+        lsn,
+        index,
+        operation: change.op,
+        plan: undefined,
+        atomic: unit.target.type === 'history',
+        lane: 0,
+      };
+      try {
+        item.plan = this.planItem(unit, change, relation, lsn, time, quiet, item);
+      } catch (e) {
+        item.error =
+          e instanceof ApplyError
+            ? new ApplyError(e.code, `${src.label}: ${e.message}`, {
+                table: unit.target.display,
+                lsn: formatLsn(lsn),
+                changeIndex: index,
+                source: src.label,
+                cause: e,
+              })
+            : new ApplyError('invalid_input', `${src.label}: ${toError(e).message}`, {
+                cause: e,
+              });
+      }
+      rec.pending++;
+      if (item.atomic) {
+        const list = groups.get(unit);
+        if (list) list.push(item);
+        else groups.set(unit, [item]);
+      } else {
+        const lane = this.laneOf(unit, item);
+        if (lane === 'barrier') this.emitBarrier(unit, [item], out);
+        else {
+          item.lane = lane;
+          emit(out, this.workers()[unit.workers[lane]!]!, item);
         }
       }
     }
@@ -152,8 +203,11 @@ export class Router {
     unit.lastSignature = sig;
     if (switched) return 'barrier';
     if (plan.shape.full) return 0;
-    const key = identity(plan.shape, plan.op === 'insert' ? plan.newT : plan.whereT);
-    if (plan.op === 'update' && key !== identity(plan.shape, plan.newT)) return 'barrier';
+    // Kept on the plan item: the planner needs the same identities.
+    if (plan.op !== 'delete') plan.newId = identity(plan.shape, plan.newT);
+    if (plan.op !== 'insert') plan.whereId = identity(plan.shape, plan.whereT);
+    const key = plan.op === 'insert' ? plan.newId! : plan.whereId!;
+    if (plan.op === 'update' && key !== plan.newId) return 'barrier';
     return hash(key) % unit.lanes;
   }
 
@@ -226,7 +280,7 @@ export class Router {
       lanes,
       workers: Array.from({ length: lanes }, (_, lane) => (base + lane) % this.workers().length),
       positions,
-      enqueued: lowest(positions),
+      enqueued: ownedCopy(lowest(positions)),
       lastSignature: undefined,
       shapes: new WeakMap(),
     };
@@ -283,6 +337,10 @@ function emit(out: Map<Worker, QueueEntry[]>, w: Worker, e: QueueEntry): void {
   const list = out.get(w);
   if (list) list.push(e);
   else out.set(w, [e]);
+}
+
+export function ownedCopy(p: Position | undefined): Position | undefined {
+  return p ? { lsn: p.lsn, nextIndex: p.nextIndex } : undefined;
 }
 
 /** The lowest of the lanes' positions: below it everything is in the destination. */

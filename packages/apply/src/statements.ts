@@ -32,6 +32,11 @@ class Params {
     this.values.push(Array.isArray(value) ? arrayLiteral(value) : value);
     return `$${this.values.length}::${cast}`;
   }
+  /** One text[] (or bool[]) parameter: `get` applied to every item. */
+  column<T>(items: readonly T[], get: (item: T) => unknown, cast: string): string {
+    this.values.push(literalOf(items, get));
+    return `$${this.values.length}::${cast}`;
+  }
 }
 
 /**
@@ -40,17 +45,23 @@ class Params {
  * shows in profiles at 10,000 rows per statement.
  */
 export function arrayLiteral(values: readonly unknown[]): string {
-  const parts = new Array<string>(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) parts[i] = 'NULL';
+  return literalOf(values, (v) => v);
+}
+
+/** `arrayLiteral(items.map(get))` without the intermediate array. */
+function literalOf<T>(items: readonly T[], get: (item: T) => unknown): string {
+  let out = '{';
+  for (let i = 0; i < items.length; i++) {
+    const v = get(items[i]!);
+    if (i > 0) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
     else {
       const t = typeof v === 'string' ? v : String(v);
-      parts[i] =
+      out +=
         t.indexOf('"') < 0 && t.indexOf('\\') < 0 ? `"${t}"` : `"${t.replace(/[\\"]/g, '\\$&')}"`;
     }
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
 }
 
 function cell(v: ChangeTuple[number] | undefined): string | null {
@@ -60,14 +71,12 @@ function cell(v: ChangeTuple[number] | undefined): string | null {
 /** '0110': which shape columns hold an unchanged TOAST value; null when none. */
 function mask(shape: Shape, t: ChangeTuple | undefined): string | null {
   if (!t) return null;
+  let i = 0;
+  while (i < shape.cols.length && t[shape.cols[i]!.src] !== UNCHANGED) i++;
+  if (i === shape.cols.length) return null;
   let m = '';
-  let any = false;
-  for (const c of shape.cols) {
-    const u = t[c.src] === UNCHANGED;
-    any ||= u;
-    m += u ? '1' : '0';
-  }
-  return any ? m : null;
+  for (const c of shape.cols) m += t[c.src] === UNCHANGED ? '1' : '0';
+  return m;
 }
 
 interface Source {
@@ -94,66 +103,37 @@ function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Source {
   let oldMask = false;
   if (spec.values) {
     shape.cols.forEach((c, i) => {
-      arrays.push(
-        p.add(
-          ops.map((o) => cell(o.newT?.[c.src])),
-          'text[]',
-        ),
-      );
+      arrays.push(p.column(ops, (o) => cell(o.newT?.[c.src]), 'text[]'));
       names.push(`v${i}`);
     });
-    const masks = ops.map((o) => mask(shape, o.newT));
-    if (masks.some((m) => m !== null)) {
+    if (ops.some((o) => mask(shape, o.newT) !== null)) {
       newMask = true;
-      arrays.push(p.add(masks, 'text[]'));
+      arrays.push(p.column(ops, (o) => mask(shape, o.newT), 'text[]'));
       names.push('m');
     }
   }
   if (spec.keys) {
     shape.keyCols.forEach((k, j) => {
       const c = shape.cols[k]!;
-      arrays.push(
-        p.add(
-          ops.map((o) => cell(o.whereT?.[c.src])),
-          'text[]',
-        ),
-      );
+      arrays.push(p.column(ops, (o) => cell(o.whereT?.[c.src]), 'text[]'));
       names.push(`k${j}`);
     });
-    if (shape.full) {
-      const masks = ops.map((o) => mask(shape, o.whereT));
-      if (masks.some((m) => m !== null)) {
-        oldMask = true;
-        arrays.push(p.add(masks, 'text[]'));
-        names.push('om');
-      }
+    if (shape.full && ops.some((o) => mask(shape, o.whereT) !== null)) {
+      oldMask = true;
+      arrays.push(p.column(ops, (o) => mask(shape, o.whereT), 'text[]'));
+      names.push('om');
     }
   }
   if (spec.time) {
-    arrays.push(
-      p.add(
-        ops.map((o) => o.time),
-        'text[]',
-      ),
-    );
+    arrays.push(p.column(ops, (o) => o.time, 'text[]'));
     names.push('tm');
   }
   if (spec.deleted) {
-    arrays.push(
-      p.add(
-        ops.map((o) => o.kind === 'delete'),
-        'bool[]',
-      ),
-    );
+    arrays.push(p.column(ops, (o) => o.kind === 'delete', 'bool[]'));
     names.push('del');
   }
   if (spec.kind) {
-    arrays.push(
-      p.add(
-        ops.map((o) => (o.kind === 'insert' ? 'I' : 'U')),
-        'text[]',
-      ),
-    );
+    arrays.push(p.column(ops, (o) => (o.kind === 'insert' ? 'I' : 'U'), 'text[]'));
     names.push('op');
   }
   return {

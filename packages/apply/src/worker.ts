@@ -57,6 +57,9 @@ export class Worker {
   busy = false;
   /** Time spent applying (planning, statements, commits), for the bench's engine-only figure. */
   busyMs = 0;
+  /** Batches committed and the changes in them, for the bench. */
+  batches = 0;
+  batchedItems = 0;
   private readonly ctx: BatchContext;
 
   constructor(
@@ -262,6 +265,8 @@ export class Worker {
       try {
         client = await this.acquire();
         const result = await applyBatch(client, items, this.ctx);
+        this.batches++;
+        this.batchedItems += items.length;
         this.host.committed(items, result);
         return;
       } catch (e) {
