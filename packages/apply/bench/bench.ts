@@ -100,8 +100,13 @@ interface PhaseResult {
 }
 
 let peakHeap = 0;
+/** process.memoryUsage() when the RSS was highest (sampled every 100 ms), and before the first phase. */
+let atPeak: NodeJS.MemoryUsage | undefined;
+let baseline: NodeJS.MemoryUsage | undefined;
 setInterval(() => {
-  peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  const m = process.memoryUsage();
+  peakHeap = Math.max(peakHeap, m.heapUsed);
+  if (!atPeak || m.rss > atPeak.rss) atPeak = m;
 }, 100).unref();
 
 async function main(): Promise<void> {
@@ -135,7 +140,11 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
   const cloneDb = await dest.createDatabase('engine_clone');
   await dest.sql(`${TABLE}; ${MARKER}`, [], cloneDb);
   const historyDb = await dest.createDatabase('engine_history');
-  await dest.sql(`${HISTORY}; ${MARKER}`, [], historyDb);
+  await dest.sql(
+    `${process.env.KUVASZ_BENCH_HISTORY_INDEX === 'versions' ? HISTORY.replace(/CREATE UNIQUE INDEX[^;]*;/, '') : HISTORY}; ${MARKER}`,
+    [],
+    historyDb,
+  );
 
   // A pool rather than one client: a connection lost on this shared machine is replaced.
   const src = new pg.Pool({ connectionString: source.urlFor(srcDb), max: 2 });
@@ -146,6 +155,7 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
     ['update', UPDATES, `CALL gen_update(${UPDATES}, ${INSERTS})`],
     ['mix', MIX, `CALL gen_mix(${MIX}, ${INSERTS})`],
   ];
+  baseline = process.memoryUsage();
   const sourcePm = await postmasterPid(source);
   const destPm = await postmasterPid(dest);
   const measure = async <T>(f: () => Promise<T>): Promise<[T, CpuSnapshot]> => {
@@ -402,8 +412,12 @@ function report(results: PhaseResult[]): void {
       ),
     )}`,
   );
+  const mb = (n: number | undefined) => Math.round((n ?? 0) / 1048576);
   console.log(
-    `peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (peak V8 heap used ${Math.round(peakHeap / 1048576)} MB)`,
+    `peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (peak V8 heap used ${mb(peakHeap)} MB)`,
+  );
+  console.log(
+    `  sampled at the peak: RSS ${mb(atPeak?.rss)} MB = V8 heap ${mb(atPeak?.heapTotal)} MB (${mb(atPeak?.heapUsed)} used) + buffers ${mb(atPeak?.arrayBuffers)} MB + the rest (code, stacks, allocator); before the first phase: RSS ${mb(baseline?.rss)} MB, heap used ${mb(baseline?.heapUsed)} MB`,
   );
   console.log(
     '\nCPU seconds per phase (source cluster / destination cluster / this process; the process also decodes, and idles while native runs)',

@@ -11,10 +11,12 @@ import {
   deleteRows,
   insertRows,
   insertVersions,
+  probeVersions,
   type Statement,
   truncateRows,
   updateRows,
 } from './statements.js';
+import { HISTORY_START } from './target-ddl.js';
 import type { Unit, WorkItem } from './work-item.js';
 
 export type StepName =
@@ -332,12 +334,36 @@ async function historyRound(
   const opening = round.filter(
     (o) => o.kind !== 'delete' && (!isSimple.has(o) || missingSimple.has(o)),
   );
-  if (opening.length > 0) {
-    const rows = await run(client, ctx, tx, insertVersions(shape, sid, opening));
-    for (const r of rows) {
-      const op = opening[r.ord - 1]!;
-      ev(op, r.conflict ? 'insert_conflict' : 'unmaterializable');
+  if (opening.length === 0) return events;
+  // Inserts need no earlier values: with their earlier versions found by index
+  // probes (or, under FULL, not looked for), they go in by COPY.
+  const copied = shape.full || shape.keyIndex !== undefined;
+  const inserts = copied ? opening.filter((o) => o.kind === 'insert') : [];
+  const others = inserts.length > 0 ? opening.filter((o) => o.kind !== 'insert') : opening;
+  const refused = new Map<PlannedOp<WorkItem>, BatchEvent['kind']>();
+  if (inserts.length > 0) {
+    const seen = new Map<PlannedOp<WorkItem>, boolean>();
+    if (!shape.full) {
+      for (const r of await run(client, ctx, tx, probeVersions(shape, sid, inserts))) {
+        const op = inserts[r.ord - 1]!;
+        seen.set(op, r.conflict === true);
+        if (r.conflict) refused.set(op, 'insert_conflict');
+      }
     }
+    const copy = seen.size > 0 ? inserts.filter((o) => seen.get(o) !== true) : inserts;
+    // 1900-01-01 for a key never seen, the change's time for one that had versions.
+    const start = (o: PlannedOp<WorkItem>) => (seen.has(o) ? o.time : HISTORY_START);
+    if (copy.length > 0) await runCopy(client, ctx, copyRows(shape, sid, copy, true, start));
+  }
+  if (others.length > 0) {
+    for (const r of await run(client, ctx, tx, insertVersions(shape, sid, others))) {
+      refused.set(others[r.ord - 1]!, r.conflict ? 'insert_conflict' : 'unmaterializable');
+    }
+  }
+  // In round order, as one statement would have reported them.
+  for (const op of opening) {
+    const kind = refused.get(op);
+    if (kind) ev(op, kind);
   }
   return events;
 }

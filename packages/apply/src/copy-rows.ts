@@ -19,7 +19,8 @@ function cell(v: ChangeTuple[number] | undefined): string | null {
 /**
  * The new rows of `ops` straight into the target: its input functions parse
  * the values (what native replication does too), `sid` is the source's text.
- * With `history`, each row is a version open from the change's time. COPY
+ * With `history`, each row is a version open from `start` (default: the
+ * change's time). COPY
  * writes identity columns like OVERRIDING SYSTEM VALUE, fires row triggers,
  * and ignores rules.
  */
@@ -28,6 +29,7 @@ export function copyRows<R>(
   sid: string,
   ops: PlannedOp<R>[],
   history = false,
+  start: (op: PlannedOp<R>) => string = (op) => op.time,
 ): CopyStatement {
   const cols = [
     ...(shape.target.sid ? ['sid'] : []),
@@ -43,7 +45,7 @@ export function copyRows<R>(
     const t = op.newT;
     for (let i = 0; i < shape.cols.length; i++) row[lead + i] = cell(t?.[shape.cols[i]!.src]);
     if (history) {
-      row[width - 3] = op.time;
+      row[width - 3] = start(op);
       row[width - 2] = OPEN_END;
       row[width - 1] = 'f';
     }

@@ -27,7 +27,11 @@ export interface ApplyEngineOptions {
    * README). Fixed per table once it has stored positions.
    */
   tableLanes?: number;
-  /** A worker's batch is flushed at this many changes. Default 10,000. */
+  /**
+   * A worker's batch is flushed at this many changes. Default 5,000: as fast
+   * as 10,000 in the package bench and about 40 MB lighter (queued changes
+   * and the batch in flight are what the engine holds).
+   */
   batchRows?: number;
   /** ... or this long after its oldest change arrived. Default 200 ms. */
   flushIntervalMs?: number;
@@ -97,7 +101,7 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
     });
   }
   const workers = positiveInt('workers', o.workers, 4, problems);
-  const batchRows = positiveInt('batchRows', o.batchRows, 10_000, problems);
+  const batchRows = positiveInt('batchRows', o.batchRows, 5_000, problems);
   const tableLanes = positiveInt('tableLanes', o.tableLanes, Math.min(2, workers), problems);
   if (tableLanes > workers)
     problems.push(`tableLanes (${tableLanes}) must not exceed workers (${workers})`);

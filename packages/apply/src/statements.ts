@@ -88,6 +88,8 @@ interface Source {
 
 interface SourceSpec<R> {
   values?: boolean;
+  /** Only the key columns of the new values (as `v<i>`, like `values`). */
+  keyValues?: boolean;
   keys?: boolean;
   time?: boolean;
   deleted?: boolean;
@@ -110,6 +112,13 @@ function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Source {
       newMask = true;
       arrays.push(p.column(ops, (o) => mask(shape, o.newT), 'text[]'));
       names.push('m');
+    }
+  }
+  if (spec.keyValues && !spec.values) {
+    for (const k of shape.keyCols) {
+      const c = shape.cols[k]!;
+      arrays.push(p.column(ops, (o) => cell(o.newT?.[c.src]), 'text[]'));
+      names.push(`v${k}`);
     }
   }
   if (spec.keys) {
@@ -377,6 +386,23 @@ export function insertVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]
   const start = `CASE WHEN s.op = 'I' AND p.last_end IS NULL THEN ${START} ELSE s.tm::timestamptz END`;
   return {
     text: `WITH ${src.cte}, p AS MATERIALIZED (SELECT s.ord, ${probe} AS last_end${prevCols} FROM s${prev}), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...(sp ? [sp] : []), vals, start, OPEN, 'false'].join(', ')} FROM s JOIN p ON p.ord = s.ord WHERE p.last_end IS DISTINCT FROM ${OPEN} AND ${materializable}) SELECT s.ord::int AS ord, (p.last_end IS NOT DISTINCT FROM ${OPEN}) AS conflict FROM s JOIN p ON p.ord = s.ord WHERE p.last_end IS NOT DISTINCT FROM ${OPEN} OR NOT ${materializable}`,
+    values: p.values,
+  };
+}
+
+/**
+ * History inserts, before they are copied in: the keys that already have
+ * versions, as `{ ord, conflict }` (`conflict`: one is open, the insert is
+ * refused; otherwise the key had versions and the new one starts at the
+ * change's time instead of 1900-01-01). Keys never seen return nothing.
+ */
+export function probeVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
+  const p = new Params();
+  const sp = sidParamOf(shape, p, sid);
+  const src = sourceCte(shape, p, { keyValues: true, ops });
+  const last = `(SELECT max(t.kvsz_end) FROM ${shape.target.qualified} t WHERE ${sidCond(shape, sp)}${match(shape, valueRef(shape), false)})`;
+  return {
+    text: `WITH ${src.cte}, p AS (SELECT s.ord, ${last} AS last_end FROM s) SELECT p.ord::int AS ord, (p.last_end = ${OPEN}) AS conflict FROM p WHERE p.last_end IS NOT NULL`,
     values: p.values,
   };
 }

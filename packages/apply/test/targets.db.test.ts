@@ -8,6 +8,8 @@ import {
   TargetError,
   validateTarget,
 } from '../src/index.js';
+import { resolveShape } from '../src/shape.js';
+import { loadTargetInfo } from '../src/target-meta.js';
 import { del, harness, ins, mapping, pushAll, rel, S1, S2, trunc, txs, upd } from './helpers.js';
 
 describe.each(testedVersions())('targets on PG %i', (version) => {
@@ -180,6 +182,45 @@ describe.each(testedVersions())('targets on PG %i', (version) => {
           }),
         ).toEqual([]);
         if (type === 'clone') expect(planned?.primaryKey).toEqual(['sid', 'id']);
+      }
+      // History: with and without the unique index on open versions, the
+      // versions index is there, and the engine probes it by key.
+      for (const openVersionIndex of [true, false]) {
+        const table = `h_${openVersionIndex}`;
+        await h.rows(
+          planTargetDdl(d!, {
+            target: { schema: 'Dst', table },
+            type: 'history',
+            hasSid: true,
+            openVersionIndex,
+          }),
+        );
+        const indexes = await h.rows<{ def: string }>(
+          `SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1`,
+          [`"Dst".${table}`],
+        );
+        expect(indexes.map((i) => i.def.replace(/.* USING /, ''))).toEqual([
+          'btree (sid, id, kvsz_end)',
+          ...(openVersionIndex
+            ? [
+                `btree (sid, id) WHERE (kvsz_end = '9999-01-01 00:00:00+00'::timestamp with time zone)`,
+              ]
+            : []),
+        ]);
+        const info = await loadTargetInfo(h.pool, { schema: 'Dst', table }, 'history');
+        const shape = resolveShape(
+          {
+            schema: 'public',
+            table: 'src_t',
+            replicaIdentity: 'default',
+            columns: [
+              { name: 'id', typeOid: 23, isKey: true },
+              { name: 'Name', typeOid: 1043, isKey: false },
+            ],
+          },
+          info.info!,
+        );
+        expect(shape.keyIndex).toBe('any');
       }
     } finally {
       await h.close();
