@@ -103,7 +103,7 @@ export const configFileSchema = z.strictObject({
         .default(4)
         .describe('Destination connections applying changes in parallel'),
       batch_rows: positiveInt(1_000_000)
-        .default(10_000)
+        .default(5_000)
         .describe('Changes per batch before a flush'),
       flush_interval_ms: positiveInt(60_000)
         .default(200)
