@@ -149,6 +149,44 @@ describe.each(testedVersions())('the COPY path on PG %i', (version) => {
     }
   });
 
+  test('identity columns GENERATED ALWAYS take the source values, by COPY and by the conflict fallback', async () => {
+    const h = await harness(
+      pgc.get(),
+      `CREATE TABLE g (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+       CREATE TABLE gh (id int GENERATED ALWAYS AS IDENTITY, v text,
+         kvsz_start timestamptz NOT NULL, kvsz_end timestamptz NOT NULL, kvsz_deleted boolean NOT NULL DEFAULT false);
+       CREATE INDEX gh_versions ON gh (id, kvsz_end);
+       INSERT INTO g OVERRIDING SYSTEM VALUE VALUES (5, 'existing')`,
+    );
+    try {
+      const e = await h.engine({ tables: [mapping('g', 'clone'), mapping('gh', 'history')] });
+      const r = rel('g', [['id', true], 'v']);
+      const rh = rel('gh', [['id', true], 'v']);
+      await pushAll(
+        e,
+        txs(S1, 1000n, [
+          [ins(r, ['100', 'a']), ins(r, ['200', 'b']), ins(rh, ['100', 'a'])],
+          [ins(r, ['5', 'dup']), ins(r, ['300', 'c']), upd(rh, ['100', 'a2'])],
+        ]),
+      );
+      expect(await h.rows('SELECT id, v FROM g ORDER BY id')).toEqual([
+        { id: 5, v: 'existing' },
+        { id: 100, v: 'a' },
+        { id: 200, v: 'b' },
+        { id: 300, v: 'c' },
+      ]);
+      expect(await h.rows('SELECT id, v FROM gh ORDER BY kvsz_start')).toEqual([
+        { id: 100, v: 'a' },
+        { id: 100, v: 'a2' },
+      ]);
+      expect(
+        e.stats().find((s) => s.operation === 'insert' && s.result === 'conflict')?.count,
+      ).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a value too long for varchar(n) is a rejected change, never cut: on insert (COPY) and on update (SQL)', async () => {
     const h = await harness(
       pgc.get(),
