@@ -46,7 +46,8 @@ class RejectedBatch extends Error {
  * order; different workers run in parallel.
  */
 export class Worker {
-  private queue: QueueEntry[] = [];
+  // Taken slots are cleared (see pop) so a change is freed with its batch, not with the queue.
+  private queue: (QueueEntry | undefined)[] = [];
   private head = 0;
   private firstAt = 0;
   private readonly wake = new Signal();
@@ -105,7 +106,7 @@ export class Worker {
 
   /** Drops queued items of a failed (or reset) source: they must not be applied. */
   dropSource(source: SourceState): void {
-    const kept = this.queue.slice(this.head).filter((i) => i.unit.source !== source);
+    const kept = this.queue.slice(this.head).filter((i) => i !== undefined && i.unit.source !== source);
     this.queue = kept;
     this.head = 0;
   }
@@ -135,7 +136,7 @@ export class Worker {
       const t0 = performance.now();
       try {
         if (isBarrier(head)) {
-          this.head++;
+          this.pop();
           await this.passBarrier(head);
         } else {
           const batch = this.take();
@@ -174,24 +175,29 @@ export class Worker {
     }
   }
 
+  private pop(): void {
+    this.queue[this.head] = undefined;
+    this.head++;
+  }
+
   private take(): WorkItem[] {
     const out: WorkItem[] = [];
     while (this.head < this.queue.length && out.length < this.host.batchRows) {
       const it = this.queue[this.head]!;
       if (isBarrier(it)) break;
       if (!this.live(it)) {
-        this.head++;
+        this.pop();
         continue;
       }
       if (it.error) {
         if (out.length === 0) {
-          this.head++;
+          this.pop();
           out.push(it);
         }
         break;
       }
       out.push(it);
-      this.head++;
+      this.pop();
     }
     // Never split the changes of one history transaction: they fold into one version per key.
     const last = out[out.length - 1];
@@ -209,7 +215,7 @@ export class Worker {
           break;
         }
         out.push(it);
-        this.head++;
+        this.pop();
       }
     }
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
