@@ -106,7 +106,9 @@ export class Worker {
 
   /** Drops queued items of a failed (or reset) source: they must not be applied. */
   dropSource(source: SourceState): void {
-    const kept = this.queue.slice(this.head).filter((i) => i !== undefined && i.unit.source !== source);
+    const kept = this.queue
+      .slice(this.head)
+      .filter((i) => i !== undefined && i.unit.source !== source);
     this.queue = kept;
     this.head = 0;
   }
