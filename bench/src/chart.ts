@@ -112,9 +112,10 @@ function panel(p: Panel, x: number, y: number): string {
   }
   const legend = [
     { color: OURS, text: 'kuvasz-streamer' },
-    ...(p.groups.some((g) => g.bars.some((b) => b.color === TUNED))
-      ? [{ color: TUNED, text: 'flush_interval_ms 20' }]
-      : []),
+    ...p.groups
+      .flatMap((g) => g.bars.filter((b) => b.color === TUNED).map((b) => b.name))
+      .slice(0, 1)
+      .map((name) => ({ color: TUNED, text: name.replace(/^kuvasz-streamer, /, '') })),
     ...(p.groups.some((g) => g.bars.some((b) => b.color === BASE))
       ? [{ color: BASE, text: p.baseline ?? 'baseline' }]
       : []),

@@ -43,10 +43,12 @@ This page is rewritten by every full \`pnpm bench\` run; the same figures are in
 Reading the figures:
 
 - Changes are applied in batches that close at \`apply.batch_rows\` changes or
-  \`apply.flush_interval_ms\` after their first change (200 ms by default), so
-  at low rates a change waits about half the interval for its batch; native
-  replication applies each transaction as it arrives. The steady-load table
-  has one extra pass with \`flush_interval_ms: 20\` to show that trade.
+  \`apply.flush_interval_ms\` after their first change (20 ms by default; a
+  worker also takes everything that queued while its previous batch was
+  applied); native replication applies each transaction as it arrives. The
+  steady-load table has one extra pass with \`flush_interval_ms: 1\` (a
+  worker flushes as soon as it is free): what remains is the pipeline's own
+  latency (decode, route, one destination transaction per batch and worker).
 - RSS is the kernel's peak (\`VmHWM\`) for the whole streamer process. V8
   collects garbage lazily while the heap is far from its limit; the memory
   table repeats the large transaction with the heap capped

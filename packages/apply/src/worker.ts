@@ -4,6 +4,7 @@ import { ApplyError, sqlstateOf, toError } from './errors.js';
 import type { Logger } from './logger.js';
 import { formatLsn } from './lsn.js';
 import { covered, loadPositions, positionKey } from './metadata.js';
+import type { PlannerStats } from './planner-stats.js';
 import { backoffMs, isTransient, type RetryOptions, sleep } from './retry.js';
 import { describeKey } from './shape.js';
 import { Signal } from './signal.js';
@@ -24,6 +25,7 @@ export interface WorkerHost {
   readonly metadataSchema: string;
   readonly synchronousCommit: 'on' | 'off';
   readonly crashed: boolean;
+  readonly plannerStats: PlannerStats;
   step(name: StepName): Promise<void>;
   /** The batch is committed: positions, stats, logs, durability. */
   committed(items: WorkItem[], result: BatchResult): void;
@@ -276,6 +278,7 @@ export class Worker {
         this.batches++;
         this.batchedItems += items.length;
         this.host.committed(items, result);
+        await this.keepStatistics(client, items);
         return;
       } catch (e) {
         if (e instanceof CrashSignal || this.host.crashed) {
@@ -307,6 +310,29 @@ export class Worker {
         items = this.pending(items);
         if (items.length === 0) return;
       }
+    }
+  }
+
+  /** After a commit: counts the rows written per target and analyzes the targets that are due. */
+  private async keepStatistics(client: pg.PoolClient, items: WorkItem[]): Promise<void> {
+    const stats = this.host.plannerStats;
+    let target = items[0]?.unit.target;
+    let n = 0;
+    for (const it of items) {
+      if (it.unit.target !== target) {
+        if (target) stats.wrote(target, n);
+        target = it.unit.target;
+        n = 0;
+      }
+      n++;
+    }
+    if (target) stats.wrote(target, n);
+    if (stats.due().length === 0) return;
+    try {
+      await stats.analyze(client);
+    } catch {
+      // The batch is committed; a connection lost here is replaced by the next batch.
+      this.releaseClient(true);
     }
   }
 

@@ -50,6 +50,45 @@ describe('engine behaviour (PG 17)', () => {
     }
   });
 
+  test('targets the engine fills are analyzed: planner statistics follow the rows written', async () => {
+    const h = await harness(
+      pgc.get(),
+      `CREATE TABLE h (sid text NOT NULL, id int NOT NULL, v text, kvsz_start timestamptz NOT NULL,
+         kvsz_end timestamptz NOT NULL, kvsz_deleted boolean NOT NULL DEFAULT false);
+       CREATE UNIQUE INDEX h_open ON h (sid, id) WHERE kvsz_end = '9999-01-01 00:00:00+00';
+       CREATE TABLE small (id int PRIMARY KEY, v text)`,
+    );
+    const reltuples = async (t: string) =>
+      (await h.rows(`SELECT reltuples::float8 AS n FROM pg_class WHERE relname = '${t}'`))[0]?.n;
+    try {
+      expect(await reltuples('h')).toBe(-1); // never analyzed: what a freshly created target has
+      const e = await h.engine({
+        tables: [mapping('h', 'history'), mapping('small', 'clone')],
+        batchRows: 500,
+      });
+      const rh = rel('h', [['id', true], 'v']);
+      const rs = rel('small', [['id', true], 'v']);
+      await pushAll(
+        e,
+        txs(
+          S1,
+          1000n,
+          Array.from({ length: 300 }, (_, i) => [
+            ...Array.from({ length: 10 }, (_, j) => ins(rh, [String(i * 10 + j), 'x'])),
+            ...(i < 20 ? [ins(rs, [String(i), 'y'])] : []),
+          ]),
+        ),
+      );
+      expect(await h.rows('SELECT count(*)::int AS n FROM h')).toEqual([{ n: 3000 }]);
+      // Analyzed at least once on the way (at 1,000 rows, again past half as many more).
+      expect(await reltuples('h')).toBeGreaterThanOrEqual(1000);
+      // 20 rows: not worth a sample; autovacuum's business.
+      expect(await reltuples('small')).toBe(-1);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a transaction in parts is only reported durable after its final part', async () => {
     const h = await harness(pgc.get(), 'CREATE TABLE a (id int PRIMARY KEY, v text)');
     try {
