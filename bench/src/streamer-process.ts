@@ -52,7 +52,9 @@ export class StreamerProcess {
   private lastHwm = 0;
 
   constructor(config: string, env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, 'run', '-c', config, '--log-format', 'json'], {
+    // KUVASZ_BENCH_NODE_ARGS: extra node flags for the streamer (profiling: --cpu-prof ...).
+    const nodeArgs = process.env.KUVASZ_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    this.child = spawn(process.execPath, [...nodeArgs, CLI, 'run', '-c', config, '--log-format', 'json'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...env },
     });

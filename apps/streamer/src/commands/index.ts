@@ -1,10 +1,13 @@
 import type { CliArgs, Command } from '../cli/args.js';
 import { StreamerError } from '../errors.js';
+import { applyHeapPolicy } from '../runtime/heap-policy.js';
 
 /** Runs a command that needs a configuration (or starts its own, for demo); returns its exit code. */
 export async function runCommand(command: Command, args: CliArgs): Promise<number> {
   switch (command) {
     case 'run':
+      // Long-running: keep the heap near its live size (see heap-policy.ts).
+      applyHeapPolicy();
       return (await import('./run.js')).runCommand(args);
     case 'validate':
       return (await import('./validate.js')).validateCommand(args);
