@@ -54,10 +54,14 @@ export class StreamerProcess {
   constructor(config: string, env: NodeJS.ProcessEnv = {}) {
     // KUVASZ_BENCH_NODE_ARGS: extra node flags for the streamer (profiling: --cpu-prof ...).
     const nodeArgs = process.env.KUVASZ_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    this.child = spawn(process.execPath, [...nodeArgs, CLI, 'run', '-c', config, '--log-format', 'json'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
-    });
+    this.child = spawn(
+      process.execPath,
+      [...nodeArgs, CLI, 'run', '-c', config, '--log-format', 'json'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...env },
+      },
+    );
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       let nl = this.stderr.indexOf('\n');

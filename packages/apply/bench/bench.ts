@@ -14,8 +14,11 @@
  * KUVASZ_BENCH_LANES (the engine's batchRows, maxPendingRows, tableLanes; its defaults otherwise),
  * KUVASZ_BENCH_SYNC=off (synchronousCommit: 'off'),
  * KUVASZ_BENCH_READER (`stream`, default, or `sql`), KUVASZ_BENCH_VERBOSE=1 (time
- * spent decoding and waiting in push), KUVASZ_BENCH_SKIP_HISTORY=1 (profiling).
+ * spent decoding and waiting in push), KUVASZ_BENCH_SKIP_HISTORY=1 (profiling),
+ * KUVASZ_BENCH_HEAP_GROWING (V8 heap growth percent, default 35 like the
+ * kuvasz-streamer CLI sets for \`run\`; 0: V8's default).
  */
+import v8 from 'node:v8';
 import { type PgCluster, startPostgres, waitFor } from '@kuvasz/testkit';
 import pg from 'pg';
 import { ApplyEngine, type SourceId } from '../src/index.js';
@@ -27,6 +30,9 @@ const env = (name: string, fallback: number): number => {
   const v = process.env[name];
   return v === undefined || v === '' ? fallback : Number(v);
 };
+// The host app owns the heap policy; this bench applies the CLI's (see apps/streamer heap-policy.ts).
+const HEAP_GROWING = env('KUVASZ_BENCH_HEAP_GROWING', 35);
+if (HEAP_GROWING > 0) v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING}`);
 const CHANGES = env('KUVASZ_BENCH_CHANGES', 1_000_000);
 const WORKERS = env('KUVASZ_BENCH_WORKERS', 4);
 const BATCH = process.env.KUVASZ_BENCH_BATCH ? Number(process.env.KUVASZ_BENCH_BATCH) : undefined;
@@ -414,7 +420,7 @@ function report(results: PhaseResult[]): void {
   );
   const mb = (n: number | undefined) => Math.round((n ?? 0) / 1048576);
   console.log(
-    `peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (peak V8 heap used ${mb(peakHeap)} MB)`,
+    `peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (peak V8 heap used ${mb(peakHeap)} MB; heap growth ${HEAP_GROWING > 0 ? `${HEAP_GROWING} %` : "V8's default"})`,
   );
   console.log(
     `  sampled at the peak: RSS ${mb(atPeak?.rss)} MB = V8 heap ${mb(atPeak?.heapTotal)} MB (${mb(atPeak?.heapUsed)} used) + buffers ${mb(atPeak?.arrayBuffers)} MB + the rest (code, stacks, allocator); before the first phase: RSS ${mb(baseline?.rss)} MB, heap used ${mb(baseline?.heapUsed)} MB`,

@@ -55,8 +55,13 @@ export class PartBuilder {
   }
 
   take(header: PartHeader, final: boolean): TransactionPart {
+    // Fields spelled out: an object spread per transaction showed in CPU profiles.
     const part: TransactionPart = {
-      ...header,
+      xid: header.xid,
+      commitLsn: header.commitLsn,
+      endLsn: header.endLsn,
+      commitTime: header.commitTime,
+      origin: header.origin,
       firstChangeIndex: this.nextIndex,
       final,
       changes: this.changes,

@@ -11,6 +11,7 @@ import type { TransactionPart } from '../types.js';
 import {
   type DmlMessage,
   PartBuilder,
+  type PartHeader,
   type PartLimits,
   type RelationMapping,
   relationOids,
@@ -224,7 +225,9 @@ export class TransactionAssembler {
       return;
     }
     this.o.sink.committed(endLsn);
-    this.o.sink.part(tx.builder.take({ ...this.header(tx, endLsn), commitTime }, true));
+    const header = this.header(tx, endLsn);
+    header.commitTime = commitTime;
+    this.o.sink.part(tx.builder.take(header, true));
   }
 
   private streamCommit(xid: number, commitLsn: bigint, endLsn: bigint, commitTime: bigint): void {
@@ -260,7 +263,7 @@ export class TransactionAssembler {
     );
   }
 
-  private header(tx: OpenTransaction, endLsn: bigint) {
+  private header(tx: OpenTransaction, endLsn: bigint): PartHeader {
     return {
       xid: tx.xid,
       commitLsn: tx.commitLsn,
