@@ -4,7 +4,7 @@
  * consumed phase by phase by a native `CREATE SUBSCRIPTION` (into one
  * destination database) and by this engine as clone and as history (into two
  * others), all from slots created before the backlog. Our side reads its slot
- * with `pg_logical_slot_get_binary_changes` and decodes with @kuvasz/pgoutput,
+ * through a walsender (START_REPLICATION) and decodes with @kuvasz/pgoutput,
  * so the comparison is end to end (reading and applying overlap, as in the
  * streamer); the engine-only figure divides by the time the busiest worker
  * spent applying (planning, statements, commits), waiting for input excluded.
