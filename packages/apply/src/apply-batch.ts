@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { copyIn } from './copy-in.js';
 import { type CopyStatement, copyRows } from './copy-rows.js';
 import { sqlstateOf } from './errors.js';
-import { type PositionWrite, savePositionsStatement } from './metadata.js';
+import { type PositionWrite, savePositionsSql } from './metadata.js';
 import { hasUnchanged, type PlannedOp, planUnit } from './plan-units.js';
 import type { Shape } from './shape.js';
 import {
@@ -122,9 +122,16 @@ export async function applyBatch(
       unit.target.type,
     ),
   }));
-  const tx: TxState = { nestedLoop: false };
+  // Nested loops from the start when the first target's statements want them
+  // (an index on its key): the SET LOCALs travel with BEGIN, no round trip of their own.
+  const first = plans[0]?.plan.blocks[0];
+  const tx: TxState = { nestedLoop: first?.kind === 'rows' && first.shape.keyIndex === 'any' };
   await client.query(
-    ctx.synchronousCommit === 'off' ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+    [
+      'BEGIN',
+      ...(ctx.synchronousCommit === 'off' ? ['SET LOCAL synchronous_commit = off'] : []),
+      ...(tx.nestedLoop ? [NESTED_LOOP_ON] : []),
+    ].join('; '),
   );
   await ctx.step('planned');
   for (const { unit, list, plan } of plans) {
@@ -183,13 +190,14 @@ export async function applyBatch(
       });
     }
   }
-  const st = savePositionsStatement(
+  // Positions and COMMIT in one message: one round trip (an error in the
+  // upsert skips the COMMIT, and the worker rolls back as before).
+  const positions = savePositionsSql(
     ctx.metadataSchema,
     result.positions.map((p) => p.write),
   );
-  await client.query(st.text, st.values);
   await ctx.step('before-commit');
-  await client.query('COMMIT');
+  await client.query(`${positions}; COMMIT`);
   await ctx.step('after-commit');
   if (ctx.synchronousCommit === 'off') {
     const r = await client.query<{ lsn: string }>(
@@ -268,15 +276,18 @@ async function insertWithConflicts(
     return [];
   }
   if (!shape.arbiter) return run(client, ctx, tx, insertRows(shape, sid, ops, true));
-  await client.query('SAVEPOINT kvsz_insert');
+  // SAVEPOINT, COPY and RELEASE in one simple-protocol message: one round
+  // trip. A unique violation in the COPY skips the RELEASE; the savepoint
+  // exists, so the rollback to it below works as with three messages.
+  const copy = copyRows(shape, sid, ops);
+  copy.text = `SAVEPOINT kvsz_insert; ${copy.text}; RELEASE SAVEPOINT kvsz_insert`;
   try {
-    await runCopy(client, ctx, copyRows(shape, sid, ops));
+    await runCopy(client, ctx, copy);
   } catch (e) {
     if (sqlstateOf(e) !== '23505') throw e;
     await client.query('ROLLBACK TO SAVEPOINT kvsz_insert');
     return run(client, ctx, tx, insertRows(shape, sid, ops, true));
   }
-  await client.query('RELEASE SAVEPOINT kvsz_insert');
   return [];
 }
 

@@ -1,4 +1,4 @@
-import { escapeIdentifier } from 'pg';
+import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { Queryable } from './describe-table.js';
 import { formatLsn, parseLsn } from './lsn.js';
 
@@ -104,27 +104,25 @@ export interface PositionWrite {
   position: Position;
 }
 
-export function savePositionsStatement(
-  schema: string,
-  writes: PositionWrite[],
-): { text: string; values: unknown[] } {
-  return {
-    text: `INSERT INTO ${escapeIdentifier(schema)}.positions AS p
-             (source_database, sid, target_schema, target_table, lane, lanes, commit_lsn, next_index)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::pg_lsn[], $8::int[])
-           ON CONFLICT (source_database, sid, target_schema, target_table, lane)
-           DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, next_index = EXCLUDED.next_index, updated_at = now()`,
-    values: [
-      writes.map((w) => w.database),
-      writes.map((w) => w.sid),
-      writes.map((w) => w.schema),
-      writes.map((w) => w.table),
-      writes.map((w) => w.lane),
-      writes.map((w) => w.lanes),
-      writes.map((w) => formatLsn(w.position.lsn)),
-      writes.map((w) => w.position.nextIndex),
-    ],
+/**
+ * The positions upsert as literal SQL (no parameters), so that it travels in
+ * one simple-protocol message with the batch's COMMIT: one round trip less
+ * per batch. Every value is quoted by `escapeLiteral` or is an integer.
+ */
+export function savePositionsSql(schema: string, writes: PositionWrite[]): string {
+  const int = (n: number) => {
+    if (!Number.isSafeInteger(n)) throw new Error(`position field is not an integer: ${n}`);
+    return String(n);
   };
+  const rows = writes.map(
+    (w) =>
+      `(${escapeLiteral(w.database)}, ${escapeLiteral(w.sid)}, ${escapeLiteral(w.schema)}, ${escapeLiteral(w.table)}, ${int(w.lane)}, ${int(w.lanes)}, '${formatLsn(w.position.lsn)}'::pg_lsn, ${int(w.position.nextIndex)})`,
+  );
+  return `INSERT INTO ${escapeIdentifier(schema)}.positions AS p
+             (source_database, sid, target_schema, target_table, lane, lanes, commit_lsn, next_index)
+           VALUES ${rows.join(', ')}
+           ON CONFLICT (source_database, sid, target_schema, target_table, lane)
+           DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, next_index = EXCLUDED.next_index, updated_at = now()`;
 }
 
 export async function saveSourcePosition(
