@@ -23,6 +23,14 @@ import { Backoff, sleep } from './backoff.js';
 import { LagTracker } from './lag-tracker.js';
 import { toSourceTransaction } from './to-apply.js';
 
+/**
+ * In-memory bytes of a large in-progress transaction before the rest spills
+ * to disk (os.tmpdir(), TMPDIR). 16 MiB rather than the library's 32: the
+ * spilled part is read back at commit from the page cache, and a 2,000,000-row
+ * transaction peaked at 173 MB RSS instead of 185 to 197 MB, as fast.
+ */
+const SPILL_MEMORY_BYTES = 16 * 1024 * 1024;
+
 export type SourceState =
   | 'starting'
   | 'preflight'
@@ -287,6 +295,7 @@ export class SourceRunner {
       ...(createdSlot ? { createdSlot } : {}),
       ...(mapRelation ? { mapRelation } : {}),
       heartbeat: { intervalMs: 60_000 },
+      spill: { memoryBytes: SPILL_MEMORY_BYTES },
       logger: this.log,
     });
     this.stream = stream;
