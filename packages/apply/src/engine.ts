@@ -74,7 +74,7 @@ export class ApplyEngine {
     this.opts = resolveOptions(options);
     this.pool = options.destination;
     this.log = (options.logger ?? noopLogger).child({ component: 'apply' });
-    this.plannerStats = new PlannerStats(this.log);
+    this.plannerStats = new PlannerStats(this.pool, this.log);
     this.hookStep = options.testHooks?.step;
     for (const t of options.tables) {
       const k = mappingKey(t.source.database, t.source.schema, t.source.table);
@@ -480,6 +480,7 @@ export class ApplyEngine {
     if (this.state === 'running') this.state = 'closing';
     for (const w of this.workers) w.flushRequested = true;
     await Promise.all(this.workers.map((w) => w.stop()));
+    await this.plannerStats.idle();
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
     if (!crashed) {

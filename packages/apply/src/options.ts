@@ -11,7 +11,7 @@ export interface TableMapping {
 }
 
 export interface ApplyEngineOptions {
-  /** App-owned pool; the engine holds up to `workers` connections from it (plus one briefly). */
+  /** App-owned pool; the engine holds up to `workers` connections from it, plus one briefly (loading positions, and ANALYZE of targets it filled: see the README). */
   destination: pg.Pool;
   /** Schema of the engine's bookkeeping tables, created on first use. Default `kuvasz`. */
   metadataSchema?: string;

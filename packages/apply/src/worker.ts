@@ -278,7 +278,7 @@ export class Worker {
         this.batches++;
         this.batchedItems += items.length;
         this.host.committed(items, result);
-        await this.keepStatistics(client, items);
+        this.keepStatistics(items);
         return;
       } catch (e) {
         if (e instanceof CrashSignal || this.host.crashed) {
@@ -313,27 +313,22 @@ export class Worker {
     }
   }
 
-  /** After a commit: counts the rows written per target and analyzes the targets that are due. */
-  private async keepStatistics(client: pg.PoolClient, items: WorkItem[]): Promise<void> {
+  /** After a commit: counts the rows added per target; due targets are analyzed beside the workers. */
+  private keepStatistics(items: WorkItem[]): void {
     const stats = this.host.plannerStats;
     let target = items[0]?.unit.target;
     let n = 0;
     for (const it of items) {
       if (it.unit.target !== target) {
-        if (target) stats.wrote(target, n);
+        if (target && n > 0) stats.added(target, n);
         target = it.unit.target;
         n = 0;
       }
-      n++;
+      // Rows that grow the table: inserts, and history's new versions of updates.
+      if (it.operation === 'insert' || (it.operation === 'update' && it.atomic)) n++;
     }
-    if (target) stats.wrote(target, n);
-    if (stats.due().length === 0) return;
-    try {
-      await stats.analyze(client);
-    } catch {
-      // The batch is committed; a connection lost here is replaced by the next batch.
-      this.releaseClient(true);
-    }
+    if (target && n > 0) stats.added(target, n);
+    stats.kick();
   }
 
   private async refreshPositions(items: WorkItem[]): Promise<void> {

@@ -50,7 +50,7 @@ describe('engine behaviour (PG 17)', () => {
     }
   });
 
-  test('targets the engine fills are analyzed: planner statistics follow the rows written', async () => {
+  test('targets the engine fills are analyzed: planner statistics follow the rows added', async () => {
     const h = await harness(
       pgc.get(),
       `CREATE TABLE h (sid text NOT NULL, id int NOT NULL, v text, kvsz_start timestamptz NOT NULL,
@@ -80,6 +80,8 @@ describe('engine behaviour (PG 17)', () => {
         ),
       );
       expect(await h.rows('SELECT count(*)::int AS n FROM h')).toEqual([{ n: 3000 }]);
+      // ANALYZE runs beside the workers; close() waits for it.
+      await e.close();
       // Analyzed at least once on the way (at 1,000 rows, again past half as many more).
       expect(await reltuples('h')).toBeGreaterThanOrEqual(1000);
       // 20 rows: not worth a sample; autovacuum's business.
