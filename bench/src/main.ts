@@ -49,11 +49,12 @@ Reading the figures:
   steady-load table has one extra pass with \`flush_interval_ms: 1\` (a
   worker flushes as soon as it is free): what remains is the pipeline's own
   latency (decode, route, one destination transaction per batch and worker).
-- RSS is the kernel's peak (\`VmHWM\`) for the whole streamer process. V8
-  collects garbage lazily while the heap is far from its limit; the memory
-  table repeats the large transaction with the heap capped
-  (\`NODE_OPTIONS=--max-old-space-size=96\`) to separate what the streamer
-  needs from what it has not yet collected.
+- RSS is the kernel's peak (\`VmHWM\`) for the whole streamer process.
+  \`run\` sets V8's heap growth to 35 % (see
+  [operations](operations.md#memory)); the memory table repeats the large
+  transaction with the heap capped instead
+  (\`NODE_OPTIONS=--max-old-space-size=96\`, which the streamer leaves
+  alone) to show what it needs at the least.
 - Native replication has no history (SCD2) mode: the history catch-up
   compares our versioned apply with native's plain apply of the same changes.
 
