@@ -6,23 +6,14 @@
  */
 import { startPostgres } from '@kuvasz/testkit';
 import pg from 'pg';
-import { ApplyEngine, type RowChange, type SourceRelation } from '../src/index.js';
+import { ApplyEngine, type RowChange } from '../src/index.js';
+import { benchRelation } from './forms-fixture.js';
 
 const N = Number(process.env.KUVASZ_BENCH_CHANGES ?? 200_000);
 const WORKERS = Number(process.env.KUVASZ_BENCH_WORKERS ?? 4);
 const LANES = Number(process.env.KUVASZ_BENCH_LANES ?? Math.min(2, WORKERS));
 
-const rel: SourceRelation = {
-  schema: 'public',
-  table: 't',
-  replicaIdentity: 'default',
-  columns: [
-    { name: 'id', typeOid: 23, isKey: true },
-    { name: 'a', typeOid: 23, isKey: false },
-    { name: 'b', typeOid: 25, isKey: false },
-    { name: 'c', typeOid: 1184, isKey: false },
-  ],
-};
+const rel = benchRelation('t');
 
 const cluster = await startPostgres({
   version: 17,

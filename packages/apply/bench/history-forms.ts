@@ -13,32 +13,17 @@ import type { PlannedOp } from '../src/plan-units.js';
 import { resolveShape } from '../src/shape.js';
 import { closeAndReopen, insertVersions } from '../src/statements.js';
 import { loadTargetInfo } from '../src/target-meta.js';
+import { benchRelation, benchRow, envNumber } from './forms-fixture.js';
 
-const env = (n: string, d: number) => Number(process.env[n] || d);
+const env = envNumber;
 const ROWS = env('KUVASZ_BENCH_ROWS', 10_000);
 const TABLE_ROWS = env('KUVASZ_BENCH_TABLE', 500_000);
 const REPS = env('KUVASZ_BENCH_REPS', 5);
 const VERSIONS = (process.env.KUVASZ_BENCH_VERSIONS ?? '17,14').split(',').map(Number);
 const OPEN = `'9999-01-01 00:00:00+00'::timestamptz`;
 
-const rel = {
-  schema: 'public',
-  table: 'h',
-  replicaIdentity: 'default' as const,
-  columns: [
-    { name: 'id', typeOid: 23, isKey: true },
-    { name: 'a', typeOid: 23, isKey: false },
-    { name: 'b', typeOid: 25, isKey: false },
-    { name: 'c', typeOid: 1184, isKey: false },
-  ],
-};
-
-const row = (id: number, salt: number): string[] => [
-  String(id),
-  String((id + salt) % 1000),
-  `5d41402abc4b2a76b9719d911017c5${salt % 100}`,
-  '2026-11-22 10:00:00.123456+00',
-];
+const rel = benchRelation('h');
+const row = benchRow;
 
 const INDEXES: Record<string, string> = {
   'open+versions': `CREATE UNIQUE INDEX h_open ON h (id) WHERE kvsz_end = ${OPEN};
