@@ -82,26 +82,29 @@ export function slotHealthFromRow(slot: string, r: SlotRow): SlotHealth {
   };
 }
 
+/** The health of a slot that does not exist: `exists: false` and nulls. */
+export function missingSlot(slot: string): SlotHealth {
+  return {
+    slot,
+    exists: false,
+    plugin: null,
+    database: null,
+    temporary: null,
+    active: false,
+    activePid: null,
+    restartLsn: null,
+    confirmedFlushLsn: null,
+    walStatus: null,
+    retainedWalBytes: null,
+    safeWalSize: null,
+    invalidationReason: null,
+    lost: false,
+  };
+}
+
 /** The slot's health; `exists: false` (and nulls) when there is no such slot. */
 export async function slotHealth(target: SqlTarget, slot: string): Promise<SlotHealth> {
-  return (
-    (await getSlot(target, slot)) ?? {
-      slot,
-      exists: false,
-      plugin: null,
-      database: null,
-      temporary: null,
-      active: false,
-      activePid: null,
-      restartLsn: null,
-      confirmedFlushLsn: null,
-      walStatus: null,
-      retainedWalBytes: null,
-      safeWalSize: null,
-      invalidationReason: null,
-      lost: false,
-    }
-  );
+  return (await getSlot(target, slot)) ?? missingSlot(slot);
 }
 
 export function slotHealthSql(major: number): string {

@@ -3,6 +3,7 @@ import { StreamError } from '../errors.js';
 import type { ReplicationConnection } from '../replication-connection.js';
 import {
   assertSlotUsable,
+  missingSlot,
   type SlotHealth,
   type SlotRow,
   slotHealthFromRow,
@@ -26,24 +27,7 @@ export async function checkSlotAndPublication(
     `reading slot ${slot}`,
   );
   const row = rows[0];
-  const health: SlotHealth = row
-    ? slotHealthFromRow(slot, row)
-    : {
-        slot,
-        exists: false,
-        plugin: null,
-        database: null,
-        temporary: null,
-        active: false,
-        activePid: null,
-        restartLsn: null,
-        confirmedFlushLsn: null,
-        walStatus: null,
-        retainedWalBytes: null,
-        safeWalSize: null,
-        invalidationReason: null,
-        lost: false,
-      };
+  const health: SlotHealth = row ? slotHealthFromRow(slot, row) : missingSlot(slot);
   assertSlotUsable(health, url);
   const pubs = await conn.sql(
     `SELECT 1 FROM pg_publication WHERE pubname = ${pg.escapeLiteral(publication)}`,

@@ -225,9 +225,7 @@ export class TransactionAssembler {
       return;
     }
     this.o.sink.committed(endLsn);
-    const header = this.header(tx, endLsn);
-    header.commitTime = commitTime;
-    this.o.sink.part(tx.builder.take(header, true));
+    this.o.sink.part(tx.builder.take(this.header(tx, endLsn, commitTime), true));
   }
 
   private streamCommit(xid: number, commitLsn: bigint, endLsn: bigint, commitTime: bigint): void {
@@ -263,12 +261,12 @@ export class TransactionAssembler {
     );
   }
 
-  private header(tx: OpenTransaction, endLsn: bigint): PartHeader {
+  private header(tx: OpenTransaction, endLsn: bigint, commitTime = tx.commitTime): PartHeader {
     return {
       xid: tx.xid,
       commitLsn: tx.commitLsn,
       endLsn,
-      commitTime: tx.commitTime,
+      commitTime,
       origin: tx.origin,
     };
   }
