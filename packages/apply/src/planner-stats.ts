@@ -2,6 +2,9 @@ import type pg from 'pg';
 import type { Logger } from './logger.js';
 import type { TargetInfo } from './target-meta.js';
 
+/** How long a run waits for a pooled connection before it tries after the next batch. */
+const CONNECT_WAIT_MS = 5_000;
+
 /**
  * Keeps the planner's statistics of the target tables close to what the
  * engine wrote into them. The set-based statements join a batch's keys to
@@ -15,8 +18,6 @@ import type { TargetInfo } from './target-meta.js';
  * connection of its own, beside the workers (a large table's ANALYZE never
  * holds a lane back), one at a time.
  */
-const CONNECT_WAIT_MS = 5_000;
-
 export class PlannerStats {
   private readonly tables = new Map<string, { added: number; baseline: number | undefined }>();
   private current: Promise<void> | undefined;

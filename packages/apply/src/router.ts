@@ -58,14 +58,6 @@ export class Router {
     private readonly failSource: (src: SourceState, error: ApplyError) => void,
   ) {}
 
-  private mappingKey(database: string, schema: string, table: string): string {
-    return mappingKey(database, schema, table);
-  }
-
-  private targetKey(t: { schema: string; table: string }): string {
-    return targetKey(t);
-  }
-
   /** Per source, per relation object: its targets (units and watermark), valid for `cacheVersion`. */
   private readonly cache = new Map<SourceState, WeakMap<SourceRelation, RouteTargets>>();
   private cacheVersion = 0;
@@ -102,9 +94,7 @@ export class Router {
     }
     const hit = bySource.get(relation);
     if (hit && hit.version === this.cacheVersion) return hit;
-    const maps = this.mappings.get(
-      this.mappingKey(src.id.database, relation.schema, relation.table),
-    );
+    const maps = this.mappings.get(mappingKey(src.id.database, relation.schema, relation.table));
     const wm = this.watermarks.get(`${src.key}\u0000${relation.schema}\u0000${relation.table}`);
     // unit() may throw (a target without sid claimed by another source): nothing is cached then.
     const entry: RouteTargets = {
@@ -248,7 +238,7 @@ export class Router {
   }
 
   private unit(src: SourceState, m: TableMapping): Unit {
-    const tk = this.targetKey(m.target);
+    const tk = targetKey(m.target);
     const k = `${src.key}\u0000${tk}`;
     let u = this.units.get(k);
     if (u) return u;
