@@ -6,18 +6,12 @@
  * each one the destination equals the sources: nothing lost, nothing doubled.
  */
 import type { PgCluster } from '@kuvasz/testkit';
-import { startPostgres, waitFor } from '@kuvasz/testkit';
+import { waitFor } from '@kuvasz/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { assertNoLeftovers, type Db, historyProblems, OPEN, waitForSame } from './checks.js';
 import { runCli } from './cli.js';
-import {
-  assertNoSecrets,
-  type CliProcess,
-  killAll,
-  startRun,
-  tempDir,
-  writeConfig,
-} from './harness.js';
+import { assertNoSecrets, type CliProcess, killAll, startRun } from './harness.js';
+import { twoSourcesIntoWarehouse } from './two-sources.js';
 import { commitsMore, Workload } from './workload.js';
 
 const DDL = `
@@ -37,38 +31,14 @@ let cli: CliProcess;
 const sources: { sid: string; db: Db; work?: Workload }[] = [];
 
 beforeAll(async () => {
-  [a, b, dwhPg] = await Promise.all([
-    startPostgres({ version: 14 }),
-    startPostgres({ version: 17 }),
-    startPostgres({ version: 17 }),
-  ]);
-  for (const [sid, c] of [
-    ['a', a],
-    ['b', b],
-  ] as const) {
-    const db = await c.createDatabase('stock');
-    await c.sql(DDL, [], db);
-    sources.push({ sid, db: { cluster: c, db } });
-  }
-  dwh = { cluster: dwhPg, db: await dwhPg.createDatabase('warehouse') };
-  config = writeConfig(
-    tempDir(),
-    'faults.yaml',
-    `destination: { url: "${dwhPg.urlFor(dwh.db)}" }
-databases:
-  - database: stock
-    urls:
-      - { url: "${a.urlFor('stock')}", sid: a }
-      - { url: "${b.urlFor('stock')}", sid: b }
-    tables:
-      stock:
-      moves: { type: append }
-      costs: { type: history }
-apply: { workers: 2, flush_interval_ms: 100 }
-`,
-  );
-  const plan = runCli(['plan', '-c', config, '--apply']);
-  expect(plan.status, plan.stderr).toBe(0);
+  const setup = await twoSourcesIntoWarehouse({
+    database: 'stock',
+    ddl: DDL,
+    file: 'faults.yaml',
+    tables: ['stock:', 'moves: { type: append }', 'costs: { type: history }'],
+  });
+  ({ a, b, dwhPg, dwh, config } = setup);
+  sources.push(...setup.sources);
   cli = startRun(config);
   await cli.waitForLogCount('streaming', 2);
   // Connection failures are expected below: the workloads reconnect and go on.

@@ -10,11 +10,12 @@
  * random moments (printed on failure, to replay a run).
  */
 import type { PgCluster } from '@kuvasz/testkit';
-import { startPostgres, waitFor } from '@kuvasz/testkit';
+import { waitFor } from '@kuvasz/testkit';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { assertNoLeftovers, count, type Db, historyProblems, OPEN, waitForSame } from './checks.js';
 import { runCli } from './cli.js';
-import { assertNoSecrets, killAll, startRun, tempDir, writeConfig } from './harness.js';
+import { assertNoSecrets, killAll, startRun } from './harness.js';
+import { twoSourcesIntoWarehouse } from './two-sources.js';
 import { commitsMore, Workload } from './workload.js';
 
 const KILLS = Number(process.env.KUVASZ_E2E_KILLS ?? 10);
@@ -49,38 +50,14 @@ let config: string;
 const sources: { sid: string; db: Db }[] = [];
 
 beforeAll(async () => {
-  [a, b, dwhPg] = await Promise.all([
-    startPostgres({ version: 14 }),
-    startPostgres({ version: 17 }),
-    startPostgres({ version: 17 }),
-  ]);
-  for (const [sid, c] of [
-    ['a', a],
-    ['b', b],
-  ] as const) {
-    const db = await c.createDatabase('bank');
-    await c.sql(DDL, [], db);
-    sources.push({ sid, db: { cluster: c, db } });
-  }
-  dwh = { cluster: dwhPg, db: await dwhPg.createDatabase('warehouse') };
-  config = writeConfig(
-    tempDir(),
-    'kill.yaml',
-    `destination: { url: "${dwhPg.urlFor(dwh.db)}" }
-databases:
-  - database: bank
-    urls:
-      - { url: "${a.urlFor('bank')}", sid: a }
-      - { url: "${b.urlFor('bank')}", sid: b }
-    tables:
-      accounts:
-      ledger: { type: append }
-      rates: { type: history }
-apply: { workers: 2, flush_interval_ms: 100 }
-`,
-  );
-  const plan = runCli(['plan', '-c', config, '--apply']);
-  expect(plan.status, plan.stderr).toBe(0);
+  const setup = await twoSourcesIntoWarehouse({
+    database: 'bank',
+    ddl: DDL,
+    file: 'kill.yaml',
+    tables: ['accounts:', 'ledger: { type: append }', 'rates: { type: history }'],
+  });
+  ({ a, b, dwhPg, dwh, config } = setup);
+  sources.push(...setup.sources);
 });
 
 afterAll(async () => {
