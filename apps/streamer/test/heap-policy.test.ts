@@ -9,6 +9,7 @@ describe('heap policy', () => {
     [['--max-old-space-size=256'], undefined],
     [[], '--max-old-space-size=256'],
     [[], '--inspect --heap-growing-percent=50'],
+    [['--max_old_space_size=256'], undefined],
   ])('the user own heap flags win (argv %j, NODE_OPTIONS %s)', (argv, env) => {
     expect(applyHeapPolicy(20, argv, env)).toBeUndefined();
   });

@@ -325,7 +325,11 @@ export class Worker {
         n = 0;
       }
       // Rows that grow the table: inserts, and history's new versions of updates.
-      if (it.operation === 'insert' || (it.operation === 'update' && it.atomic)) n++;
+      if (
+        it.operation === 'insert' ||
+        (it.operation === 'update' && it.unit.target.type === 'history')
+      )
+        n++;
     }
     if (target && n > 0) stats.added(target, n);
     stats.kick();

@@ -15,7 +15,10 @@ export const DEFAULT_HEAP_GROWING_PERCENT = 35;
 /** Heap flags the user set (NODE_OPTIONS or node's own arguments) win over ours. */
 function userSetsHeap(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
   const all = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
-  return all.some((a) => /^--(max-old-space-size|heap-growing-percent|max-heap-size)\b/.test(a));
+  // V8 takes its flags with - or _ between the words.
+  return all.some((a) =>
+    /^--(max[-_]old[-_]space[-_]size|heap[-_]growing[-_]percent|max[-_]heap[-_]size)\b/.test(a),
+  );
 }
 
 /**
