@@ -203,6 +203,11 @@ class EmbeddedServer {
       ...this.ids,
       env: this.env,
       stdio: ['ignore', logFd, logFd],
+      // A process group of its own: a terminal's Ctrl-C goes to the owning
+      // process, which stops its servers in order (the registry's signal
+      // hooks, or an app such as the demo), instead of the servers shutting
+      // down under their clients.
+      detached: true,
     });
     fs.closeSync(logFd);
     this.child = child;

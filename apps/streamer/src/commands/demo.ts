@@ -122,12 +122,15 @@ export async function demoCommand(
 
     for (const c of [t1, t2]) {
       const client = await c.connect('shop');
+      // A server going away mid-demo fails the next query instead of crashing the process.
+      client.on('error', () => {});
       clients.push(client);
       const w = new Workload(client, 20);
       workloads.push(w);
       w.start();
     }
     const whClient = await wh.connect('warehouse');
+    whClient.on('error', () => {});
     clients.push(whClient);
 
     const endAt = args.durationS ? Date.now() + args.durationS * 1000 : Number.POSITIVE_INFINITY;
