@@ -274,6 +274,7 @@ export class Worker {
       let client: pg.PoolClient | undefined;
       try {
         client = await this.acquire();
+        await this.firstLooks(client, items);
         const result = await applyBatch(client, items, this.ctx);
         this.batches++;
         this.batchedItems += items.length;
@@ -310,6 +311,16 @@ export class Worker {
         items = this.pending(items);
         if (items.length === 0) return;
       }
+    }
+  }
+
+  /** Targets of the batch seen for the first time get their statistics checked first (PlannerStats). */
+  private async firstLooks(client: pg.PoolClient, items: WorkItem[]): Promise<void> {
+    let last: WorkItem['unit']['target'] | undefined;
+    for (const it of items) {
+      if (it.unit.target === last) continue;
+      last = it.unit.target;
+      await this.host.plannerStats.firstLook(client, last);
     }
   }
 

@@ -56,18 +56,25 @@ describe('engine behaviour (PG 17)', () => {
       `CREATE TABLE h (sid text NOT NULL, id int NOT NULL, v text, kvsz_start timestamptz NOT NULL,
          kvsz_end timestamptz NOT NULL, kvsz_deleted boolean NOT NULL DEFAULT false);
        CREATE UNIQUE INDEX h_open ON h (sid, id) WHERE kvsz_end = '9999-01-01 00:00:00+00';
-       CREATE TABLE small (id int PRIMARY KEY, v text)`,
+       CREATE TABLE small (id int PRIMARY KEY, v text);
+       CREATE TABLE filled (id int PRIMARY KEY, v text);
+       INSERT INTO filled SELECT g, 'x' FROM generate_series(1, 2000) g`,
     );
     const reltuples = async (t: string) =>
       (await h.rows(`SELECT reltuples::float8 AS n FROM pg_class WHERE relname = '${t}'`))[0]?.n;
     try {
       expect(await reltuples('h')).toBe(-1); // never analyzed: what a freshly created target has
+      expect(await reltuples('filled')).toBe(-1); // filled (as by the initial copy), never analyzed
       const e = await h.engine({
-        tables: [mapping('h', 'history'), mapping('small', 'clone')],
+        tables: [mapping('h', 'history'), mapping('small', 'clone'), mapping('filled', 'clone')],
         batchRows: 500,
       });
       const rh = rel('h', [['id', true], 'v']);
       const rs = rel('small', [['id', true], 'v']);
+      const rf = rel('filled', [['id', true], 'v']);
+      // One change into the filled table: analyzed before its first batch, not after 1,000 more rows.
+      await pushAll(e, txs(S1, 500n, [[upd(rf, ['1', 'y'])]]));
+      expect(await reltuples('filled')).toBe(2000);
       await pushAll(
         e,
         txs(

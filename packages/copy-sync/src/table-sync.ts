@@ -3,7 +3,6 @@ import { chunkPredicate } from './chunk-plan.js';
 import { copyColumns } from './column-mapping.js';
 import { PipeFailure, pipeCopy } from './copy-pipe.js';
 import { CopySyncError } from './errors.js';
-import type { Logger } from './logger.js';
 import {
   copyInSql,
   copyOutSql,
@@ -108,37 +107,12 @@ export async function syncTable(ctx: TableRunContext): Promise<TableSyncResult> 
   if (ctx.signal?.aborted) throw abortedError(ctx, ctx.signal.reason);
 
   const stored = await finalize(ctx, plan, rowsCopied);
-  await analyzeTarget(ctx, log);
   progress.done();
   log.info(
     { rows: stored.rows, bytes: stored.bytes, skipBefore: stored.skipBefore.toString() },
     'table synced',
   );
   return resultOf(stored, plan.resumed, false);
-}
-
-/**
- * Fresh planner statistics for the rows just copied, as after a restore:
- * until autovacuum's first ANALYZE the planner guesses a few rows per sid,
- * and the apply engine's set-based statements then rescan the table per
- * key. Best effort: a failure is logged and the table left to autovacuum.
- */
-async function analyzeTarget(ctx: TableRunContext, log: Logger): Promise<void> {
-  const dest = await ctx.pool.connect().catch(() => undefined);
-  if (!dest) return;
-  try {
-    await dest.query(
-      `BEGIN; SET LOCAL lock_timeout = '5s'; ANALYZE ${qualified(ctx.spec.target)}; COMMIT`,
-    );
-  } catch (e: unknown) {
-    await dest.query('ROLLBACK').catch(() => {});
-    log.warn(
-      { err: e instanceof Error ? e.message : String(e) },
-      'could not ANALYZE the synced target; it keeps stale statistics until autovacuum analyzes it',
-    );
-  } finally {
-    dest.release();
-  }
 }
 
 async function connectDest(ctx: TableRunContext): Promise<pg.PoolClient> {
