@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { copyIn } from './copy-in.js';
+import { BatchScript } from './batch-script.js';
 import { type CopyStatement, copyRows } from './copy-rows.js';
 import { sqlstateOf } from './errors.js';
 import { type PositionWrite, savePositionsSql } from './metadata.js';
 import { hasUnchanged, type PlannedOp, planUnit } from './plan-units.js';
 import type { Shape } from './shape.js';
+import { inlineParams } from './simple-query.js';
 import {
   closeAndReopen,
   closeVersions,
@@ -29,6 +30,8 @@ export type StepName =
 export interface BatchContext {
   metadataSchema: string;
   synchronousCommit: 'on' | 'off';
+  /** Inserts of at least this many rows go by COPY. */
+  copyMinRows: number;
   /** Test-only: called between the steps of a batch; throwing simulates a crash there. */
   step(name: StepName): Promise<void>;
 }
@@ -65,31 +68,50 @@ type Client = Pick<pg.PoolClient, 'query'>;
 
 /** What the current destination transaction has set (SET LOCAL lasts until it ends). */
 interface TxState {
+  script: BatchScript;
   nestedLoop: boolean;
 }
+
+/**
+ * Below this many rows an INSERT statement goes in with the statements around
+ * it (no round trip of its own); from it on, COPY's cheaper parsing wins
+ * over the extra round trip its CopyInResponse costs.
+ */
+export const COPY_MIN_ROWS = 100;
 
 const NESTED_LOOP_ON = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off';
 const NESTED_LOOP_OFF =
   'SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT';
 
-async function run(
-  client: Client,
-  ctx: BatchContext,
-  tx: TxState,
-  st: Statement,
-): Promise<{ ord: number; conflict?: boolean }[]> {
+type Row = { ord: number; conflict?: boolean };
+
+/** Holds the statement (and the planner settings it wants) for the next message. */
+function hold(tx: TxState, st: Statement, onRows?: (rows: Row[]) => void): void {
   const nestedLoop = st.nestedLoop === true;
   if (nestedLoop !== tx.nestedLoop) {
-    await client.query(nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF);
+    tx.script.add(nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF, 2);
     tx.nestedLoop = nestedLoop;
   }
-  const res = await client.query<{ ord: number; conflict?: boolean }>(st.text, st.values);
-  await ctx.step('statement');
-  return res.rows;
+  tx.script.add(
+    inlineParams(st.text, st.values),
+    1,
+    onRows as ((rows: Record<string, unknown>[]) => void) | undefined,
+  );
 }
 
-async function runCopy(client: Client, ctx: BatchContext, st: CopyStatement): Promise<void> {
-  await copyIn(client, st.text, st.chunks);
+/** Sends the statement with whatever is held; its rows. */
+async function run(ctx: BatchContext, tx: TxState, st: Statement): Promise<Row[]> {
+  let rows: Row[] = [];
+  hold(tx, st, (r) => {
+    rows = r;
+  });
+  await tx.script.flush();
+  await ctx.step('statement');
+  return rows;
+}
+
+async function runCopy(ctx: BatchContext, tx: TxState, st: CopyStatement): Promise<void> {
+  await tx.script.copy(st);
   await ctx.step('statement');
 }
 
@@ -97,10 +119,19 @@ function byOrd<T>(ops: T[], rows: { ord: number }[]): T[] {
   return rows.map((r) => ops[r.ord - 1]!);
 }
 
+/** One round's operations and the events its statements report (some only once their message is answered). */
+interface RoundRecord {
+  unit: Unit;
+  round: PlannedOp<WorkItem>[];
+  events: BatchEvent[];
+}
+
 /**
  * Applies one batch in one destination transaction: every target's planned
  * statements, then the positions of every (source, target) it covers, then
- * COMMIT. Either all of it is in the destination or none of it.
+ * COMMIT. Either all of it is in the destination or none of it. Statements
+ * share messages where nothing waits for their answer (BatchScript): a batch
+ * of updates costs two round trips, one of small inserts a single one.
  */
 export async function applyBatch(
   client: Client,
@@ -122,18 +153,11 @@ export async function applyBatch(
       unit.target.type,
     ),
   }));
-  // Nested loops from the start when the first target's statements want them
-  // (an index on its key): the SET LOCALs travel with BEGIN, no round trip of their own.
-  const first = plans[0]?.plan.blocks[0];
-  const tx: TxState = { nestedLoop: first?.kind === 'rows' && first.shape.keyIndex === 'any' };
-  await client.query(
-    [
-      'BEGIN',
-      ...(ctx.synchronousCommit === 'off' ? ['SET LOCAL synchronous_commit = off'] : []),
-      ...(tx.nestedLoop ? [NESTED_LOOP_ON] : []),
-    ].join('; '),
-  );
+  const tx: TxState = { script: new BatchScript(client), nestedLoop: false };
+  tx.script.add('BEGIN');
+  if (ctx.synchronousCommit === 'off') tx.script.add('SET LOCAL synchronous_commit = off');
   await ctx.step('planned');
+  const rounds: RoundRecord[] = [];
   for (const { unit, list, plan } of plans) {
     const sid = unit.source.id.sid;
     if (plan.ignored.length > 0)
@@ -142,35 +166,16 @@ export async function applyBatch(
       result.settled.push({ unit, op: undefined, items: plan.folded, result: 'ok' });
     for (const block of plan.blocks) {
       if (block.kind === 'truncate') {
-        await run(client, ctx, tx, truncateRows(unit.target, sid, block.time));
+        hold(tx, truncateRows(unit.target, sid, block.time));
         result.settled.push({ unit, op: undefined, items: block.refs, result: 'ok' });
         continue;
       }
       for (const round of block.rounds) {
         const events =
           unit.target.type === 'history'
-            ? await historyRound(client, ctx, tx, unit, block.shape, sid, round)
-            : await cloneRound(client, ctx, tx, unit, block.shape, sid, round);
-        result.events.push(...events);
-        const worst = new Map<PlannedOp<WorkItem>, 'conflict' | 'missing' | 'error'>();
-        for (const e of events) {
-          const r =
-            e.kind === 'unmaterializable'
-              ? 'error'
-              : e.kind === 'insert_conflict'
-                ? 'conflict'
-                : 'missing';
-          if (r === 'error' || !worst.has(e.op)) worst.set(e.op, r);
-        }
-        // One entry for the round's clean changes: counters are bumped per entry, not per change.
-        const ok: WorkItem[] = [];
-        for (const op of round) {
-          const bad = worst.get(op);
-          const r = bad !== 'error' && op.quiet ? 'ok' : (bad ?? 'ok');
-          if (r === 'ok') for (const ref of op.refs) ok.push(ref);
-          else result.settled.push({ unit, op, items: op.refs, result: r });
-        }
-        if (ok.length > 0) result.settled.push({ unit, op: undefined, items: ok, result: 'ok' });
+            ? await historyRound(ctx, tx, unit, block.shape, sid, round)
+            : await cloneRound(ctx, tx, unit, block.shape, sid, round);
+        rounds.push({ unit, round, events });
       }
     }
     const lastByLane = new Map<number, WorkItem>();
@@ -190,26 +195,52 @@ export async function applyBatch(
       });
     }
   }
-  // Positions and COMMIT in one message: one round trip (an error in the
-  // upsert skips the COMMIT, and the worker rolls back as before).
-  const positions = savePositionsSql(
-    ctx.metadataSchema,
-    result.positions.map((p) => p.write),
-  );
+  // Positions and COMMIT travel with the statements still held: an error in
+  // any of them skips the COMMIT, and the worker rolls back as before.
   await ctx.step('before-commit');
-  await client.query(`${positions}; COMMIT`);
-  await ctx.step('after-commit');
+  tx.script.add(
+    savePositionsSql(
+      ctx.metadataSchema,
+      result.positions.map((p) => p.write),
+    ),
+  );
+  tx.script.add('COMMIT');
   if (ctx.synchronousCommit === 'off') {
-    const r = await client.query<{ lsn: string }>(
-      'SELECT pg_current_wal_insert_lsn()::text AS lsn',
-    );
-    result.walLsn = r.rows[0]?.lsn;
+    // After COMMIT, in its own implicit transaction: the WAL position that covers the commit record.
+    tx.script.add('SELECT pg_current_wal_insert_lsn()::text AS lsn', 1, (rows) => {
+      result.walLsn = rows[0]?.lsn as string | undefined;
+    });
   }
+  await tx.script.flush();
+  await ctx.step('after-commit');
+  for (const r of rounds) settleRound(result, r);
   return result;
 }
 
+/** The round's events, and its changes by outcome (clean ones in one entry: counters are bumped per entry). */
+function settleRound(result: BatchResult, { unit, round, events }: RoundRecord): void {
+  result.events.push(...events);
+  const worst = new Map<PlannedOp<WorkItem>, 'conflict' | 'missing' | 'error'>();
+  for (const e of events) {
+    const r =
+      e.kind === 'unmaterializable'
+        ? 'error'
+        : e.kind === 'insert_conflict'
+          ? 'conflict'
+          : 'missing';
+    if (r === 'error' || !worst.has(e.op)) worst.set(e.op, r);
+  }
+  const ok: WorkItem[] = [];
+  for (const op of round) {
+    const bad = worst.get(op);
+    const r = bad !== 'error' && op.quiet ? 'ok' : (bad ?? 'ok');
+    if (r === 'ok') for (const ref of op.refs) ok.push(ref);
+    else result.settled.push({ unit, op, items: op.refs, result: r });
+  }
+  if (ok.length > 0) result.settled.push({ unit, op: undefined, items: ok, result: 'ok' });
+}
+
 async function cloneRound(
-  client: Client,
   ctx: BatchContext,
   tx: TxState,
   unit: Unit,
@@ -224,11 +255,13 @@ async function cloneRound(
   const updates = round.filter((o) => o.kind === 'update');
   const deletes = round.filter((o) => o.kind === 'delete');
   if (deletes.length > 0) {
-    for (const op of byOrd(deletes, await run(client, ctx, tx, deleteRows(shape, sid, deletes))))
-      ev(op, 'delete_missing');
+    // Misses are only logged: the DELETE travels with the next message.
+    hold(tx, deleteRows(shape, sid, deletes), (rows) => {
+      for (const op of byOrd(deletes, rows)) ev(op, 'delete_missing');
+    });
   }
   if (updates.length > 0) {
-    for (const op of byOrd(updates, await run(client, ctx, tx, updateRows(shape, sid, updates)))) {
+    for (const op of byOrd(updates, await run(ctx, tx, updateRows(shape, sid, updates)))) {
       // A missing row is inserted from the new values, unless some are unchanged TOAST: never NULL them.
       if (hasUnchanged(shape, op.newT)) ev(op, 'unmaterializable');
       else {
@@ -238,17 +271,25 @@ async function cloneRound(
     }
   }
   if (inserts.length > 0) {
+    const conflict = (op: PlannedOp<WorkItem>) => ev(op, 'insert_conflict');
     const probe = !shape.full && shape.keyCols.length > 0;
+    if (inserts.length < ctx.copyMinRows && !inserts.some((o) => o.quiet)) {
+      // Small and not quiet: conflicts are only logged, so the INSERT is held too.
+      hold(tx, insertRows(shape, sid, inserts, probe), (rows) => {
+        for (const op of byOrd(inserts, rows)) conflict(op);
+      });
+      return events;
+    }
     const conflicts = byOrd(
       inserts,
-      await insertWithConflicts(client, ctx, tx, shape, sid, inserts, probe),
+      await insertWithConflicts(ctx, tx, shape, sid, inserts, probe),
     );
     const upserts: PlannedOp<WorkItem>[] = [];
     for (const op of conflicts) {
       if (op.quiet) upserts.push({ ...op, kind: 'update', whereT: op.newT, whereId: op.newId });
-      else ev(op, 'insert_conflict');
+      else conflict(op);
     }
-    if (upserts.length > 0) await run(client, ctx, tx, updateRows(shape, sid, upserts));
+    if (upserts.length > 0) await run(ctx, tx, updateRows(shape, sid, upserts));
   }
   return events;
 }
@@ -263,7 +304,6 @@ async function cloneRound(
  * existing key, so it always runs.
  */
 async function insertWithConflicts(
-  client: Client,
   ctx: BatchContext,
   tx: TxState,
   shape: Shape,
@@ -272,27 +312,25 @@ async function insertWithConflicts(
   probe: boolean,
 ): Promise<{ ord: number }[]> {
   if (!probe) {
-    await runCopy(client, ctx, copyRows(shape, sid, ops));
+    await runCopy(ctx, tx, copyRows(shape, sid, ops));
     return [];
   }
-  if (!shape.arbiter) return run(client, ctx, tx, insertRows(shape, sid, ops, true));
-  // SAVEPOINT, COPY and RELEASE in one simple-protocol message: one round
-  // trip. A unique violation in the COPY skips the RELEASE; the savepoint
-  // exists, so the rollback to it below works as with three messages.
+  if (!shape.arbiter) return run(ctx, tx, insertRows(shape, sid, ops, true));
+  // SAVEPOINT, COPY and RELEASE in one message. A unique violation in the
+  // COPY skips the RELEASE; the savepoint exists, so the rollback to it works.
   const copy = copyRows(shape, sid, ops);
   copy.text = `SAVEPOINT kvsz_insert; ${copy.text}; RELEASE SAVEPOINT kvsz_insert`;
   try {
-    await runCopy(client, ctx, copy);
+    await runCopy(ctx, tx, copy);
   } catch (e) {
     if (sqlstateOf(e) !== '23505') throw e;
-    await client.query('ROLLBACK TO SAVEPOINT kvsz_insert');
-    return run(client, ctx, tx, insertRows(shape, sid, ops, true));
+    await tx.script.run('ROLLBACK TO SAVEPOINT kvsz_insert');
+    return run(ctx, tx, insertRows(shape, sid, ops, true));
   }
   return [];
 }
 
 async function historyRound(
-  client: Client,
   ctx: BatchContext,
   tx: TxState,
   unit: Unit,
@@ -315,29 +353,23 @@ async function historyRound(
     // the round in one statement, then COPY the simple updates' new versions
     // (every close precedes every open, as the one-open-version index wants).
     const closing = round.filter((o) => o.kind !== 'insert');
-    const missing = byOrd(closing, await run(client, ctx, tx, closeVersions(shape, sid, closing)));
+    const missing = byOrd(closing, await run(ctx, tx, closeVersions(shape, sid, closing)));
     // Logged in the order of the one-statement form below: simple updates first.
     for (const op of missing) if (isSimple.has(op)) ev(op, 'update_missing');
     for (const op of missing)
       if (!isSimple.has(op)) ev(op, op.kind === 'delete' ? 'delete_missing' : 'update_missing');
-    await runCopy(client, ctx, copyRows(shape, sid, simple, true));
+    await runCopy(ctx, tx, copyRows(shape, sid, simple, true));
   } else {
     if (simple.length > 0) {
       // Without an index on the key, one statement closes and reopens (one join, not two).
-      for (const op of byOrd(
-        simple,
-        await run(client, ctx, tx, closeAndReopen(shape, sid, simple)),
-      )) {
+      for (const op of byOrd(simple, await run(ctx, tx, closeAndReopen(shape, sid, simple)))) {
         ev(op, 'update_missing');
         missingSimple.add(op);
       }
     }
     const closing = round.filter((o) => o.kind !== 'insert' && !isSimple.has(o));
     if (closing.length > 0) {
-      for (const op of byOrd(
-        closing,
-        await run(client, ctx, tx, closeVersions(shape, sid, closing)),
-      )) {
+      for (const op of byOrd(closing, await run(ctx, tx, closeVersions(shape, sid, closing)))) {
         ev(op, op.kind === 'delete' ? 'delete_missing' : 'update_missing');
       }
     }
@@ -355,7 +387,7 @@ async function historyRound(
   if (inserts.length > 0) {
     const seen = new Map<PlannedOp<WorkItem>, boolean>();
     if (!shape.full) {
-      for (const r of await run(client, ctx, tx, probeVersions(shape, sid, inserts))) {
+      for (const r of await run(ctx, tx, probeVersions(shape, sid, inserts))) {
         const op = inserts[r.ord - 1]!;
         seen.set(op, r.conflict === true);
         if (r.conflict) refused.set(op, 'insert_conflict');
@@ -364,10 +396,10 @@ async function historyRound(
     const copy = seen.size > 0 ? inserts.filter((o) => seen.get(o) !== true) : inserts;
     // 1900-01-01 for a key never seen, the change's time for one that had versions.
     const start = (o: PlannedOp<WorkItem>) => (seen.has(o) ? o.time : HISTORY_START);
-    if (copy.length > 0) await runCopy(client, ctx, copyRows(shape, sid, copy, true, start));
+    if (copy.length > 0) await runCopy(ctx, tx, copyRows(shape, sid, copy, true, start));
   }
   if (others.length > 0) {
-    for (const r of await run(client, ctx, tx, insertVersions(shape, sid, others))) {
+    for (const r of await run(ctx, tx, insertVersions(shape, sid, others))) {
       refused.set(others[r.ord - 1]!, r.conflict ? 'insert_conflict' : 'unmaterializable');
     }
   }

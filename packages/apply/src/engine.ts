@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { BatchResult, StepName } from './apply-batch.js';
+import { type BatchResult, COPY_MIN_ROWS, type StepName } from './apply-batch.js';
 import type { SourceId, SourceTransaction } from './change.js';
 import { ApplyError, TargetError, toError } from './errors.js';
 import { logEvents } from './event-log.js';
@@ -63,6 +63,7 @@ export class ApplyEngine {
   private readonly stat = new Stats();
   private readonly progressSignal = new Signal();
   private readonly router: Router;
+  private readonly copyMinRows: number;
   private readonly hookStep: ((name: string, worker: number) => void | Promise<void>) | undefined;
   private workers: Worker[] = [];
   private positions = new Map<string, StoredPositions>();
@@ -76,6 +77,7 @@ export class ApplyEngine {
     this.log = (options.logger ?? noopLogger).child({ component: 'apply' });
     this.plannerStats = new PlannerStats(this.pool, this.log);
     this.hookStep = options.testHooks?.step;
+    this.copyMinRows = options.copyMinRows ?? COPY_MIN_ROWS;
     for (const t of options.tables) {
       const k = mappingKey(t.source.database, t.source.schema, t.source.table);
       const list = this.mappings.get(k) ?? [];
@@ -168,6 +170,7 @@ export class ApplyEngine {
       retry: this.opts.retry,
       metadataSchema: this.opts.metadataSchema,
       synchronousCommit: this.opts.synchronousCommit,
+      copyMinRows: this.copyMinRows,
       plannerStats: this.plannerStats,
       get crashed() {
         return engine.state === 'crashed';

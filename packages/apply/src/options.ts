@@ -59,6 +59,8 @@ export interface ApplyEngineOptions {
 /** Internal, for tests: crash points between the steps of a batch. Not part of the public API. */
 export interface InternalOptions {
   testHooks?: { step?: (name: string, worker: number) => void | Promise<void> };
+  /** Inserts of at least this many rows go by COPY (default COPY_MIN_ROWS); tests force either path. */
+  copyMinRows?: number;
 }
 
 export interface ResolvedOptions {
@@ -115,7 +117,7 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
     workers,
     tableLanes,
     batchRows,
-    flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 20, problems),
+    flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 5, problems),
     maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, batchRows, problems),
     retry: {
       attempts: positiveInt('retry.attempts', o.retry?.attempts, 20, problems),

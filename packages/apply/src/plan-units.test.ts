@@ -146,4 +146,34 @@ describe('planUnit', () => {
     );
     expect(clone.blocks.map((b) => b.kind)).toEqual(['rows', 'truncate', 'rows']);
   });
+
+  test('a source table without replica identity: all inserts in one round, even equal rows', () => {
+    const keyless = { ...relation, columns: relation.columns.map((c) => ({ ...c, isKey: false })) };
+    const shape = resolveShape(
+      keyless,
+      fakeTarget('append', [
+        ['id', 'integer'],
+        ['v', 'text'],
+      ]),
+    );
+    const its: PlanItem<string>[] = [
+      ['1', 'a'],
+      ['1', 'a'],
+      ['2', 'b'],
+    ].map((newT, i) => ({
+      op: 'insert',
+      shape,
+      newT,
+      tx: BigInt(i),
+      time: `t${i}`,
+      quiet: false,
+      ref: `#${i}`,
+    }));
+    const plan = planUnit(its, 'append');
+    expect(plan.blocks).toHaveLength(1);
+    const block = plan.blocks[0]!;
+    expect(block.kind === 'rows' && block.rounds.map((r) => r.flatMap((o) => o.refs))).toEqual([
+      ['#0', '#1', '#2'],
+    ]);
+  });
 });

@@ -160,7 +160,22 @@ function assignRounds<R>(
   // The last operation that touched each row; its `round` says where it went.
   const last = new Map<string, PlannedOp<R>>();
   let barrier = 0;
+  // Without a replica identity the source publishes inserts only, and rows
+  // nothing can address never share an identity: they all go in one round
+  // (one statement), not one round each. Anything else there is kept in order.
+  const keyless = shape.keyCols.length === 0;
   for (const op of ops) {
+    if (keyless) {
+      if (op.kind === 'insert') op.round = barrier;
+      else {
+        op.round = rounds.length;
+        barrier = op.round + 1;
+      }
+      const slot = rounds[op.round];
+      if (slot) slot.push(op);
+      else rounds[op.round] = [op];
+      continue;
+    }
     // The rows an operation touches: one, or two for an update that changes the key.
     let a: string;
     let b: string | undefined;

@@ -24,6 +24,7 @@ export interface WorkerHost {
   readonly retry: Required<RetryOptions>;
   readonly metadataSchema: string;
   readonly synchronousCommit: 'on' | 'off';
+  readonly copyMinRows: number;
   readonly crashed: boolean;
   readonly plannerStats: PlannerStats;
   step(name: StepName): Promise<void>;
@@ -72,6 +73,7 @@ export class Worker {
     this.ctx = {
       metadataSchema: host.metadataSchema,
       synchronousCommit: host.synchronousCommit,
+      copyMinRows: host.copyMinRows,
       step: (name) => host.step(name),
     };
   }

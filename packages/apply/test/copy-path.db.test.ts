@@ -28,62 +28,72 @@ const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
 describe.each(testedVersions())('the COPY path on PG %i', (version) => {
   const pgc = useCluster({ version });
 
-  test('tabs, newlines, backslashes, COPY markers, non-ASCII, empty strings and NULLs arrive byte-identical', async () => {
-    const h = await harness(
-      pgc.get(),
-      `CREATE TABLE c (sid text NOT NULL, id int NOT NULL, v text, arr text[], j jsonb, PRIMARY KEY (sid, id));
+  // Small inserts go in an INSERT with literals (copyMinRows 1000 here), larger ones by COPY (1).
+  test.each([
+    ['COPY', 1],
+    ['INSERT with inlined literals', 1000],
+  ])(
+    'tabs, newlines, backslashes, COPY markers, non-ASCII, empty strings and NULLs arrive byte-identical (%s)',
+    async (_path, copyMinRows) => {
+      const h = await harness(
+        pgc.get(),
+        `CREATE TABLE c (sid text NOT NULL, id int NOT NULL, v text, arr text[], j jsonb, PRIMARY KEY (sid, id));
        CREATE TABLE hh (sid text NOT NULL, id int NOT NULL, v text, arr text[], j jsonb,
          kvsz_start timestamptz NOT NULL, kvsz_end timestamptz NOT NULL, kvsz_deleted boolean NOT NULL DEFAULT false);
        CREATE INDEX hh_versions ON hh (sid, id, kvsz_end);`,
-    );
-    try {
-      const e = await h.engine({ tables: [mapping('c', 'clone'), mapping('hh', 'history')] });
-      const rc = rel('c', [['id', true], 'v', 'arr', 'j']);
-      const rh = rel('hh', [['id', true], 'v', 'arr', 'j']);
-      const arr = '{"a\\tb","c\\\\d","e\\"f",NULL,"ü"}';
-      const json = '{"k": "tab\\there \\\\ \\n", "u": "\\u00fc"}';
-      const values = [...NASTY, null];
-      // Clone: plain inserts (COPY in a savepoint), and updates of missing rows (inserted by COPY too).
-      // History: inserts, then updates that keep their key (new versions by COPY).
-      await pushAll(
-        e,
-        txs(S1, 1000n, [
-          values.map((v, i) => ins(rc, [String(i), v, arr, json])),
-          values.map((v, i) => upd(rc, [String(100 + i), v, arr, json])),
-          values.map((_v, i) => ins(rh, [String(i), 'first', null, null])),
-          values.map((v, i) => upd(rh, [String(i), v, arr, json])),
-        ]),
       );
-      expect(e.stats().filter((s) => s.result !== 'ok' && s.result !== 'missing')).toEqual([]);
-      const expected = values.map((v) => (v === null ? null : md5(v)));
-      for (const [table, where, offset] of [
-        ['c', 'id < 100', 0],
-        ['c', 'id >= 100', 100],
-        ['hh', `kvsz_end = '9999-01-01+00'`, 0],
-      ] as const) {
-        const rows = await h.rows<{ id: number; h: string | null; arr: string; j: string }>(
-          `SELECT id, md5(v) AS h, arr::text AS arr, j::text AS j FROM ${table} WHERE ${where} ORDER BY id`,
+      try {
+        const e = await h.engine({
+          tables: [mapping('c', 'clone'), mapping('hh', 'history')],
+          copyMinRows,
+        });
+        const rc = rel('c', [['id', true], 'v', 'arr', 'j']);
+        const rh = rel('hh', [['id', true], 'v', 'arr', 'j']);
+        const arr = '{"a\\tb","c\\\\d","e\\"f",NULL,"ü"}';
+        const json = '{"k": "tab\\there \\\\ \\n", "u": "\\u00fc"}';
+        const values = [...NASTY, null];
+        // Clone: plain inserts (COPY in a savepoint), and updates of missing rows (inserted by COPY too).
+        // History: inserts, then updates that keep their key (new versions by COPY).
+        await pushAll(
+          e,
+          txs(S1, 1000n, [
+            values.map((v, i) => ins(rc, [String(i), v, arr, json])),
+            values.map((v, i) => upd(rc, [String(100 + i), v, arr, json])),
+            values.map((_v, i) => ins(rh, [String(i), 'first', null, null])),
+            values.map((v, i) => upd(rh, [String(i), v, arr, json])),
+          ]),
         );
-        expect(
-          rows.map((r) => r.id - offset),
-          table,
-        ).toEqual(values.map((_, i) => i));
-        expect(
-          rows.map((r) => r.h),
-          `${table} ${where}`,
-        ).toEqual(expected);
-        // Equal to what the server makes of the same text (array and json input normalise it).
-        const [direct] = await h.rows<{ arr: string; j: string }>(
-          'SELECT $1::text[]::text AS arr, $2::jsonb::text AS j',
-          [arr, json],
-        );
-        expect(new Set(rows.map((r) => r.arr))).toEqual(new Set([direct!.arr]));
-        expect(new Set(rows.map((r) => r.j))).toEqual(new Set([direct!.j]));
+        expect(e.stats().filter((s) => s.result !== 'ok' && s.result !== 'missing')).toEqual([]);
+        const expected = values.map((v) => (v === null ? null : md5(v)));
+        for (const [table, where, offset] of [
+          ['c', 'id < 100', 0],
+          ['c', 'id >= 100', 100],
+          ['hh', `kvsz_end = '9999-01-01+00'`, 0],
+        ] as const) {
+          const rows = await h.rows<{ id: number; h: string | null; arr: string; j: string }>(
+            `SELECT id, md5(v) AS h, arr::text AS arr, j::text AS j FROM ${table} WHERE ${where} ORDER BY id`,
+          );
+          expect(
+            rows.map((r) => r.id - offset),
+            table,
+          ).toEqual(values.map((_, i) => i));
+          expect(
+            rows.map((r) => r.h),
+            `${table} ${where}`,
+          ).toEqual(expected);
+          // Equal to what the server makes of the same text (array and json input normalise it).
+          const [direct] = await h.rows<{ arr: string; j: string }>(
+            'SELECT $1::text[]::text AS arr, $2::jsonb::text AS j',
+            [arr, json],
+          );
+          expect(new Set(rows.map((r) => r.arr))).toEqual(new Set([direct!.arr]));
+          expect(new Set(rows.map((r) => r.j))).toEqual(new Set([direct!.j]));
+        }
+      } finally {
+        await h.close();
       }
-    } finally {
-      await h.close();
-    }
-  });
+    },
+  );
 
   test('a COPY batch that meets an existing key falls back to the conflict-detecting insert: same rows, same logs, same counts', async () => {
     const h = await harness(
@@ -93,7 +103,11 @@ describe.each(testedVersions())('the COPY path on PG %i', (version) => {
     );
     try {
       const log = captureLogger();
-      const e = await h.engine({ tables: [mapping('c', 'clone')], logger: log.logger });
+      const e = await h.engine({
+        tables: [mapping('c', 'clone')],
+        logger: log.logger,
+        copyMinRows: 1,
+      });
       const r = rel('c', [['id', true], 'v']);
       const list = txs(S1, 1000n, [
         Array.from({ length: 10 }, (_, i) => ins(r, [String(i), `new ${i}`])),
@@ -159,7 +173,10 @@ describe.each(testedVersions())('the COPY path on PG %i', (version) => {
        INSERT INTO g OVERRIDING SYSTEM VALUE VALUES (5, 'existing')`,
     );
     try {
-      const e = await h.engine({ tables: [mapping('g', 'clone'), mapping('gh', 'history')] });
+      const e = await h.engine({
+        tables: [mapping('g', 'clone'), mapping('gh', 'history')],
+        copyMinRows: 1,
+      });
       const r = rel('g', [['id', true], 'v']);
       const rh = rel('gh', [['id', true], 'v']);
       await pushAll(
@@ -193,7 +210,7 @@ describe.each(testedVersions())('the COPY path on PG %i', (version) => {
       'CREATE TABLE t (sid text NOT NULL, id int NOT NULL, v varchar(3), PRIMARY KEY (sid, id))',
     );
     try {
-      const e = await h.engine({ tables: [mapping('t', 'clone')], tableLanes: 1 });
+      const e = await h.engine({ tables: [mapping('t', 'clone')], tableLanes: 1, copyMinRows: 1 });
       const r = rel('t', [['id', true], 'v']);
       for (const tx of txs(S1, 1000n, [[ins(r, ['1', 'abcd'])]])) await e.push(tx);
       for (const tx of txs(S2, 1000n, [[ins(r, ['1', 'ab'])], [upd(r, ['1', 'abcdef'])]]))

@@ -10,6 +10,7 @@ import {
   type SourceTransaction,
   type TableMapping,
 } from '../src/index.js';
+import type { InternalOptions } from '../src/options.js';
 
 export const S1: SourceId = { database: 'src', sid: '1' };
 export const S2: SourceId = { database: 'src', sid: '2' };
@@ -99,7 +100,7 @@ export interface Harness {
   db: string;
   cluster: PgCluster;
   engine(
-    options: Partial<ApplyEngineOptions> & Pick<ApplyEngineOptions, 'tables'>,
+    options: Partial<ApplyEngineOptions & InternalOptions> & Pick<ApplyEngineOptions, 'tables'>,
   ): Promise<ApplyEngine>;
   rows<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
   close(): Promise<void>;

@@ -106,7 +106,7 @@ export const configFileSchema = z.strictObject({
         .default(5_000)
         .describe('Changes per batch before a flush'),
       flush_interval_ms: positiveInt(60_000)
-        .default(20)
+        .default(5)
         .describe('Longest wait before a partial batch is flushed'),
     })
     .prefault({}),

@@ -1,0 +1,84 @@
+import type pg from 'pg';
+import { copyIn } from './copy-in.js';
+import type { CopyStatement } from './copy-rows.js';
+
+type Client = Pick<pg.PoolClient, 'query'>;
+type Rows = Record<string, unknown>[];
+
+interface Part {
+  text: string;
+  /** Statements in `text`: each one answers with its own result. */
+  count: number;
+  onRows: ((rows: Rows) => void) | undefined;
+}
+
+/**
+ * The statements of one destination transaction, sent in as few round trips
+ * as their dependencies allow. A statement whose result nothing waits for
+ * (BEGIN, SET LOCAL, a DELETE whose misses are only logged, COMMIT) is held
+ * and travels with the next one that must be answered before the batch can
+ * go on; its result is handed to its callback, in order, when that answer
+ * comes. One simple-protocol message runs its statements in order and stops
+ * at the first error, which the caller sees as the flush's rejection (the
+ * transaction is then aborted and is rolled back, as before).
+ */
+export class BatchScript {
+  private parts: Part[] = [];
+  /** Round trips so far: the crash-point hook runs between them. */
+  trips = 0;
+
+  constructor(private readonly client: Client) {}
+
+  /** Holds `text` (of `count` statements); `onRows` gets the last statement's rows once it has run. */
+  add(text: string, count = 1, onRows?: (rows: Rows) => void): void {
+    this.parts.push({ text, count, onRows });
+  }
+
+  get pending(): boolean {
+    return this.parts.length > 0;
+  }
+
+  /** Sends every held statement in one message and hands out the results. */
+  async flush(): Promise<void> {
+    const parts = this.take();
+    if (parts.length === 0) return;
+    const res = (await this.client.query(parts.map((p) => p.text).join('; '))) as
+      | pg.QueryResult
+      | pg.QueryResult[];
+    this.trips++;
+    const results = Array.isArray(res) ? res : [res];
+    let k = 0;
+    for (const p of parts) {
+      k += p.count;
+      p.onRows?.((results[k - 1]?.rows ?? []) as Rows);
+    }
+  }
+
+  /** Adds `text` and sends it with what is held: the rows of its last statement. */
+  async run<T extends Rows[number]>(text: string, count = 1): Promise<T[]> {
+    let rows: Rows = [];
+    this.add(text, count, (r) => {
+      rows = r;
+    });
+    await this.flush();
+    return rows as T[];
+  }
+
+  /**
+   * A COPY FROM STDIN. Held statements that nobody waits on travel in front
+   * of it; held statements whose rows are awaited are sent first, since the
+   * COPY exchange hands back no rows.
+   */
+  async copy(st: CopyStatement): Promise<void> {
+    if (this.parts.some((p) => p.onRows)) await this.flush();
+    const prefix = this.take().map((p) => p.text);
+    await copyIn(this.client, [...prefix, st.text].join('; '), st.chunks);
+    this.trips++;
+  }
+
+  private take(): Part[] {
+    const parts = this.parts;
+    this.parts = [];
+    return parts;
+  }
+}
