@@ -39,6 +39,30 @@ describe('COPY text format', () => {
     expect(p.rows).toBe(0);
   });
 
+  test('rows byte-identical to the escaped text, whatever the mix of ASCII, escapes, non-ASCII and size', () => {
+    const values = [
+      'plain',
+      'a\tb\\c\nd\re',
+      'ünï\tcödé\\ 🐘\n日本',
+      '🐘',
+      '\\N',
+      '',
+      'x'.repeat(70_000),
+      `${'é'.repeat(40_000)}\t`,
+      null,
+    ];
+    const p = new CopyPayload();
+    let expected = '';
+    for (let i = 0; i < 50; i++) {
+      const row = values.map((v, j) => (j === i % values.length ? v : `${i}`));
+      p.row(row);
+      expected += `${row.map((v) => (v === null ? '\\N' : copyEscape(v))).join('\t')}\n`;
+    }
+    const chunks = p.take();
+    for (const c of chunks) expect(c[c.length - 1]).toBe(0x0a);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(expected);
+  });
+
   test('copyRows: sid first, shared columns only, quoted; history rows open from the change time', () => {
     const target = fakeTarget('history', [
       ['id', 'integer'],
