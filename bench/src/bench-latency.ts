@@ -186,7 +186,7 @@ databases:
     }
     for (const problem of p.problems()) problems.push(`latency: ${problem}`);
 
-    // The default flush interval (5 ms) bounds how long a change may wait for its batch;
+    // The flush interval (at most 20 ms by default) bounds how long a change may wait for its batch;
     // one more pass at 10,000/s (or the highest rate below it) shows what is left without it.
     const tunedRate = Math.max(...sizes.rates.filter((r) => r <= 10_000), sizes.rates[0] ?? 10_000);
     const tunedConfig = writeConfig(

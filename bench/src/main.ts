@@ -43,8 +43,9 @@ This page is rewritten by every full \`pnpm bench\` run; the same figures are in
 Reading the figures:
 
 - Changes are applied in batches that close at \`apply.batch_rows\` changes or
-  \`apply.flush_interval_ms\` after their first change (5 ms by default; a
-  worker also takes everything that queued while its previous batch was
+  once their first change has waited four times as long as the worker's
+  previous batch took (at least 1 ms, at most \`apply.flush_interval_ms\`, 20 ms by default;
+  a worker also takes everything that queued while its previous batch was
   applied); native replication applies each transaction as it arrives. The
   steady-load table has one extra pass with \`flush_interval_ms: 1\` (a
   worker flushes as soon as it is free): what remains is the pipeline's own

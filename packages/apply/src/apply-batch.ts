@@ -15,6 +15,7 @@ import {
   probeVersions,
   type Statement,
   truncateRows,
+  updateOrInsertRows,
   updateRows,
 } from './statements.js';
 import { HISTORY_START } from './target-ddl.js';
@@ -260,7 +261,18 @@ async function cloneRound(
       for (const op of byOrd(deletes, rows)) ev(op, 'delete_missing');
     });
   }
-  if (updates.length > 0) {
+  if (updates.length > 0 && !shape.full && shape.arbiter && !updates.some((o) => o.quiet)) {
+    // The update inserts what it missed itself: held, like a DELETE.
+    hold(tx, updateOrInsertRows(shape, sid, updates), (rows) => {
+      const missed = rows as unknown as { ord: number; outcome: string }[];
+      for (const r of missed) {
+        const op = updates[r.ord - 1]!;
+        ev(op, r.outcome === 'unmaterializable' ? 'unmaterializable' : 'update_missing');
+      }
+      for (const r of missed)
+        if (r.outcome === 'conflict') ev(updates[r.ord - 1]!, 'insert_conflict');
+    });
+  } else if (updates.length > 0) {
     for (const op of byOrd(updates, await run(ctx, tx, updateRows(shape, sid, updates)))) {
       // A missing row is inserted from the new values, unless some are unchanged TOAST: never NULL them.
       if (hasUnchanged(shape, op.newT)) ev(op, 'unmaterializable');

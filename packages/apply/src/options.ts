@@ -117,7 +117,7 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
     workers,
     tableLanes,
     batchRows,
-    flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 5, problems),
+    flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 20, problems),
     maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, batchRows, problems),
     retry: {
       attempts: positiveInt('retry.attempts', o.retry?.attempts, 20, problems),

@@ -10,6 +10,7 @@ import {
   insertRows,
   insertVersions,
   truncateRows,
+  updateOrInsertRows,
   updateRows,
 } from './statements.js';
 import { fakeTarget } from './testing/fake-target.js';
@@ -81,6 +82,21 @@ describe('statement builders', () => {
         'RETURNING s.ord',
       ],
       values: ['1', ['2'], ['{}'], ['1']],
+    },
+    {
+      name: 'update inserting what it missed: arbiter, never a row with unchanged TOAST',
+      st: () =>
+        updateOrInsertRows(
+          resolveShape(rel('default'), { ...target('clone'), uniqueKeys: [['sid', 'id']] }),
+          '1',
+          [op('update', ['1', UNCHANGED, 'x'], ['1', null, null])],
+        ),
+      has: [
+        'x AS MATERIALIZED (SELECT s.* FROM s WHERE s.ord NOT IN (SELECT u.ord FROM u))',
+        'SELECT $1::text, x.v0::integer, x.v1::json FROM x WHERE x.m IS NULL ON CONFLICT ("sid", "id") DO NOTHING RETURNING "id"',
+        `WHEN (x.v0::integer) IN (SELECT "id" FROM i) THEN 'inserted' ELSE 'conflict'`,
+      ],
+      values: ['1', ['1'], [null], ['01'], ['1']],
     },
     {
       name: 'unchanged TOAST keeps the existing value through a mask',

@@ -91,6 +91,34 @@ export function updateRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): S
 }
 
 /**
+ * Clone / append UPDATE that also inserts the rows it found nowhere, from
+ * the new values, with the unique index on (sid, key) as ON CONFLICT
+ * arbiter; a row with an unchanged TOAST value is never inserted (it cannot
+ * be rebuilt). Returns `{ ord, outcome }` for each change that matched no
+ * row: `inserted`, `conflict` (its key exists after all) or
+ * `unmaterializable`. Nothing else depends on its answer, so it travels with
+ * the next message: a batch of updates is one round trip. Needs
+ * `shape.arbiter` and a key (not FULL).
+ */
+export function updateOrInsertRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
+  if (shape.full || !shape.arbiter)
+    throw new Error('updateOrInsertRows needs a key with a unique index');
+  const p = new Params();
+  const sp = sidParamOf(shape, p, sid);
+  const src = sourceCte(shape, p, { values: true, keys: true, ops });
+  const t = shape.target.qualified;
+  const vals = [...(sp ? [sp] : []), ...shape.cols.map((c, i) => cast(`x.v${i}`, c))].join(', ');
+  const keys = shape.keyCols.map((k) => id(shape.cols[k]!.name)).join(', ');
+  const newKey = shape.keyCols.map((k) => cast(`x.v${k}`, shape.cols[k]!)).join(', ');
+  const rebuildable = src.newMask ? 'x.m IS NULL' : 'true';
+  return {
+    text: `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord), x AS MATERIALIZED (SELECT s.* FROM s WHERE s.ord NOT IN (SELECT u.ord FROM u)), i AS (${insertHead(shape)} SELECT ${vals} FROM x WHERE ${rebuildable} ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys}) SELECT x.ord::int AS ord, CASE WHEN NOT (${rebuildable}) THEN 'unmaterializable' WHEN (${newKey}) IN (SELECT ${keys} FROM i) THEN 'inserted' ELSE 'conflict' END AS outcome FROM x`,
+    values: p.values,
+    nestedLoop: shape.keyIndex === 'any',
+  };
+}
+
+/**
  * Clone / append INSERT. With `probe`, rows whose key already exists are not
  * inserted and their `ord`s are returned (the existing row is kept). The
  * probe and the insert read the same snapshot, so the result is exact.

@@ -1,7 +1,19 @@
 import { testedVersions } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, test } from 'vitest';
-import { del, harness, ins, mapping, pushAll, rel, S1, trunc, txs, upd } from './helpers.js';
+import {
+  captureLogger,
+  del,
+  harness,
+  ins,
+  mapping,
+  pushAll,
+  rel,
+  S1,
+  trunc,
+  txs,
+  upd,
+} from './helpers.js';
 
 describe.each(testedVersions())('clone and append on PG %i', (version) => {
   const pgc = useCluster({ version });
@@ -63,6 +75,43 @@ describe.each(testedVersions())('clone and append on PG %i', (version) => {
       expect(by('insert', 'conflict')).toBe(1);
       expect(by('update', 'missing')).toBe(1);
       expect(by('delete', 'missing')).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('an update that misses its row inserts it; if the new key exists after all, the existing row is kept and both are logged', async () => {
+    const h = await harness(
+      pgc.get(),
+      `CREATE TABLE t (sid text NOT NULL, id int NOT NULL, v text, PRIMARY KEY (sid, id));
+       INSERT INTO t VALUES ('1', 1, 'existing')`,
+    );
+    try {
+      const log = captureLogger();
+      const e = await h.engine({ tables: [mapping('t', 'clone')], logger: log.logger });
+      const r = rel('t', [['id', true], 'v']);
+      // 7 -> 1: row 7 is missing, and key 1 exists; 8 is missing and free.
+      await pushAll(
+        e,
+        txs(S1, 1000n, [[upd(r, ['1', 'moved'], { key: ['7', null] }), upd(r, ['8', 'eight'])]]),
+      );
+      expect(await h.rows('SELECT id, v FROM t ORDER BY id')).toEqual([
+        { id: 1, v: 'existing' },
+        { id: 8, v: 'eight' },
+      ]);
+      expect(e.stats().find((s) => s.operation === 'update' && s.result === 'missing')?.count).toBe(
+        2,
+      );
+      const warned = log.lines
+        .filter((l) => l.level === 'warn')
+        .map((l) => `${l.obj.key}: ${l.msg}`)
+        .sort();
+      // Logged under the key the change addressed (7), as every event of an update is.
+      expect(warned).toEqual([
+        "id='7': insert of a key that already exists: kept the existing row",
+        "id='7': update of a missing row: inserted it from the new values",
+        "id='8': update of a missing row: inserted it from the new values",
+      ]);
     } finally {
       await h.close();
     }

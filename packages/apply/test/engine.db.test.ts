@@ -1,3 +1,4 @@
+import { waitFor } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, test } from 'vitest';
 import { ApplyEngine } from '../src/index.js';
@@ -93,6 +94,26 @@ describe('engine behaviour (PG 17)', () => {
       expect(await reltuples('h')).toBeGreaterThanOrEqual(1000);
       // 20 rows: not worth a sample; autovacuum's business.
       expect(await reltuples('small')).toBe(-1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a partial batch waits about four times the previous batch, not the whole flush interval', async () => {
+    const h = await harness(pgc.get(), 'CREATE TABLE a (id int PRIMARY KEY, v text)');
+    try {
+      const e = await h.engine({ tables: [mapping('a', 'clone')], flushIntervalMs: 60_000 });
+      const ra = rel('a', [['id', true], 'v']);
+      for (let i = 0; i < 3; i++) {
+        // push, not pushAll: no flush() to force the batch out.
+        for (const t of txs(S1, 1000n + BigInt(i) * 100n, [[ins(ra, [String(i), 'x'])]]))
+          await e.push(t);
+        // With a fixed interval each lone change would wait 60 s; fast batches make it milliseconds.
+        await waitFor(
+          async () => (await h.rows('SELECT 1 FROM a WHERE id = $1', [i])).length === 1,
+          { timeoutMs: 10_000, message: `change ${i} applied well before the 60 s flush interval` },
+        );
+      }
     } finally {
       await h.close();
     }

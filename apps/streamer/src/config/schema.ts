@@ -106,8 +106,10 @@ export const configFileSchema = z.strictObject({
         .default(5_000)
         .describe('Changes per batch before a flush'),
       flush_interval_ms: positiveInt(60_000)
-        .default(5)
-        .describe('Longest wait before a partial batch is flushed'),
+        .default(20)
+        .describe(
+          'Longest wait before a partial batch is flushed (a worker waits four times as long as its previous batch took, at most this)',
+        ),
     })
     .prefault({}),
   sync: z
