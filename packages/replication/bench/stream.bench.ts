@@ -6,7 +6,7 @@
  *     and acknowledging each transaction;
  *   - pg_recvlogical (Debian's client tools): the server's pgoutput bytes to
  *     /dev/null, no decoding at all: the server-side ceiling;
- *   - raw frames: the same connection code as ours (pg + pg-copy-streams)
+ *   - raw frames: the same connection code as ours (pg's parser, CopyBothQuery)
  *     counting frames without decoding: what decoding and assembly cost us.
  * Two backlogs: KUVASZ_BENCH_ROWS rows (default 1,000,000) of an 8-column
  * table in 10-row transactions, then the same rows in one transaction

@@ -1,15 +1,12 @@
-/// <reference path="./pg-copy-streams-both.d.ts" />
-import type { Duplex } from 'node:stream';
 import { parseLsn } from '@kuvasz/pgoutput';
 import type pg from 'pg';
-import { both } from 'pg-copy-streams';
 import { type ConnectOptions, majorVersion, openClient } from './connection.js';
+import { CopyBothQuery, type CopyBothStream } from './copy-both.js';
 import { messageOf, ReplicationError, SlotError, sqlstateOf } from './errors.js';
 import { redactUrl } from './redact.js';
 import { replicationLiteral } from './sql.js';
 
-/** pg-copy-streams' CopyBoth stream (START_REPLICATION): frames in, status updates out. */
-export type CopyBothStream = Duplex;
+export type { CopyBothStream } from './copy-both.js';
 
 export interface CreatedSlotRow {
   slotName: string;
@@ -131,11 +128,11 @@ export class ReplicationConnection {
     };
   }
 
-  /** Sends START_REPLICATION; the returned stream yields one CopyData payload per chunk. */
+  /** Sends START_REPLICATION; the returned stream emits one 'data' event per CopyData payload. */
   startReplication(command: string): CopyBothStream {
-    const stream = both(command, { alignOnCopyDataFrame: true });
-    this.client.query(stream as unknown as pg.Submittable);
-    return stream;
+    const query = new CopyBothQuery(command);
+    this.client.query(query as unknown as pg.Submittable);
+    return query;
   }
 
   /** Ends the connection (a walsender exits and releases its slots; temporary ones are dropped). */
