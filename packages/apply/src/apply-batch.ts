@@ -100,6 +100,17 @@ function hold(tx: TxState, st: Statement, onRows?: (rows: Row[]) => void): void 
   );
 }
 
+/**
+ * Held SQL text (UTF-16 units, up to 3 bytes each) is sent once it passes
+ * this: well under the 1 GB a PostgreSQL message may hold.
+ */
+const HELD_CHARS_LIMIT = 64 * 1024 * 1024;
+
+/** Sends the held statements if they grew large (see HELD_CHARS_LIMIT). */
+async function bound(ctx: BatchContext, tx: TxState): Promise<void> {
+  if (await tx.script.flushIfOver(HELD_CHARS_LIMIT)) await ctx.step('statement');
+}
+
 /** Sends the statement with whatever is held; its rows. */
 async function run(ctx: BatchContext, tx: TxState, st: Statement): Promise<Row[]> {
   let rows: Row[] = [];
@@ -168,6 +179,7 @@ export async function applyBatch(
     for (const block of plan.blocks) {
       if (block.kind === 'truncate') {
         hold(tx, truncateRows(unit.target, sid, block.time));
+        await bound(ctx, tx);
         result.settled.push({ unit, op: undefined, items: block.refs, result: 'ok' });
         continue;
       }
@@ -260,6 +272,7 @@ async function cloneRound(
     hold(tx, deleteRows(shape, sid, deletes), (rows) => {
       for (const op of byOrd(deletes, rows)) ev(op, 'delete_missing');
     });
+    await bound(ctx, tx);
   }
   if (updates.length > 0 && !shape.full && shape.arbiter && !updates.some((o) => o.quiet)) {
     // The update inserts what it missed itself: held, like a DELETE.
@@ -272,6 +285,7 @@ async function cloneRound(
       for (const r of missed)
         if (r.outcome === 'conflict') ev(updates[r.ord - 1]!, 'insert_conflict');
     });
+    await bound(ctx, tx);
   } else if (updates.length > 0) {
     for (const op of byOrd(updates, await run(ctx, tx, updateRows(shape, sid, updates)))) {
       // A missing row is inserted from the new values, unless some are unchanged TOAST: never NULL them.
@@ -290,6 +304,7 @@ async function cloneRound(
       hold(tx, insertRows(shape, sid, inserts, probe), (rows) => {
         for (const op of byOrd(inserts, rows)) conflict(op);
       });
+      await bound(ctx, tx);
       return events;
     }
     const conflicts = byOrd(

@@ -24,6 +24,7 @@ interface Part {
  */
 export class BatchScript {
   private parts: Part[] = [];
+  private heldChars = 0;
   /** Round trips so far: the crash-point hook runs between them. */
   trips = 0;
 
@@ -32,6 +33,18 @@ export class BatchScript {
   /** Holds `text` (of `count` statements); `onRows` gets the last statement's rows once it has run. */
   add(text: string, count = 1, onRows?: (rows: Rows) => void): void {
     this.parts.push({ text, count, onRows });
+    this.heldChars += text.length;
+  }
+
+  /**
+   * Sends what is held once it passes `limitChars`: PostgreSQL refuses a
+   * message over 1 GB, and statements that would each fit must not add up
+   * past it. True when it sent.
+   */
+  async flushIfOver(limitChars: number): Promise<boolean> {
+    if (this.heldChars <= limitChars) return false;
+    await this.flush();
+    return true;
   }
 
   get pending(): boolean {
@@ -79,6 +92,7 @@ export class BatchScript {
   private take(): Part[] {
     const parts = this.parts;
     this.parts = [];
+    this.heldChars = 0;
     return parts;
   }
 }

@@ -60,6 +60,27 @@ describe.each(testedVersions())('BatchScript on PG %i', (version) => {
     }
   });
 
+  test('held statements are sent once their text passes a bound, results handed out as usual', async () => {
+    const client = await pgc.get().connect();
+    try {
+      const script = new BatchScript(client);
+      const got: unknown[] = [];
+      script.add("SELECT 'a' AS v", 1, (rows) => got.push(rows[0]?.v));
+      expect(await script.flushIfOver(1000)).toBe(false);
+      expect(script.trips).toBe(0);
+      script.add(`SELECT '${'b'.repeat(2000)}' AS v`, 1, (rows) =>
+        got.push(String(rows[0]?.v).length),
+      );
+      expect(await script.flushIfOver(1000)).toBe(true);
+      expect(script.trips).toBe(1);
+      expect(got).toEqual(['a', 2000]);
+      expect(script.pending).toBe(false);
+      expect(await script.flushIfOver(0)).toBe(false);
+    } finally {
+      await client.end();
+    }
+  });
+
   test('an error anywhere rejects the flush, later statements of the message do not run', async () => {
     const client = await pgc.get().connect();
     try {
