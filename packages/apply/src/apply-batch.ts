@@ -84,21 +84,8 @@ const NESTED_LOOP_ON = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergej
 const NESTED_LOOP_OFF =
   'SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT';
 
-type Row = { ord: number; conflict?: boolean };
-
-/** Holds the statement (and the planner settings it wants) for the next message. */
-function hold(tx: TxState, st: Statement, onRows?: (rows: Row[]) => void): void {
-  const nestedLoop = st.nestedLoop === true;
-  if (nestedLoop !== tx.nestedLoop) {
-    tx.script.add(nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF, 2);
-    tx.nestedLoop = nestedLoop;
-  }
-  tx.script.add(
-    inlineParams(st.text, st.values),
-    1,
-    onRows as ((rows: Record<string, unknown>[]) => void) | undefined,
-  );
-}
+/** What statements return: the `ord`s of changes that matched nothing or conflicted, and how. */
+type Row = { ord: number; conflict?: boolean; outcome?: string };
 
 /**
  * Held SQL text (UTF-16 units, up to 3 bytes each) is sent once it passes
@@ -106,18 +93,31 @@ function hold(tx: TxState, st: Statement, onRows?: (rows: Row[]) => void): void 
  */
 const HELD_CHARS_LIMIT = 64 * 1024 * 1024;
 
-/** Sends the held statements if they grew large (see HELD_CHARS_LIMIT). */
-async function bound(ctx: BatchContext, tx: TxState): Promise<void> {
+/** Holds the planner settings the statement wants (SET LOCAL) in front of it. */
+function plannerSettings(tx: TxState, st: Statement): void {
+  const nestedLoop = st.nestedLoop === true;
+  if (nestedLoop !== tx.nestedLoop) {
+    tx.script.add(nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF, 2);
+    tx.nestedLoop = nestedLoop;
+  }
+}
+
+/** Holds the statement for the next message (sending what is held once it grew large); `onRows` gets its answer then. */
+async function defer(
+  ctx: BatchContext,
+  tx: TxState,
+  st: Statement,
+  onRows?: (rows: Row[]) => void,
+): Promise<void> {
+  plannerSettings(tx, st);
+  tx.script.add(inlineParams(st.text, st.values), 1, onRows);
   if (await tx.script.flushIfOver(HELD_CHARS_LIMIT)) await ctx.step('statement');
 }
 
 /** Sends the statement with whatever is held; its rows. */
 async function run(ctx: BatchContext, tx: TxState, st: Statement): Promise<Row[]> {
-  let rows: Row[] = [];
-  hold(tx, st, (r) => {
-    rows = r;
-  });
-  await tx.script.flush();
+  plannerSettings(tx, st);
+  const rows = await tx.script.run<Row>(inlineParams(st.text, st.values));
   await ctx.step('statement');
   return rows;
 }
@@ -143,7 +143,7 @@ interface RoundRecord {
  * statements, then the positions of every (source, target) it covers, then
  * COMMIT. Either all of it is in the destination or none of it. Statements
  * share messages where nothing waits for their answer (BatchScript): a batch
- * of updates costs two round trips, one of small inserts a single one.
+ * of updates, deletes and small inserts is a single round trip.
  */
 export async function applyBatch(
   client: Client,
@@ -178,8 +178,7 @@ export async function applyBatch(
       result.settled.push({ unit, op: undefined, items: plan.folded, result: 'ok' });
     for (const block of plan.blocks) {
       if (block.kind === 'truncate') {
-        hold(tx, truncateRows(unit.target, sid, block.time));
-        await bound(ctx, tx);
+        await defer(ctx, tx, truncateRows(unit.target, sid, block.time));
         result.settled.push({ unit, op: undefined, items: block.refs, result: 'ok' });
         continue;
       }
@@ -269,15 +268,13 @@ async function cloneRound(
   const deletes = round.filter((o) => o.kind === 'delete');
   if (deletes.length > 0) {
     // Misses are only logged: the DELETE travels with the next message.
-    hold(tx, deleteRows(shape, sid, deletes), (rows) => {
+    await defer(ctx, tx, deleteRows(shape, sid, deletes), (rows) => {
       for (const op of byOrd(deletes, rows)) ev(op, 'delete_missing');
     });
-    await bound(ctx, tx);
   }
   if (updates.length > 0 && !shape.full && shape.arbiter && !updates.some((o) => o.quiet)) {
     // The update inserts what it missed itself: held, like a DELETE.
-    hold(tx, updateOrInsertRows(shape, sid, updates), (rows) => {
-      const missed = rows as unknown as { ord: number; outcome: string }[];
+    await defer(ctx, tx, updateOrInsertRows(shape, sid, updates), (missed) => {
       for (const r of missed) {
         const op = updates[r.ord - 1]!;
         ev(op, r.outcome === 'unmaterializable' ? 'unmaterializable' : 'update_missing');
@@ -285,7 +282,6 @@ async function cloneRound(
       for (const r of missed)
         if (r.outcome === 'conflict') ev(updates[r.ord - 1]!, 'insert_conflict');
     });
-    await bound(ctx, tx);
   } else if (updates.length > 0) {
     for (const op of byOrd(updates, await run(ctx, tx, updateRows(shape, sid, updates)))) {
       // A missing row is inserted from the new values, unless some are unchanged TOAST: never NULL them.
@@ -301,10 +297,9 @@ async function cloneRound(
     const probe = !shape.full && shape.keyCols.length > 0;
     if (inserts.length < ctx.copyMinRows && !inserts.some((o) => o.quiet)) {
       // Small and not quiet: conflicts are only logged, so the INSERT is held too.
-      hold(tx, insertRows(shape, sid, inserts, probe), (rows) => {
+      await defer(ctx, tx, insertRows(shape, sid, inserts, probe), (rows) => {
         for (const op of byOrd(inserts, rows)) conflict(op);
       });
-      await bound(ctx, tx);
       return events;
     }
     const conflicts = byOrd(

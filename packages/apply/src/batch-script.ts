@@ -31,8 +31,8 @@ export class BatchScript {
   constructor(private readonly client: Client) {}
 
   /** Holds `text` (of `count` statements); `onRows` gets the last statement's rows once it has run. */
-  add(text: string, count = 1, onRows?: (rows: Rows) => void): void {
-    this.parts.push({ text, count, onRows });
+  add<T extends Rows[number]>(text: string, count = 1, onRows?: (rows: T[]) => void): void {
+    this.parts.push({ text, count, onRows: onRows as ((rows: Rows) => void) | undefined });
     this.heldChars += text.length;
   }
 

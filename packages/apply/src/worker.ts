@@ -70,7 +70,7 @@ export class Worker {
   busy = false;
   /** Time spent applying (planning, statements, commits), for the bench's engine-only figure. */
   busyMs = 0;
-  /** How long the last batch took to apply: the next one waits about as long to fill (see linger). */
+  /** How long the last batch took to apply: the next one waits four times as long to fill (see linger). */
   private lastBatchMs = 0;
   /** Batches committed and the changes in them, for the bench. */
   batches = 0;
