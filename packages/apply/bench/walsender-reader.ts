@@ -1,14 +1,15 @@
-/// <reference path="./pg-copy-streams-both.d.ts" />
 /**
  * The bench's reader: a slot consumed through a walsender (START_REPLICATION,
- * CopyBoth), as the streamer and a native subscription read it, with standby
- * status updates reporting what the engine made durable. Messages are handled
- * as they arrive; the stream pauses only while the consumer is busy (the
+ * CopyBoth) with @kuvasz/replication's connection, as the streamer reads it
+ * (the same socket handling), with standby status
+ * updates reporting what the engine made durable. Messages are handled as
+ * they arrive; the stream pauses only while the consumer is busy (the
  * engine's backpressure). Bench only.
  */
 import { encodeStandbyStatusUpdate, formatLsn, parseReplicationFrame } from '@kuvasz/pgoutput';
-import pg from 'pg';
-import { both } from 'pg-copy-streams';
+// Not part of @kuvasz/replication's public API (its stream assembles transactions, which
+// this bench does with the engine's test assembler); bundled from source with the bench.
+import { ReplicationConnection } from '../../replication/src/replication-connection.js';
 
 export interface StreamSlotOptions {
   url: string;
@@ -27,17 +28,10 @@ export interface StreamSlotOptions {
 
 /** Streams the slot until `onMessage` asks to stop; returns once the walsender is gone. */
 export async function streamSlot(o: StreamSlotOptions): Promise<void> {
-  const client = new pg.Client({
-    connectionString: o.url,
-    replication: 'database',
-  } as pg.ClientConfig);
-  client.on('error', () => {});
-  await client.connect();
-  const stream = both(
+  const conn = await ReplicationConnection.open(o.url);
+  const stream = conn.startReplication(
     `START_REPLICATION SLOT "${o.slot}" LOGICAL ${formatLsn(o.startLsn)} (proto_version '1', publication_names '${o.publication}')`,
-    { alignOnCopyDataFrame: true },
   );
-  client.query(stream as unknown as pg.Submittable);
   const feedback = () => {
     const lsn = o.durable() ?? 0n;
     stream.write(
@@ -81,6 +75,6 @@ export async function streamSlot(o: StreamSlotOptions): Promise<void> {
     } catch {
       // the stream may already be closed
     }
-    await client.end().catch(() => {});
+    await conn.close().catch(() => {});
   }
 }
