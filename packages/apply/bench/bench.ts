@@ -18,6 +18,7 @@
  * KUVASZ_BENCH_HEAP_GROWING (V8 heap growth percent, default 35 like the
  * kuvasz-streamer CLI sets for \`run\`; 0: V8's default).
  */
+import os from 'node:os';
 import v8 from 'node:v8';
 import { type PgCluster, startPostgres, waitFor } from '@kuvasz/testkit';
 import pg from 'pg';
@@ -207,6 +208,7 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
   }
   await src.end();
   report(results);
+  budget(results);
 }
 
 async function native(
@@ -436,6 +438,29 @@ function report(results: PhaseResult[]): void {
   for (const r of results) {
     console.log(
       `${r.phase.padEnd(7)} |           ${cpu(r.cpu.native)} |           ${cpu(r.cpu.clone)} |           ${cpu(r.cpu.history)}`,
+    );
+  }
+}
+
+/**
+ * What the node process may spend, per change, for our run to take no longer
+ * than native's on this machine: the cores times native's time, minus what
+ * our run's two clusters used (they run on the same cores). Printed beside
+ * what the process did spend (reading, decoding and applying, GC included).
+ */
+function budget(results: PhaseResult[]): void {
+  const cores = os.availableParallelism();
+  console.log(
+    `\nCPU budget for 1.0x native on this ${cores}-core machine (microseconds of this process per change: ${cores} x native's time - our clusters' CPU, divided by the changes)`,
+  );
+  console.log('phase   |  clone: budget  spent |  history at 0.5x: budget  spent');
+  const us = (s: number, n: number) => ((s * 1e6) / n).toFixed(1).padStart(6);
+  for (const r of results) {
+    const t = r.nativeMs / 1000;
+    const c = r.cpu.clone;
+    const h = r.cpu.history;
+    console.log(
+      `${r.phase.padEnd(7)} |        ${us(cores * t - c.source - c.dest, r.changes)} ${us(c.node, r.changes)} |                   ${SKIP_HISTORY ? '     -      -' : `${us(cores * 2 * t - h.source - h.dest, r.changes)} ${us(h.node, r.changes)}`}`,
     );
   }
 }
