@@ -6,5 +6,5 @@ cd "$(dirname "$0")"
 pnpm --filter kuvasz-streamer build >/dev/null
 pnpm --filter @kuvasz/testkit build >/dev/null
 pnpm exec esbuild src/main.ts --bundle --platform=node --format=esm --target=node20 \
-  --external:pg --external:@kuvasz/testkit --outfile=dist/bench.mjs --log-level=warning
+  --external:pg --external:@kuvasz/testkit --conditions=@kuvasz/source --outfile=dist/bench.mjs --log-level=warning
 exec node dist/bench.mjs "$@"

@@ -6,11 +6,15 @@
  * timestamptz DEFAULT clock_timestamp()`, filled when the row is applied.
  * `applied_at - mtime` is the commit-to-visible latency (one machine, one
  * clock). Ours runs every rate first (subscription disabled), then native
- * (streamer stopped).
+ * (streamer stopped). One more pass at 10,000/s reads a slot with
+ * @kuvasz/replication's stream in this process and applies nothing: its
+ * latency (the row's delivery to us minus `mtime`) is what receiving and
+ * decoding alone cost, the floor under any apply built on that stream.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ReplicationStream } from '@kuvasz/replication';
 import { type PgCluster, startPostgres } from '@kuvasz/testkit';
 import type { BenchSizes } from './config.js';
 import { noteVersion } from './machine.js';
@@ -73,6 +77,100 @@ export function sourceLimited(p: LatencyPoint): boolean {
   return p.achieved < 0.9 * p.rate;
 }
 
+/** Percentiles and flatness of latencies (ms) sampled at times `t` (s), the first WARMUP_S left out. */
+function summarize(
+  system: string,
+  rate: number,
+  achieved: number,
+  rows: { ms: number; t: number }[],
+  drainSeconds: number,
+): LatencyPoint {
+  const t0 = (rows[0]?.t ?? 0) + WARMUP_S;
+  const kept = rows.filter((r) => r.t >= t0);
+  const q = Math.max(1, Math.floor(kept.length / 4));
+  const sorted = (xs: { ms: number }[]) => xs.map((r) => Number(r.ms)).sort((a, b) => a - b);
+  const all = sorted(kept);
+  const point: LatencyPoint = {
+    system,
+    rate,
+    achieved,
+    samples: all.length,
+    p50Ms: percentile(all, 50),
+    p99Ms: percentile(all, 99),
+    maxMs: all.at(-1) ?? Number.NaN,
+    earlyP50Ms: percentile(sorted(kept.slice(0, q)), 50),
+    lateP50Ms: percentile(sorted(kept.slice(-q)), 50),
+    drainSeconds,
+    sustained: false,
+  };
+  point.sustained = isFlat(point);
+  return point;
+}
+
+/** `timestamp` text in UTC ('2026-11-22 10:00:00.123456') as epoch milliseconds, microseconds kept. */
+function utcMs(text: string): number {
+  const [whole, frac = ''] = text.split('.');
+  return Date.parse(`${whole!.replace(' ', 'T')}Z`) + Number(`0.${frac.padEnd(6, '0')}`) * 1000;
+}
+
+/**
+ * The stream-only pass: a slot read with ReplicationStream while pgbench
+ * runs; each pgbench_history insert's latency is the moment its transaction
+ * reached us minus its `mtime` (UTC, microseconds, from the source's clock:
+ * one machine).
+ */
+async function streamOnly(
+  s: PgCluster,
+  src: string,
+  run: () => Promise<{ achieved: number; rows: number }>,
+  rate: number,
+): Promise<LatencyPoint> {
+  await s.sql("SELECT pg_create_logical_replication_slot('lat_floor', 'pgoutput')", [], src);
+  const stream = new ReplicationStream({
+    connectionString: s.urlFor(src),
+    slot: 'lat_floor',
+    publication: 'lat_native',
+  });
+  const rows: { ms: number; t: number }[] = [];
+  let expected = Number.POSITIVE_INFINITY;
+  let seen = 0;
+  let done!: () => void;
+  const all = new Promise<void>((r) => {
+    done = r;
+  });
+  const reader = (async () => {
+    for await (const part of stream) {
+      const now = performance.timeOrigin + performance.now();
+      for (const c of part.changes) {
+        if (c.kind !== 'insert' || c.relation.name !== 'pgbench_history') continue;
+        const i = c.relation.columns.findIndex((col) => col.name === 'mtime');
+        const mtime = utcMs(String(c.new[i]));
+        rows.push({ ms: now - mtime, t: mtime / 1000 });
+        seen++;
+      }
+      if (part.final) stream.ack(part.endLsn);
+      if (seen >= expected) done();
+    }
+  })();
+  try {
+    const { achieved, rows: n } = await run();
+    expected = n;
+    if (seen >= expected) done();
+    await Promise.race([
+      all,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('the stream-only reader fell behind by 60 s')), 60_000),
+      ),
+    ]);
+    rows.sort((a, b) => a.t - b.t);
+    return summarize('stream only (received + decoded, nothing applied)', rate, achieved, rows, 0);
+  } finally {
+    await stream.close();
+    await reader.catch(() => {});
+    await s.sql("SELECT pg_drop_replication_slot('lat_floor')", [], src);
+  }
+}
+
 export async function benchLatency(
   sizes: BenchSizes,
 ): Promise<LatencyResult & { problems: string[] }> {
@@ -124,17 +222,27 @@ databases:
 `,
     );
     const points: LatencyPoint[] = [];
-    const phase = async (system: string, db: string, rate: number) => {
+    /** pgbench at `rate` row changes/s: the new history rows' range, and what pgbench achieved. */
+    const pgbench = async (rate: number) => {
       const tps = Math.max(1, Math.round(rate / CHANGES_PER_TX));
       const from = await maxHid(s, src);
       const out = await sh(
         `pgbench -n -f '${script}' -s ${sizes.pgbenchScale} -R ${tps} -T ${sizes.rateSeconds} -c 8 -j 2 '${s.urlFor(src)}'`,
       );
       const to = await maxHid(s, src);
-      const achievedTps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0);
-      const sourceRows = await historyCount(s, src, from, to);
+      const achieved = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0) * CHANGES_PER_TX;
+      return { from, to, achieved, rows: await historyCount(s, src, from, to) };
+    };
+    const record = (point: LatencyPoint) => {
+      points.push(point);
+      say(
+        `latency ${point.system} ${fmt(point.rate)}/s (achieved ${fmt(point.achieved)}): p50 ${fmt(point.p50Ms, 1)} ms, p99 ${fmt(point.p99Ms, 1)} ms, early/late p50 ${fmt(point.earlyP50Ms, 1)}/${fmt(point.lateP50Ms, 1)} ms, drained in ${fmt(point.drainSeconds, 1)} s${point.sustained ? '' : ' (lag not flat)'}${sourceLimited(point) ? ' (pgbench fell short of the rate)' : ''}`,
+      );
+    };
+    const phase = async (system: string, db: string, rate: number) => {
+      const run = await pgbench(rate);
       const drainMs = await until(
-        async () => (await historyCount(d, db, from, to)) === sourceRows,
+        async () => (await historyCount(d, db, run.from, run.to)) === run.rows,
         {
           timeoutMs: 600_000,
           intervalMs: 100,
@@ -145,34 +253,17 @@ databases:
         `SELECT (extract(epoch FROM applied_at - (mtime AT TIME ZONE 'UTC')) * 1000)::float8 AS ms,
                 extract(epoch FROM mtime)::float8 AS t
            FROM pgbench_history WHERE hid > $1::bigint AND hid <= $2::bigint ORDER BY mtime`,
-        [from, to],
+        [run.from, run.to],
         db,
       );
-      const t0 = (rows[0]?.t ?? 0) + WARMUP_S;
-      const kept = rows.filter((r) => r.t >= t0);
-      const q = Math.max(1, Math.floor(kept.length / 4));
-      const sorted = (xs: { ms: number }[]) => xs.map((r) => Number(r.ms)).sort((a, b) => a - b);
-      const all = sorted(kept);
-      const early = percentile(sorted(kept.slice(0, q)), 50);
-      const late = percentile(sorted(kept.slice(-q)), 50);
-      const achieved = achievedTps * CHANGES_PER_TX;
-      const point: LatencyPoint = {
-        system,
-        rate,
-        achieved,
-        samples: all.length,
-        p50Ms: percentile(all, 50),
-        p99Ms: percentile(all, 99),
-        maxMs: all.at(-1) ?? Number.NaN,
-        earlyP50Ms: early,
-        lateP50Ms: late,
-        drainSeconds: drainMs / 1000,
-        sustained: false,
-      };
-      point.sustained = isFlat(point);
-      points.push(point);
-      say(
-        `latency ${system} ${fmt(rate)}/s (achieved ${fmt(achieved)}): p50 ${fmt(point.p50Ms, 1)} ms, p99 ${fmt(point.p99Ms, 1)} ms, early/late p50 ${fmt(early, 1)}/${fmt(late, 1)} ms, drained in ${fmt(point.drainSeconds, 1)} s${point.sustained ? '' : ' (lag not flat)'}${sourceLimited(point) ? ' (pgbench fell short of the rate)' : ''}`,
+      record(
+        summarize(
+          system,
+          rate,
+          run.achieved,
+          rows.map((r) => ({ ms: Number(r.ms), t: Number(r.t) })),
+          drainMs / 1000,
+        ),
       );
     };
 
@@ -201,6 +292,9 @@ databases:
       await tuned.stop();
     }
     for (const problem of tuned.problems()) problems.push(`latency (tuned): ${problem}`);
+
+    say('latency: the stream alone (nothing applied)');
+    record(await streamOnly(s, src, () => pgbench(tunedRate), tunedRate));
 
     say('latency: native subscription catching up before its phases');
     await d.sql('ALTER SUBSCRIPTION lat_native ENABLE', [], native);

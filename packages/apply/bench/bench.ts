@@ -8,6 +8,10 @@
  * so the comparison is end to end (reading and applying overlap, as in the
  * streamer); the engine-only figure divides by the time the busiest worker
  * spent applying (planning, statements, commits), waiting for input excluded.
+ * A fourth slot is only read and decoded (into the engine's input, nothing
+ * applied), with the socket read in large batches: the least CPU any
+ * consumer built on pg and @kuvasz/pgoutput spends before applying a change,
+ * printed beside the CPU budget that 1.0x native leaves on this machine.
  *
  * Env: KUVASZ_BENCH_CHANGES (default 1,000,000: 50% inserts, 30% updates,
  * 20% mix), KUVASZ_BENCH_WORKERS (default 4), KUVASZ_BENCH_BATCH, KUVASZ_BENCH_PENDING,
@@ -102,6 +106,8 @@ interface PhaseResult {
   nativeMs: number;
   cloneMs: number;
   cloneEngineMs: number;
+  /** CPU seconds of this process to receive and decode the phase, nothing applied. */
+  floorCpu: number;
   historyMs: number;
   historyEngineMs: number;
 }
@@ -133,7 +139,7 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
   await source.sql(`${TABLE}; ${MARKER}`, [], srcDb);
   await source.sql(GENERATORS, [], srcDb);
   await source.sql('CREATE PUBLICATION p FOR TABLE bench_t, marker', [], srcDb);
-  for (const s of ['s_native', 's_clone', 's_history']) {
+  for (const s of ['s_native', 's_clone', 's_history', 's_floor']) {
     await source.sql(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [s], srcDb);
   }
   const nativeDb = await dest.createDatabase('native');
@@ -194,9 +200,11 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
       : await measure(() =>
           engine(src, source, srcDb, phaseNo, dest, historyDb, 's_history', 'history'),
         );
+    const [, floorCpu] = await measure(() => readOnly(source, srcDb, phaseNo));
     results.push({
       phase,
       changes: n,
+      floorCpu: floorCpu.node,
       cpu: { native: nativeCpu, clone: cloneCpu, history: historyCpu },
       nativeMs,
       cloneMs: clone.totalMs,
@@ -368,6 +376,32 @@ async function engine(
   return { totalMs, engineMs };
 }
 
+/** Receives and decodes a phase from the floor slot, applying nothing. */
+async function readOnly(source: PgCluster, srcDb: string, phase: number): Promise<void> {
+  const asm = new TxAssembler(SOURCE);
+  let last: bigint | undefined;
+  await streamSlot({
+    url: source.urlFor(srcDb),
+    slot: 's_floor',
+    publication: 'p',
+    startLsn: 0n,
+    batchedReads: true,
+    durable: () => last,
+    onMessage: (data) => {
+      const tx = asm.feed(data);
+      if (!tx) return false;
+      last = tx.commitLsn;
+      return tx.changes.some(
+        (c) => c.op === 'update' && c.relation.table === 'marker' && c.new[1] === String(phase),
+      );
+    },
+  });
+  await waitFor(
+    async () => !(await source.slots(srcDb)).find((s) => s.slot_name === 's_floor')?.active,
+    { timeoutMs: 60_000, message: 's_floor to be released' },
+  );
+}
+
 async function checkEqual(dest: PgCluster, a: string, b: string): Promise<void> {
   const q = 'SELECT count(*)::int AS n, sum(hashtext(t::text))::text AS h FROM bench_t t';
   const [x] = await dest.sql(q, [], a);
@@ -453,14 +487,16 @@ function budget(results: PhaseResult[]): void {
   console.log(
     `\nCPU budget for 1.0x native on this ${cores}-core machine (microseconds of this process per change: ${cores} x native's time - our clusters' CPU, divided by the changes)`,
   );
-  console.log('phase   |  clone: budget  spent |  history at 0.5x: budget  spent');
+  console.log(
+    'phase   |  clone: budget  spent | receive + decode at best |  history at 0.5x: budget  spent',
+  );
   const us = (s: number, n: number) => ((s * 1e6) / n).toFixed(1).padStart(6);
   for (const r of results) {
     const t = r.nativeMs / 1000;
     const c = r.cpu.clone;
     const h = r.cpu.history;
     console.log(
-      `${r.phase.padEnd(7)} |        ${us(cores * t - c.source - c.dest, r.changes)} ${us(c.node, r.changes)} |                   ${SKIP_HISTORY ? '     -      -' : `${us(cores * 2 * t - h.source - h.dest, r.changes)} ${us(h.node, r.changes)}`}`,
+      `${r.phase.padEnd(7)} |        ${us(cores * t - c.source - c.dest, r.changes)} ${us(c.node, r.changes)} |                   ${us(r.floorCpu, r.changes)} |                   ${SKIP_HISTORY ? '     -      -' : `${us(cores * 2 * t - h.source - h.dest, r.changes)} ${us(h.node, r.changes)}`}`,
     );
   }
 }

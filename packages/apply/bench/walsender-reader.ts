@@ -9,6 +9,7 @@
 import { encodeStandbyStatusUpdate, formatLsn, parseReplicationFrame } from '@kuvasz/pgoutput';
 // Not part of @kuvasz/replication's public API (its stream assembles transactions, which
 // this bench does with the engine's test assembler); bundled from source with the bench.
+import { batchReads } from '../../replication/bench/batched-reads.js';
 import { ReplicationConnection } from '../../replication/src/replication-connection.js';
 
 export interface StreamSlotOptions {
@@ -24,11 +25,14 @@ export interface StreamSlotOptions {
   onMessage(data: Uint8Array): boolean | undefined | Promise<boolean | undefined>;
   /** The LSN to report as flushed (what the consumer made durable). */
   durable(): bigint | undefined;
+  /** Read the socket in batches (see replication's bench/batched-reads.ts): receiving at its cheapest. */
+  batchedReads?: boolean;
 }
 
 /** Streams the slot until `onMessage` asks to stop; returns once the walsender is gone. */
 export async function streamSlot(o: StreamSlotOptions): Promise<void> {
   const conn = await ReplicationConnection.open(o.url);
+  if (o.batchedReads) batchReads(conn);
   const stream = conn.startReplication(
     `START_REPLICATION SLOT "${o.slot}" LOGICAL ${formatLsn(o.startLsn)} (proto_version '1', publication_names '${o.publication}')`,
   );

@@ -7,7 +7,10 @@
  *   - pg_recvlogical (Debian's client tools): the server's pgoutput bytes to
  *     /dev/null, no decoding at all: the server-side ceiling;
  *   - raw frames: the same connection code as ours (pg's parser, CopyBothQuery)
- *     counting frames without decoding: what decoding and assembly cost us.
+ *     counting frames without decoding: what decoding and assembly cost us;
+ *   - raw frames read in batches (see batched-reads.ts): what receiving alone
+ *     costs at best.
+ * Each line gives the CPU time of this process per row beside the rate.
  * Two backlogs: KUVASZ_BENCH_ROWS rows (default 1,000,000) of an 8-column
  * table in 10-row transactions, then the same rows in one transaction
  * (streamed in progress by the server, spilled by us).
@@ -23,6 +26,7 @@ import {
 import { type PgCluster, startPostgres } from '@kuvasz/testkit';
 import { ReplicationConnection } from '../src/replication-connection.js';
 import { ReplicationStream } from '../src/stream/replication-stream.js';
+import { batchReads } from './batched-reads.js';
 
 const ROWS = Number(process.env.KUVASZ_BENCH_ROWS ?? 1_000_000);
 const TX_ROWS = 10;
@@ -30,12 +34,19 @@ const TX_ROWS = 10;
 interface Result {
   seconds: number;
   rows: number;
+  /** CPU seconds of this process. */
+  cpu?: number;
+}
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 function rate(r: Result | undefined): string {
-  return r
-    ? `${Math.round(r.rows / r.seconds).toLocaleString('en-US')} rows/s (${r.seconds.toFixed(2)} s)`
-    : 'n/a';
+  if (!r) return 'n/a';
+  const cpu = r.cpu === undefined ? '' : `, ${((r.cpu * 1e6) / r.rows).toFixed(2)} us CPU/row`;
+  return `${Math.round(r.rows / r.seconds).toLocaleString('en-US')} rows/s (${r.seconds.toFixed(2)} s${cpu})`;
 }
 
 function ratio(a: Result, b: Result | undefined): string {
@@ -67,6 +78,7 @@ async function ours(
 ): Promise<Result & { peakRss: number }> {
   const stream = new ReplicationStream({ connectionString: url, slot, publication: 'bench' });
   const t0 = performance.now();
+  const c0 = cpuSeconds();
   let peakRss = process.memoryUsage().rss;
   let seen = 0;
   let checked = 0;
@@ -77,8 +89,9 @@ async function ours(
     if (seen >= rows && part.final) break;
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - c0;
   await stream.close();
-  return { seconds, rows: seen, peakRss };
+  return { seconds, rows: seen, peakRss, cpu };
 }
 
 async function recvlogical(
@@ -125,12 +138,19 @@ async function recvlogical(
   return { seconds: (performance.now() - t0) / 1000, rows: ROWS };
 }
 
-async function rawFrames(url: string, slot: string, end: bigint): Promise<Result> {
+async function rawFrames(
+  url: string,
+  slot: string,
+  end: bigint,
+  batchedReads = false,
+): Promise<Result> {
   const conn = await ReplicationConnection.open(url);
   const t0 = performance.now();
+  const c0 = cpuSeconds();
   const duplex = conn.startReplication(
     `START_REPLICATION SLOT "${slot}" LOGICAL 0/0 (proto_version '4', publication_names '"bench"', streaming 'on')`,
   );
+  if (batchedReads) batchReads(conn);
   await new Promise<void>((resolve, reject) => {
     let last = 0n;
     const status = setInterval(() => {
@@ -148,8 +168,9 @@ async function rawFrames(url: string, slot: string, end: bigint): Promise<Result
     duplex.on('error', reject);
   });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - c0;
   await conn.close();
-  return { seconds, rows: ROWS };
+  return { seconds, rows: ROWS, cpu };
 }
 
 async function phase(
@@ -161,7 +182,7 @@ async function phase(
 ): Promise<void> {
   const url = cluster.urlFor(db);
   const tag = title.replace(/\W+/g, '_').toLowerCase();
-  for (const s of ['ours', 'recv', 'raw']) {
+  for (const s of ['ours', 'recv', 'raw', 'rest']) {
     await cluster.sql(
       `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`,
       [`${tag}_${s}`],
@@ -177,11 +198,13 @@ async function phase(
   const a = await ours(url, `${tag}_ours`, ROWS);
   const b = withRecvlogical ? await recvlogical(cluster, db, `${tag}_recv`, end) : undefined;
   const c = await rawFrames(url, `${tag}_raw`, end);
+  const d = await rawFrames(url, `${tag}_rest`, end, true);
   console.log(
     `  ours (decode + parts + ack)   ${rate(a)}, peak RSS ${(a.peakRss / 1048576).toFixed(0)} MiB`,
   );
   console.log(`  pg_recvlogical (no decoding)  ${rate(b)}   ours/baseline ${ratio(a, b)}`);
   console.log(`  raw frames, same connection   ${rate(c)}   ours/raw ${ratio(a, c)}`);
+  console.log(`  raw frames, reads in batches  ${rate(d)}   ours/raw ${ratio(a, d)}`);
   await cluster.dropSlots(db);
 }
 
