@@ -3,6 +3,9 @@ import { PgoutputDecodeError, type PgoutputDecodeErrorCode } from './errors.js';
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const fromCharCode = String.fromCharCode;
+const TWO_32 = 0x1_0000_0000;
+/** A high word below this keeps `hi * 2^32 + lo` under 2^53, exact as a float. */
+const SAFE_HI = 0x20_0000;
 // Node's native slice beats TextDecoder by ~2x on short strings; other runtimes fall back.
 const latin1Slice: ((this: Uint8Array, start: number, end: number) => string) | undefined = (
   globalThis as { Buffer?: { prototype: { latin1Slice?: never } } }
@@ -21,7 +24,6 @@ export class BufferReader {
   /** Tag byte of the message being read (0 before it is known), for errors. */
   tag = 0;
   protoVersion: number;
-  private view: DataView | undefined = undefined;
 
   constructor(protoVersion: number) {
     this.protoVersion = protoVersion;
@@ -32,7 +34,6 @@ export class BufferReader {
     this.pos = 0;
     this.end = buf.length;
     this.tag = 0;
-    this.view = undefined;
   }
 
   get remaining(): number {
@@ -110,27 +111,32 @@ export class BufferReader {
     return n;
   }
 
-  private dataView(): DataView {
-    if (this.view === undefined) {
-      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    }
-    return this.view;
-  }
-
-  /** Unsigned 64-bit: LSNs. */
+  /**
+   * Unsigned 64-bit: LSNs. Below 2^53 (every LSN a server reaches in
+   * practice) one exact float makes the bigint: no DataView and no bigint
+   * arithmetic, which cost a fifth of decoding a small message.
+   */
   u64(what: string): bigint {
     if (this.end - this.pos < 8) this.need(8, what);
-    const v = this.dataView().getBigUint64(this.pos);
-    this.pos += 8;
-    return v;
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 8;
+    const hi = b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+    const lo = b[p + 4]! * 0x1000000 + ((b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!);
+    if (hi < SAFE_HI) return BigInt(hi * TWO_32 + lo);
+    return (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   /** Signed 64-bit: timestamps (microseconds since 2000-01-01, `infinity` = int64 max). */
   i64(what: string): bigint {
     if (this.end - this.pos < 8) this.need(8, what);
-    const v = this.dataView().getBigInt64(this.pos);
-    this.pos += 8;
-    return v;
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 8;
+    const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+    const lo = b[p + 4]! * 0x1000000 + ((b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!);
+    if (hi < SAFE_HI && hi >= -SAFE_HI) return BigInt(hi * TWO_32 + lo);
+    return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo));
   }
 
   /** A NUL-terminated UTF-8 string (names, prefixes, GIDs). */
@@ -149,25 +155,11 @@ export class BufferReader {
     for (let i = start; i < end; i++) bits |= b[i]!;
     if (bits < 0x80) {
       const n = end - start;
-      // Short ASCII strings: building from char codes avoids a native call.
-      if (n <= 16) {
-        let s = '';
-        let i = start;
-        for (; i + 8 <= end; i += 8) {
-          s += fromCharCode(
-            b[i]!,
-            b[i + 1]!,
-            b[i + 2]!,
-            b[i + 3]!,
-            b[i + 4]!,
-            b[i + 5]!,
-            b[i + 6]!,
-            b[i + 7]!,
-          );
-        }
-        for (; i < end; i++) s += fromCharCode(b[i]!);
-        return s;
-      }
+      // Short ASCII strings: one fromCharCode call of the exact arity avoids
+      // a native call and the intermediate strings of appending (3x faster
+      // for a 6-digit integer).
+      if (n <= 8) return shortAscii(b, start, n);
+      if (n <= 16) return shortAscii(b, start, 8) + shortAscii(b, start + 8, n - 8);
       if (latin1Slice !== undefined) return latin1Slice.call(b, start, end);
     }
     try {
@@ -198,5 +190,38 @@ export class BufferReader {
         `${this.end - this.pos} bytes left after a complete message; check the protocol version and framing`,
       );
     }
+  }
+}
+
+/** `n` (0 to 8) ASCII bytes from `s` as a string, in one call. */
+function shortAscii(b: Uint8Array, s: number, n: number): string {
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return fromCharCode(b[s]!);
+    case 2:
+      return fromCharCode(b[s]!, b[s + 1]!);
+    case 3:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    default:
+      return fromCharCode(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+      );
   }
 }

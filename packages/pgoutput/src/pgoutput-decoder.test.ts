@@ -46,6 +46,8 @@ describe('PgoutputDecoder', () => {
       'mixed ascii then \u20ac',
       '\u0000nul inside',
       '\x7f',
+      // Distinct characters at every length the short-ASCII path splits on (order matters).
+      ...Array.from({ length: 18 }, (_, n) => '0123456789abcdefgh'.slice(0, n)),
     ];
     for (const s of samples) {
       const m = d.decode(insert(s));

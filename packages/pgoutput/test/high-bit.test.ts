@@ -52,6 +52,37 @@ describe('high-bit values', () => {
     expect(pgTimestampToIso(-1n)).toBe('1999-12-31T23:59:59.999999Z');
   });
 
+  // 64-bit reads take a float fast path below 2^53 and bigint arithmetic above.
+  test.each([
+    0n,
+    1n,
+    0xffff_ffffn,
+    0x1_0000_0000n,
+    2n ** 53n - 1n,
+    2n ** 53n,
+    2n ** 53n + 1n,
+    2n ** 63n,
+    MAX_U64 - 1n,
+  ])('LSN %s decodes exactly on both sides of 2^53', (lsn) => {
+    const c = d1.decode(bytes().byte('C').byte(0).uint64(lsn).uint64(lsn).int64(0n).build());
+    expect(c).toMatchObject({ commitLsn: lsn, endLsn: lsn });
+  });
+
+  test.each([
+    -1n,
+    -(2n ** 32n),
+    -(2n ** 53n) + 1n,
+    -(2n ** 53n),
+    -(2n ** 53n) - 1n,
+    2n ** 53n - 1n,
+    2n ** 53n,
+    INT64_MIN + 1n,
+    INT64_MAX - 1n,
+  ])('timestamp %s decodes exactly on both sides of +-2^53', (t) => {
+    const c = d1.decode(bytes().byte('C').byte(0).uint64(1n).uint64(2n).int64(t).build());
+    expect(c).toMatchObject({ commitTime: t });
+  });
+
   test('Relation: OIDs 4294967295 / 2147483648, type modifier -1 and int32 max, all flag bits', () => {
     const msg = d1.decode(
       bytes()
