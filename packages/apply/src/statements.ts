@@ -240,16 +240,60 @@ export function insertVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]
  * versions, as `{ ord, conflict }` (`conflict`: one is open, the insert is
  * refused; otherwise the key had versions and the new one starts at the
  * change's time instead of 1900-01-01). Keys never seen return nothing.
+ *
+ * New rows usually get new keys from a sequence, above every key the target
+ * holds. With one ordered key and a full index led by it (see `rangeKey`),
+ * one index probe over the batch's key range answers for the whole batch
+ * when nothing is there, instead of one probe per key. Measured on a
+ * 500,000-version target: a 3,000-key probe took 8.2 to 9.3 ms instead of
+ * 10.3 to 12.6 (round trip, most of it parsing the keys); in the apply
+ * bench, the destination's CPU for 500,000 history inserts went from 2.8 to
+ * 3.0 s to 2.7 to 2.8 s.
  */
 export function probeVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
   const p = new Params();
   const sp = sidParamOf(shape, p, sid);
   const src = sourceCte(shape, p, { keyValues: true, ops });
-  const last = `(SELECT max(t.kvsz_end) FROM ${shape.target.qualified} t WHERE ${sidCond(shape, sp)}${match(shape, valueRef(shape), false)})`;
+  const t = shape.target.qualified;
+  const last = `(SELECT max(t.kvsz_end) FROM ${t} t WHERE ${sidCond(shape, sp)}${match(shape, valueRef(shape), false)})`;
+  const rk = rangeKey(shape);
+  let gate = '';
+  let where = '';
+  if (rk) {
+    const v = cast(valueRef(shape)(0), rk);
+    gate = `, r AS (SELECT EXISTS (SELECT 1 FROM ${t} t WHERE ${sidCond(shape, sp)}t.${id(rk.name)} BETWEEN (SELECT ${v} FROM s ORDER BY 1 LIMIT 1) AND (SELECT ${v} FROM s ORDER BY 1 DESC NULLS LAST LIMIT 1)) AS hit)`;
+    where = ' WHERE (SELECT r.hit FROM r)';
+  }
   return {
-    text: `WITH ${src.cte}, p AS (SELECT s.ord, ${last} AS last_end FROM s) SELECT p.ord::int AS ord, (p.last_end = ${OPEN}) AS conflict FROM p WHERE p.last_end IS NOT NULL`,
+    text: `WITH ${src.cte}${gate}, p AS (SELECT s.ord, ${last} AS last_end FROM s${where}) SELECT p.ord::int AS ord, (p.last_end = ${OPEN}) AS conflict FROM p WHERE p.last_end IS NOT NULL`,
     values: p.values,
   };
+}
+
+/**
+ * Key types without a collation, whose `ORDER BY` order is their btree
+ * index order: int2, int4, int8, oid, numeric, date, timestamp,
+ * timestamptz, uuid. (A collated key could sort differently in the
+ * statement than in the index, and a batch's range would miss keys.)
+ */
+const RANGE_TYPES = new Set([21, 23, 20, 26, 1700, 1082, 1114, 1184, 2950]);
+
+/**
+ * The key column, when a batch's keys can be checked as one range: a single
+ * key column of a `RANGE_TYPES` type, and a btree index that holds closed
+ * versions too (not the open-version partial one) led by `sid` (when the
+ * target has it) then that column, so the range is one index scan that
+ * never wades through other sids' rows.
+ */
+function rangeKey(shape: Shape): Shape['cols'][number] | undefined {
+  if (shape.full || shape.keyCols.length !== 1) return undefined;
+  const k = shape.cols[shape.keyCols[0]!]!;
+  if (!k.eq || !RANGE_TYPES.has(k.typeOid)) return undefined;
+  const lead = shape.target.sid ? ['sid', k.name] : [k.name];
+  const indexed = shape.target.indexes.some(
+    (ix) => !ix.open && lead.every((c, i) => ix.columns[i] === c),
+  );
+  return indexed ? k : undefined;
 }
 
 /** TRUNCATE of a source table: clone removes that sid's rows; history closes its open versions. */
