@@ -64,6 +64,7 @@ export {
   parseReplicationFrame,
   STANDBY_STATUS_UPDATE_BYTES,
   XLOGDATA_HEADER_BYTES,
+  xlogDataStart,
 } from './replication-frame.js';
 export {
   createTypeParsers,

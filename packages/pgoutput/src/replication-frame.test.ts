@@ -1,7 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import { bytes } from '../test/support/frame-builder.js';
 import { PgoutputDecodeError } from './errors.js';
-import { encodeStandbyStatusUpdate, parseReplicationFrame } from './replication-frame.js';
+import {
+  encodeStandbyStatusUpdate,
+  parseReplicationFrame,
+  XLOGDATA_HEADER_BYTES,
+  xlogDataStart,
+} from './replication-frame.js';
 
 const fail = (frame: Uint8Array): PgoutputDecodeError => {
   try {
@@ -14,6 +19,21 @@ const fail = (frame: Uint8Array): PgoutputDecodeError => {
 };
 
 describe('replication framing', () => {
+  test('xlogDataStart: the WAL start of XLogData, as parseReplicationFrame reads it; undefined otherwise', () => {
+    for (const start of [0n, 0x16b3748n, 2n ** 53n + 1n, 0xffff_ffff_ffff_ffffn]) {
+      const frame = bytes().byte('w').uint64(start).uint64(7n).int64(3n).raw([0x42, 0x43]).build();
+      expect(xlogDataStart(frame)).toBe(start);
+      const f = parseReplicationFrame(frame);
+      expect(f.tag === 'xlogdata' && f.walStart).toBe(start);
+      expect([...frame.subarray(XLOGDATA_HEADER_BYTES)]).toEqual([0x42, 0x43]);
+    }
+    const header = bytes().byte('w').uint64(5n).uint64(7n).int64(3n).build();
+    expect(xlogDataStart(header)).toBe(5n);
+    expect(xlogDataStart(header.subarray(0, 24))).toBeUndefined();
+    expect(xlogDataStart(bytes().byte('k').uint64(1n).int64(2n).byte(0).build())).toBeUndefined();
+    expect(xlogDataStart(new Uint8Array(0))).toBeUndefined();
+  });
+
   test('XLogData data is the rest of the frame', () => {
     const frame = bytes().byte('w').uint64(1n).uint64(2n).int64(3n).raw([0x45]).build();
     const f = parseReplicationFrame(frame);

@@ -54,6 +54,25 @@ export function parseReplicationFrame(frame: Uint8Array): ReplicationFrame {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The WAL start of an XLogData frame ('w', at least the 25-byte header),
+ * without the frame object and the two other header fields that
+ * `parseReplicationFrame` allocates: for a reader on the hot path, which
+ * takes the payload as `frame.subarray(XLOGDATA_HEADER_BYTES)`. Undefined
+ * for anything else (a keepalive, a short or unknown frame: parse those with
+ * `parseReplicationFrame`, which also reports what is wrong).
+ */
+export function xlogDataStart(frame: Uint8Array): bigint | undefined {
+  assertBytes(frame, 'xlogDataStart');
+  if (frame.length < XLOGDATA_HEADER_BYTES || frame[0] !== FrameTag.XLogData) return undefined;
+  const r = reader;
+  r.reset(frame);
+  r.pos = 1;
+  const start = r.u64('WAL start');
+  r.reset(EMPTY);
+  return start;
+}
+
 function checkU64(v: bigint, what: string): bigint {
   if (typeof v !== 'bigint' || v < 0n || v > MAX_LSN) {
     throw new PgoutputError(

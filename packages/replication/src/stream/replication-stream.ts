@@ -1,4 +1,11 @@
-import { formatLsn, PgoutputDecoder, parseReplicationFrame, RelationCache } from '@kuvasz/pgoutput';
+import {
+  formatLsn,
+  PgoutputDecoder,
+  parseReplicationFrame,
+  RelationCache,
+  XLOGDATA_HEADER_BYTES,
+  xlogDataStart,
+} from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
 import { type Logger, noopLogger } from '../logger.js';
 import { assertValidPublicationName, assertValidSlotName } from '../naming.js';
@@ -400,22 +407,27 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       const onFrame = (frame: Buffer) => {
         if (!session || session !== this.session || this.closed) return;
         try {
-          const f = parseReplicationFrame(frame);
-          if (f.tag === 'keepalive') {
-            this.pos.receivedUpTo(f.walEnd);
-            this.pos.emptyUpTo(f.walEnd);
-            const advanced = this.refreshFlushed();
-            // An idle slot advances only if we answer: the server sends one
-            // keepalive and waits for our reply before the next.
-            if (f.replyRequested || advanced) this.sendStatusUpdate();
+          // XLogData (nearly every frame) without a frame object: its WAL start and payload only.
+          const start = xlogDataStart(frame);
+          if (start === undefined) {
+            const f = parseReplicationFrame(frame);
+            if (f.tag === 'keepalive') {
+              this.pos.receivedUpTo(f.walEnd);
+              this.pos.emptyUpTo(f.walEnd);
+              const advanced = this.refreshFlushed();
+              // An idle slot advances only if we answer: the server sends one
+              // keepalive and waits for our reply before the next.
+              if (f.replyRequested || advanced) this.sendStatusUpdate();
+            }
             return;
           }
-          this.pos.receivedUpTo(f.walStart);
-          if (f.data.length === 0) return;
+          this.pos.receivedUpTo(start);
+          if (frame.length === XLOGDATA_HEADER_BYTES) return;
+          const data = frame.subarray(XLOGDATA_HEADER_BYTES);
           // Rows of a streamed transaction are decoded once, at replay; the
           // decoder's state changes only on Stream Start/Stop, so skipping it is safe.
-          if (assembler.handleStreamedRow(f.data)) return;
-          assembler.handle(decoder.decode(f.data), f.data);
+          if (assembler.handleStreamedRow(data)) return;
+          assembler.handle(decoder.decode(data), data);
         } catch (e) {
           session.fail(e as Error);
         }
