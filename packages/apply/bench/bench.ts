@@ -201,6 +201,11 @@ async function run(source: PgCluster, dest: PgCluster): Promise<void> {
           engine(src, source, srcDb, phaseNo, dest, historyDb, 's_history', 'history'),
         );
     const [, floorCpu] = await measure(() => readOnly(source, srcDb, phaseNo));
+    // Outside the measurement: the walsender may take a moment to exit.
+    await waitFor(
+      async () => !(await source.slots(srcDb)).find((s) => s.slot_name === 's_floor')?.active,
+      { timeoutMs: 60_000, message: 's_floor to be released' },
+    );
     results.push({
       phase,
       changes: n,
@@ -396,10 +401,6 @@ async function readOnly(source: PgCluster, srcDb: string, phase: number): Promis
       );
     },
   });
-  await waitFor(
-    async () => !(await source.slots(srcDb)).find((s) => s.slot_name === 's_floor')?.active,
-    { timeoutMs: 60_000, message: 's_floor to be released' },
-  );
 }
 
 async function checkEqual(dest: PgCluster, a: string, b: string): Promise<void> {

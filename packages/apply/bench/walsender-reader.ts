@@ -6,7 +6,13 @@
  * they arrive; the stream pauses only while the consumer is busy (the
  * engine's backpressure). Bench only.
  */
-import { encodeStandbyStatusUpdate, formatLsn, parseReplicationFrame } from '@kuvasz/pgoutput';
+import {
+  encodeStandbyStatusUpdate,
+  formatLsn,
+  parseReplicationFrame,
+  XLOGDATA_HEADER_BYTES,
+  xlogDataStart,
+} from '@kuvasz/pgoutput';
 // Not part of @kuvasz/replication's public API (its stream assembles transactions, which
 // this bench does with the engine's test assembler); bundled from source with the bench.
 import { batchReads } from '../../replication/bench/batched-reads.js';
@@ -56,12 +62,13 @@ export async function streamSlot(o: StreamSlotOptions): Promise<void> {
       stream.on('data', (chunk: Buffer) => {
         if (stopped) return;
         try {
-          const frame = parseReplicationFrame(chunk);
-          if (frame.tag === 'keepalive') {
-            if (frame.replyRequested) feedback();
+          // As the stream reads them: XLogData without a frame object.
+          if (xlogDataStart(chunk) === undefined) {
+            const frame = parseReplicationFrame(chunk);
+            if (frame.tag === 'keepalive' && frame.replyRequested) feedback();
             return;
           }
-          const r = o.onMessage(frame.data);
+          const r = o.onMessage(chunk.subarray(XLOGDATA_HEADER_BYTES));
           if (r === true) stop();
           else if (r instanceof Promise) {
             stream.pause();
