@@ -67,8 +67,9 @@ explain why:
   native's time minus what the two servers use. \`pnpm --filter @kuvasz/apply
   bench\` prints that budget per change beside what the process spent, and
   beside a slot in the same run that is only received and decoded. On its
-  pure-insert phase, the budget is about 1.5 microseconds per change, and
-  receiving and decoding alone use it all, before anything is applied.
+  pure-insert phase, the budget is 1.0 to 1.5 microseconds per change (native's
+  speed varies from run to run), and receiving and decoding alone take 1.2 to
+  1.5, before anything is applied.
   Updates leave slack, but over that bench's whole backlog the process would
   still have to spend less than half the CPU per change it does now (see
   [the apply engine's figures](../packages/apply/README.md#figures)).
