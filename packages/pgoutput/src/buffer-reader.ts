@@ -81,7 +81,7 @@ export class BufferReader {
     const b = this.buf;
     const p = this.pos;
     this.pos = p + 4;
-    return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+    return uint32At(b, p);
   }
 
   /** Signed 32-bit: type modifiers. */
@@ -90,7 +90,7 @@ export class BufferReader {
     const b = this.buf;
     const p = this.pos;
     this.pos = p + 4;
-    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+    return int32At(b, p);
   }
 
   /**
@@ -121,8 +121,8 @@ export class BufferReader {
     const b = this.buf;
     const p = this.pos;
     this.pos = p + 8;
-    const hi = b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
-    const lo = b[p + 4]! * 0x1000000 + ((b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!);
+    const hi = uint32At(b, p);
+    const lo = uint32At(b, p + 4);
     if (hi < SAFE_HI) return BigInt(hi * TWO_32 + lo);
     return (BigInt(hi) << 32n) | BigInt(lo);
   }
@@ -133,8 +133,8 @@ export class BufferReader {
     const b = this.buf;
     const p = this.pos;
     this.pos = p + 8;
-    const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-    const lo = b[p + 4]! * 0x1000000 + ((b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!);
+    const hi = int32At(b, p);
+    const lo = uint32At(b, p + 4);
     if (hi < SAFE_HI && hi >= -SAFE_HI) return BigInt(hi * TWO_32 + lo);
     return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo));
   }
@@ -191,6 +191,16 @@ export class BufferReader {
       );
     }
   }
+}
+
+/** Big-endian unsigned 32-bit at `p` (bounds checked by the caller). */
+function uint32At(b: Uint8Array, p: number): number {
+  return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+}
+
+/** Big-endian signed 32-bit at `p` (bounds checked by the caller). */
+function int32At(b: Uint8Array, p: number): number {
+  return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
 }
 
 /** `n` (0 to 8) ASCII bytes from `s` as a string, in one call. */
