@@ -25,6 +25,14 @@ const INDEXES: [string, string][] = [
 
 const Q = `SELECT id, salary, name, to_char(kvsz_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS s,
   to_char(kvsz_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS e, kvsz_deleted AS d FROM h ORDER BY id, kvsz_start, kvsz_end`;
+/** Q for sid 1's rows only. */
+const Q_SID1 = Q.replace('FROM h', "FROM h WHERE sid = '1'");
+
+/** The commit time of each pushed transaction as Q prints it (UTC, to the second). */
+const shownTimes =
+  (list: { commitTime: unknown }[]) =>
+  (i: number): string =>
+    new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
 
 describe.each(testedVersions())('history on PG %i', (version) => {
   const pgc = useCluster({ version });
@@ -44,8 +52,7 @@ describe.each(testedVersions())('history on PG %i', (version) => {
           [del(r, { key: ['1', null, null] })],
         ]);
         await pushAll(e, list);
-        const t = (i: number) =>
-          new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
+        const t = shownTimes(list);
         expect(await h.rows(Q)).toEqual([
           { id: 1, salary: 1000, name: 'John', s: '1900-01-01 00:00:00', e: t(1), d: false },
           { id: 1, salary: 1200, name: 'John', s: t(1), e: t(2), d: false },
@@ -84,8 +91,7 @@ describe.each(testedVersions())('history on PG %i', (version) => {
           [ins(r, ['2', '9', 'back'])],
         ]);
         await pushAll(e, list);
-        const t = (i: number) =>
-          new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
+        const t = shownTimes(list);
         expect(await h.rows(Q)).toEqual([
           { id: 1, salary: 3, name: 'a', s: '1900-01-01 00:00:00', e: t(1), d: false },
           { id: 1, salary: 5, name: 'a', s: t(1), e: t(2), d: false },
@@ -112,9 +118,8 @@ describe.each(testedVersions())('history on PG %i', (version) => {
           [trunc(r)],
         ]);
         await pushAll(e, list);
-        const t = (i: number) =>
-          new Date(list[i]!.commitTime as string).toISOString().replace('T', ' ').slice(0, 19);
-        expect(await h.rows(`${Q.replace('FROM h', "FROM h WHERE sid = '1'")}`)).toEqual([
+        const t = shownTimes(list);
+        expect(await h.rows(Q_SID1)).toEqual([
           { id: 1, salary: 10, name: 'pre', s: '1900-01-01 00:00:00', e: t(3), d: true },
           { id: 7, salary: 70, name: 'upd-missing', s: t(1), e: t(3), d: true },
         ]);
@@ -148,11 +153,8 @@ describe.each(testedVersions())('history on PG %i', (version) => {
           [ins(r, ['9', '2', 'back']), ins(r, ['10', '3', 'new']), ins(r, ['100', '4', 'far'])],
         ]);
         await pushAll(e, list);
-        const t0 = new Date(list[0]!.commitTime as string)
-          .toISOString()
-          .replace('T', ' ')
-          .slice(0, 19);
-        expect(await h.rows(`${Q.replace('FROM h', "FROM h WHERE sid = '1'")}`)).toEqual([
+        const t0 = shownTimes(list)(0);
+        expect(await h.rows(Q_SID1)).toEqual([
           {
             id: 9,
             salary: 1,
