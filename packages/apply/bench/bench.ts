@@ -15,7 +15,7 @@
  *
  * Env: KUVASZ_BENCH_CHANGES (default 1,000,000: 50% inserts, 30% updates,
  * 20% mix), KUVASZ_BENCH_WORKERS (default 4), KUVASZ_BENCH_BATCH, KUVASZ_BENCH_PENDING,
- * KUVASZ_BENCH_LANES (the engine's batchRows, maxPendingRows, tableLanes; its defaults otherwise),
+ * (the engine's batchRows, maxPendingRows; its defaults otherwise),
  * KUVASZ_BENCH_SYNC=off (synchronousCommit: 'off'),
  * KUVASZ_BENCH_READER (`stream`, default, or `sql`), KUVASZ_BENCH_VERBOSE=1 (time
  * spent decoding and waiting in push), KUVASZ_BENCH_SKIP_HISTORY=1 (profiling),
@@ -44,7 +44,6 @@ const BATCH = process.env.KUVASZ_BENCH_BATCH ? Number(process.env.KUVASZ_BENCH_B
 const PENDING = process.env.KUVASZ_BENCH_PENDING
   ? Number(process.env.KUVASZ_BENCH_PENDING)
   : undefined;
-const LANES = process.env.KUVASZ_BENCH_LANES ? Number(process.env.KUVASZ_BENCH_LANES) : undefined;
 const INSERTS = Math.floor((CHANGES * 0.5) / 10) * 10;
 const UPDATES = Math.floor((CHANGES * 0.3) / 10) * 10;
 const MIX = Math.floor((CHANGES * 0.2) / 10) * 10;
@@ -275,7 +274,6 @@ async function engine(
     workers: WORKERS,
     ...(BATCH ? { batchRows: BATCH } : {}),
     ...(PENDING ? { maxPendingRows: PENDING } : {}),
-    ...(LANES ? { tableLanes: LANES } : {}),
     ...(process.env.KUVASZ_BENCH_SYNC === 'off' ? { synchronousCommit: 'off' as const } : {}),
     tables: [
       {
@@ -348,15 +346,11 @@ async function engine(
   }
   await e.flush();
   // Engine-only: the time the busiest worker spent applying (waiting for input excluded).
-  const workers = (
-    e as unknown as { workers: { busyMs: number; batches: number; batchedItems: number }[] }
-  ).workers;
-  const engineMs = Math.max(...workers.map((w) => w.busyMs));
+  const m = e.metrics();
+  const engineMs = Math.max(...m.busyMs);
   if (VERBOSE) {
-    const batches = workers.reduce((n, w) => n + w.batches, 0);
-    const items = workers.reduce((n, w) => n + w.batchedItems, 0);
     console.log(
-      `  ${type}: ${batches} batches, ${Math.round(items / Math.max(1, batches))} changes per batch`,
+      `  ${type}: ${m.groups} destination transactions, ${Math.round(m.changes / Math.max(1, m.groups))} changes each (${m.splits} split, ${m.exactRuns} applied change by change)`,
     );
   }
   const totalMs = performance.now() - t0;

@@ -2,7 +2,7 @@
  * Engine-only micro benchmark (no source, no decoding): N inserts in 10-row
  * transactions, then N updates, pushed from memory into a clone target.
  * `node bench/dist/engine-only.mjs` after bundling like bench.ts. Env:
- * KUVASZ_BENCH_CHANGES (default 200,000), KUVASZ_BENCH_WORKERS, KUVASZ_BENCH_LANES.
+ * KUVASZ_BENCH_CHANGES (default 200,000), KUVASZ_BENCH_WORKERS.
  */
 import { startPostgres } from '@kuvasz/testkit';
 import pg from 'pg';
@@ -11,7 +11,6 @@ import { benchRelation } from './forms-fixture.js';
 
 const N = Number(process.env.KUVASZ_BENCH_CHANGES ?? 200_000);
 const WORKERS = Number(process.env.KUVASZ_BENCH_WORKERS ?? 4);
-const LANES = Number(process.env.KUVASZ_BENCH_LANES ?? Math.min(2, WORKERS));
 
 const rel = benchRelation('t');
 
@@ -31,7 +30,6 @@ try {
   const engine = new ApplyEngine({
     destination: pool,
     workers: WORKERS,
-    tableLanes: LANES,
     ...(process.env.KUVASZ_BENCH_BATCH
       ? { batchRows: Number(process.env.KUVASZ_BENCH_BATCH) }
       : {}),
@@ -76,7 +74,7 @@ try {
     await engine.flush();
     const ms = performance.now() - t0;
     console.log(
-      `${phase}: ${N} changes in ${(ms / 1000).toFixed(2)} s = ${Math.round((N / ms) * 1000)} rows/s (workers ${WORKERS}, lanes ${LANES})`,
+      `${phase}: ${N} changes in ${(ms / 1000).toFixed(2)} s = ${Math.round((N / ms) * 1000)} rows/s (workers ${WORKERS})`,
     );
   }
   console.log(`peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);

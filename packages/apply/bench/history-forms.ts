@@ -8,11 +8,12 @@
  */
 import { startPostgres } from '@kuvasz/testkit';
 import pg from 'pg';
-import { CopyPayload, copyIn } from '../src/copy-in.js';
-import type { PlannedOp } from '../src/plan-units.js';
-import { resolveShape } from '../src/shape.js';
-import { closeAndReopen, insertVersions } from '../src/statements.js';
-import { loadTargetInfo } from '../src/target-meta.js';
+import { copyIn } from '../src/executor/copy-in.js';
+import { CopyPayload } from '../src/planner/copy-payload.js';
+import type { PlannedOp } from '../src/planner/plan-units.js';
+import { resolveShape } from '../src/planner/shape.js';
+import { closeAndReopen, insertVersions } from '../src/planner/statements.js';
+import { loadTargetInfo } from '../src/target/target-meta.js';
 import { benchRelation, benchRow, envNumber } from './forms-fixture.js';
 
 const env = envNumber;
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
               time,
               quiet: false,
               refs: [id],
+              seq: id,
             }),
           );
         const stage = (ids: number[], salt: number, time: string, op: string) => {

@@ -9,11 +9,12 @@
  */
 import { startPostgres } from '@kuvasz/testkit';
 import pg from 'pg';
-import { CopyPayload, copyIn } from '../src/copy-in.js';
-import type { PlannedOp } from '../src/plan-units.js';
-import { resolveShape } from '../src/shape.js';
-import { arrayLiteral, deleteRows, insertRows, updateRows } from '../src/statements.js';
-import { loadTargetInfo } from '../src/target-meta.js';
+import { copyIn } from '../src/executor/copy-in.js';
+import { CopyPayload } from '../src/planner/copy-payload.js';
+import type { PlannedOp } from '../src/planner/plan-units.js';
+import { resolveShape } from '../src/planner/shape.js';
+import { arrayLiteral, deleteRows, insertRows, updateRows } from '../src/planner/statements.js';
+import { loadTargetInfo } from '../src/target/target-meta.js';
 import { benchRelation, benchRow, envNumber } from './forms-fixture.js';
 
 const env = envNumber;
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
             time: '2026-11-22 10:00:00+00',
             quiet: false,
             refs: [id],
+            seq: id,
           }),
         );
       await c.query(`CREATE TEMP TABLE st_text (ord int, v0 text, v1 text, v2 text, v3 text, k0 text)

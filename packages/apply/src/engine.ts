@@ -1,157 +1,181 @@
 import type pg from 'pg';
-import { type BatchResult, COPY_MIN_ROWS, type StepName } from './apply-batch.js';
 import type { SourceId, SourceTransaction } from './change.js';
 import { ApplyError, TargetError, toError } from './errors.js';
 import { logEvents } from './event-log.js';
+import type { StepName } from './executor/destination-tx.js';
+import {
+  CrashSignal,
+  Executor,
+  type ExecutorMetrics,
+  type GroupResult,
+} from './executor/executor.js';
+import { TableStatistics } from './executor/table-statistics.js';
+import { WalFlushWaiter } from './executor/wal-flush.js';
+import { coveredByLanes, LegacyPositions } from './intake/legacy-positions.js';
+import {
+  mappingKey,
+  type RoutedChange,
+  Router,
+  type TableWatermark,
+  targetKey,
+} from './intake/router.js';
+import { type QueuedPart, SourceLedger, sourceKey, sourceLabel } from './intake/source-ledger.js';
 import { type Logger, noopLogger } from './logger.js';
 import { formatLsn } from './lsn.js';
 import {
-  ensureMetadata,
-  laterOf,
-  loadPositions,
+  type LanePositions,
+  loadLanePositions,
+  loadLegacyDurable,
   loadSourcePosition,
-  type StoredPositions,
-  saveSourcePosition,
-} from './metadata.js';
-import type {
-  ApplyEngineOptions,
-  InternalOptions,
-  ResolvedOptions,
-  TableMapping,
-} from './options.js';
+  loadSourcePositions,
+  type SourcePosition,
+  sourceKeyOf,
+} from './metadata/position-store.js';
+import { ensureMetadata } from './metadata/schema.js';
+import type { ApplyEngineOptions, ResolvedOptions, TableMapping } from './options.js';
 import { resolveOptions } from './options.js';
-import { PlannerStats } from './planner-stats.js';
-import { lowest, mappingKey, ownedCopy, Router, type TableWatermark, targetKey } from './router.js';
-import { Signal } from './signal.js';
-import { SourceState, sourceKey, sourceLabel, type TxRecord } from './source-state.js';
-import { type Operation, type StatEntry, Stats } from './stats.js';
-import { displayName, validateTarget } from './target-ddl.js';
-import { loadTargetInfo, type TargetInfo } from './target-meta.js';
-import { WalFlushWaiter } from './wal-flush.js';
+import { COPY_MIN_ROWS } from './planner/program.js';
+import { type OperationResult, type StatEntry, Stats } from './stats.js';
+import { linkTargets, loadForeignKeys } from './target/foreign-keys.js';
+import { displayName, validateTarget } from './target/target-ddl.js';
+import { loadTargetInfo, type TargetInfo } from './target/target-meta.js';
 
-export type { TableWatermark } from './router.js';
-
-const OPERATIONS = ['insert', 'update', 'delete', 'truncate'] as const;
-
-import type { QueueEntry, Unit, WorkItem } from './work-item.js';
-import { CrashSignal, Worker, type WorkerHost } from './worker.js';
+export type { TableWatermark } from './intake/router.js';
 
 export interface SourceStatus {
   state: 'running' | 'failed';
   error?: ApplyError;
   /** Last LSN reported durable, if any. */
   durableLsn?: bigint;
+  /** Commit LSN of the last source transaction in the destination, if known. */
+  appliedLsn?: bigint;
+  /** Changes pushed and not yet applied. */
+  queuedChanges: number;
 }
 
 export type DurableListener = (source: SourceId, lsn: bigint) => void;
+export type SourceFailedListener = (source: SourceId, error: ApplyError) => void;
+
+/** Counters for dashboards and benchmarks (`engine.metrics()`). */
+export interface ApplyMetrics extends ExecutorMetrics {
+  /** Changes pushed and not yet applied, over all sources. */
+  queuedChanges: number;
+  /** Sources seen, and how many of them are stopped. */
+  sources: number;
+  failedSources: number;
+}
+
+/** Internal, for this package's tests: crash points and the COPY threshold. */
+export interface InternalOptions {
+  testHooks?: { step?: (name: StepName, worker: number) => void | Promise<void> };
+  /** Inserts of at least this many rows go by COPY (default COPY_MIN_ROWS); tests force either path. */
+  copyMinRows?: number;
+}
+
+/** Options objects the test entry point registered internal options for (never part of the public type). */
+const internals = new WeakMap<object, InternalOptions>();
+
+/** Test entry point: `new ApplyEngine(withInternals(options, { testHooks }))`. */
+export function withInternals<T extends object>(options: T, internal: InternalOptions): T {
+  internals.set(options, internal);
+  return options;
+}
+
+/** Resolves every waiter on `notify()`; waiters re-check their own condition. */
+class Progress {
+  private waiters: (() => void)[] = [];
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
 
 /**
  * Applies committed source transactions to the destination as clone, append
- * or history tables, exactly once. See the README for the semantics, the
- * exactly-once design and the error policy.
+ * or history tables, exactly once, each source's transactions whole and in
+ * commit order. See the README for the contract, the semantics and the error
+ * policy.
  */
 export class ApplyEngine {
   private readonly opts: ResolvedOptions;
   private readonly pool: pg.Pool;
   private readonly log: Logger;
-  private readonly plannerStats: PlannerStats;
+  private readonly internal: InternalOptions;
+  private readonly statistics: TableStatistics;
   private readonly mappings = new Map<string, TableMapping[]>();
   private readonly targets = new Map<string, TargetInfo>();
-  private readonly sources = new Map<string, SourceState>();
-  private readonly held = new Map<SourceState, Map<Unit, WorkItem[]>>();
-  private readonly listeners = new Set<DurableListener>();
+  private readonly ledgers = new Map<string, SourceLedger>();
+  private readonly durableListeners = new Set<DurableListener>();
+  private readonly failedListeners = new Set<SourceFailedListener>();
   private readonly stat = new Stats();
-  private readonly progressSignal = new Signal();
+  private readonly progress = new Progress();
   private readonly router: Router;
-  private readonly copyMinRows: number;
-  private readonly hookStep: ((name: string, worker: number) => void | Promise<void>) | undefined;
-  private workers: Worker[] = [];
-  private positions = new Map<string, StoredPositions>();
+  private readonly durableChains = new Map<SourceLedger, Promise<void>>();
+  private executor: Executor | undefined;
+  private positions = new Map<string, SourcePosition>();
+  private lanePositions = new Map<string, Map<string, LanePositions>>();
   private flushWaiter: WalFlushWaiter | undefined;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' | 'crashed' = 'new';
-  private saveTimer: NodeJS.Timeout | undefined;
 
-  constructor(options: ApplyEngineOptions & InternalOptions) {
+  constructor(options: ApplyEngineOptions) {
     this.opts = resolveOptions(options);
+    this.internal = internals.get(options) ?? {};
     this.pool = options.destination;
     this.log = (options.logger ?? noopLogger).child({ component: 'apply' });
-    this.plannerStats = new PlannerStats(this.pool, this.log);
-    this.hookStep = options.testHooks?.step;
-    this.copyMinRows = options.copyMinRows ?? COPY_MIN_ROWS;
+    this.statistics = new TableStatistics(this.pool, this.log);
     for (const t of options.tables) {
       const k = mappingKey(t.source.database, t.source.schema, t.source.table);
       const list = this.mappings.get(k) ?? [];
       list.push(t);
       this.mappings.set(k, list);
     }
-    this.router = new Router(
-      this.mappings,
-      this.targets,
-      () => this.positions,
-      this.opts.tableLanes,
-      () => this.workers,
-      this.stat,
-      (src, error) => this.failSource(src, error),
-    );
+    this.router = new Router(this.mappings, this.targets, this.stat);
   }
 
   /**
-   * Creates the metadata schema if needed, loads every target's columns and
-   * the stored positions. Throws a TargetError listing every problem.
+   * Checks every target table, creates or migrates the metadata schema,
+   * loads the stored positions and starts the workers. Throws a TargetError
+   * listing every problem with the targets.
    */
   async start(): Promise<void> {
     if (this.state !== 'new') throw new ApplyError('engine_state', 'start() was already called');
     this.state = 'starting';
     const client = await this.pool.connect();
     try {
-      const problems: string[] = [];
-      const byTarget = new Map<
-        string,
-        { ref: TableMapping['target']; type: TableMapping['type']; databases: Set<string> }
-      >();
-      for (const list of this.mappings.values()) {
-        for (const m of list) {
-          const k = targetKey(m.target);
-          const e = byTarget.get(k);
-          if (!e)
-            byTarget.set(k, {
-              ref: m.target,
-              type: m.type,
-              databases: new Set([m.source.database]),
-            });
-          else {
-            e.databases.add(m.source.database);
-            if (e.type !== m.type) {
-              problems.push(
-                `target ${displayName(m.target)} is mapped as both ${e.type} and ${m.type}; a target table has one type`,
-              );
-            }
-          }
-        }
-      }
-      for (const [k, e] of byTarget) {
-        const { info, description } = await loadTargetInfo(client, e.ref, e.type);
-        problems.push(
-          ...validateTarget(description, {
-            target: e.ref,
-            type: e.type,
-            requireSid: e.databases.size > 1,
-          }),
-        );
-        if (info) this.targets.set(k, info);
-      }
-      if (problems.length > 0) throw new TargetError(problems);
+      await this.loadTargets(client);
       await ensureMetadata(client, this.opts.metadataSchema);
-      this.positions = await loadPositions(client, this.opts.metadataSchema);
+      this.positions = await loadSourcePositions(client, this.opts.metadataSchema);
+      this.lanePositions = await loadLanePositions(client, this.opts.metadataSchema);
     } catch (e) {
       this.state = 'new';
       throw e;
     } finally {
       client.release();
     }
-    const host = this.workerHost();
-    this.workers = Array.from({ length: this.opts.workers }, (_, i) => new Worker(i, host));
-    for (const w of this.workers) w.start();
+    this.executor = new Executor(
+      {
+        pool: this.pool,
+        logger: this.log,
+        workers: this.opts.workers,
+        batchRows: this.opts.batchRows,
+        flushIntervalMs: this.opts.flushIntervalMs,
+        retry: this.opts.retry,
+        metadataSchema: this.opts.metadataSchema,
+        synchronousCommit: this.opts.synchronousCommit,
+        copyMinRows: this.internal.copyMinRows ?? COPY_MIN_ROWS,
+        statistics: this.statistics,
+        hook: this.internal.testHooks?.step,
+      },
+      {
+        committed: (ledger, parts, position, result) =>
+          this.committed(ledger, parts, position, result),
+        failed: (ledger, error) => this.failSource(ledger, error),
+        crashed: (e) => this.crash(e),
+      },
+    );
+    this.executor.start();
     if (this.opts.synchronousCommit === 'off') this.flushWaiter = new WalFlushWaiter(this.pool);
     this.state = 'running';
     this.log.info(
@@ -160,64 +184,79 @@ export class ApplyEngine {
     );
   }
 
-  private workerHost(): WorkerHost {
-    const engine = this;
-    return {
-      pool: this.pool,
-      logger: this.log,
-      batchRows: this.opts.batchRows,
-      flushIntervalMs: this.opts.flushIntervalMs,
-      retry: this.opts.retry,
-      metadataSchema: this.opts.metadataSchema,
-      synchronousCommit: this.opts.synchronousCommit,
-      copyMinRows: this.copyMinRows,
-      plannerStats: this.plannerStats,
-      get crashed() {
-        return engine.state === 'crashed';
-      },
-      step: (name, worker = 0) => this.step(name, worker),
-      committed: (items, result) => this.committed(items, result),
-      settle: (items) => this.resolve(items),
-      failSource: (source, error) => this.failSource(source, error),
-      crash: (e) => this.crash(e),
-      progress: () => this.progressSignal.notify(),
-    };
-  }
-
-  private async step(name: StepName, worker: number): Promise<void> {
-    // After a crash every worker stops at its next step, as if the process had died.
-    if (this.state === 'crashed') throw new CrashSignal(`engine crashed before ${name}`);
-    if (!this.hookStep) return;
-    try {
-      await this.hookStep(name, worker);
-    } catch (e) {
-      this.crash(e);
-      throw new CrashSignal(`test crash at ${name}`);
+  private async loadTargets(client: pg.PoolClient): Promise<void> {
+    const problems: string[] = [];
+    const byTarget = new Map<
+      string,
+      { ref: TableMapping['target']; type: TableMapping['type']; databases: Set<string> }
+    >();
+    for (const list of this.mappings.values()) {
+      for (const m of list) {
+        const k = targetKey(m.target);
+        const e = byTarget.get(k);
+        if (!e)
+          byTarget.set(k, { ref: m.target, type: m.type, databases: new Set([m.source.database]) });
+        else {
+          e.databases.add(m.source.database);
+          if (e.type !== m.type) {
+            problems.push(
+              `target ${displayName(m.target)} is mapped as both ${e.type} and ${m.type}; a target table has one type`,
+            );
+          }
+        }
+      }
     }
+    for (const [k, e] of byTarget) {
+      const { info, description } = await loadTargetInfo(client, e.ref, e.type);
+      problems.push(
+        ...validateTarget(description, {
+          target: e.ref,
+          type: e.type,
+          requireSid: e.databases.size > 1,
+        }),
+      );
+      if (info) this.targets.set(k, info);
+    }
+    if (problems.length > 0) throw new TargetError(problems);
+    // Foreign keys between clone / append targets order the statements of a group (group-plan.ts).
+    const ordered = [...this.targets.values()].filter((t) => t.type !== 'history');
+    const byOid = new Map(ordered.map((t) => [t.description.oid, t]));
+    const edges = await loadForeignKeys(client, [...byOid.keys()]);
+    const links = linkTargets(
+      ordered,
+      edges.map((e) => ({ child: byOid.get(e.child)!, parent: byOid.get(e.parent)! })),
+    );
+    for (const [t, l] of links) t.links = l;
   }
 
-  private crash(e: unknown): void {
-    if (this.state === 'crashed') return;
-    this.state = 'crashed';
-    if (!(e instanceof CrashSignal)) this.log.error({ err: toError(e) }, 'apply engine crashed');
-    for (const w of this.workers) w.poke();
-    this.progressSignal.notify();
-  }
-
-  private source(id: SourceId): SourceState {
+  private ledger(id: SourceId): SourceLedger {
     const k = sourceKey(id);
-    let s = this.sources.get(k);
-    if (!s) {
-      s = new SourceState({ database: id.database, sid: id.sid });
-      this.sources.set(k, s);
+    let l = this.ledgers.get(k);
+    if (!l) {
+      l = new SourceLedger({ database: id.database, sid: id.sid });
+      const sk = sourceKeyOf(id.database, id.sid);
+      l.applied = this.positions.get(sk);
+      const lanes = this.lanePositions.get(sk);
+      if (lanes) l.legacy = new LegacyPositions(lanes);
+      this.ledgers.set(k, l);
     }
-    return s;
+    return l;
   }
 
   /** Registers a listener for durable positions; returns a function that removes it. */
   onDurable(listener: DurableListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
+  }
+
+  /**
+   * Registers a listener called once when a source stops (a change the
+   * destination refused, a change that cannot be mapped, the destination
+   * unreachable through every retry); returns a function that removes it.
+   */
+  onSourceFailed(listener: SourceFailedListener): () => void {
+    this.failedListeners.add(listener);
+    return () => this.failedListeners.delete(listener);
   }
 
   private assertRunning(what: string): void {
@@ -233,160 +272,220 @@ export class ApplyEngine {
 
   /**
    * Accepts a committed transaction (or one part of it). Resolves once it is
-   * queued; waits first while too many changes are pending (backpressure).
-   * Rejects with the source's error once that source has failed.
+   * queued; waits first while too many changes of this source (or of all
+   * sources) are queued. Rejects with the source's error once that source
+   * has failed.
    */
   async push(tx: SourceTransaction): Promise<void> {
     this.assertRunning('push');
-    const src = this.source(tx.source);
-    if (src.state === 'failed') {
+    const ledger = this.ledger(tx.source);
+    if (ledger.state === 'failed') {
       throw new ApplyError(
         'source_failed',
-        `${src.label} is stopped: ${src.error?.message ?? 'failed'}`,
-        {
-          cause: src.error,
-          source: src.label,
-        },
+        `${ledger.label} is stopped: ${ledger.error?.message ?? 'failed'}`,
+        { cause: ledger.error, source: ledger.label },
       );
     }
-    validateTx(tx, src);
+    validateTx(tx, ledger);
     const final = tx.final ?? true;
     const first = tx.firstChangeIndex ?? 0;
-    if (src.openTx !== undefined && src.openTx !== tx.commitLsn) {
+    const from = ledger.newFrom(tx.commitLsn, first, tx.changes.length);
+    if (from === undefined) return; // re-pushed: queued or applied already
+    if (ledger.openTx !== undefined && ledger.openTx !== tx.commitLsn) {
       throw new ApplyError(
         'invalid_input',
-        `${src.label}: transaction ${formatLsn(tx.commitLsn)} arrived before the final part of ${formatLsn(src.openTx)}; push the parts of a transaction in order, the last with final: true`,
-        { source: src.label, lsn: formatLsn(tx.commitLsn) },
+        `${ledger.label}: transaction ${formatLsn(tx.commitLsn)} arrived before the final part of ${formatLsn(ledger.openTx)}; push the parts of a transaction in order, the last with final: true`,
+        { source: ledger.label, lsn: formatLsn(tx.commitLsn) },
       );
     }
-    src.openTx = final ? undefined : tx.commitLsn;
-    const rec: TxRecord = {
+    ledger.openTx = final ? undefined : tx.commitLsn;
+    ledger.routed(tx.commitLsn, first + tx.changes.length);
+    if (ledger.isApplied(tx.commitLsn)) {
+      // Already in the destination (a replay): only its acknowledgement is owed, in order.
+      if (final) this.enqueue(ledger, tx, []);
+      return this.backpressure(ledger);
+    }
+    const time = typeof tx.commitTime === 'string' ? tx.commitTime : tx.commitTime.toISOString();
+    let changes: RoutedChange[] = [];
+    try {
+      for (let i = from - first; i < tx.changes.length; i++)
+        this.router.route(ledger, tx.commitLsn, first + i, time, tx.changes[i]!, changes);
+    } catch (e) {
+      const err =
+        e instanceof ApplyError
+          ? e
+          : new ApplyError('invalid_input', toError(e).message, { cause: e });
+      this.failSource(ledger, err);
+      throw err;
+    }
+    // A history transaction is planned whole: its changes wait for the final part.
+    if (!final) {
+      const rest: RoutedChange[] = [];
+      for (const c of changes)
+        (c.unit.target.type === 'history' ? ledger.heldHistory : rest).push(c);
+      changes = rest;
+    } else if (ledger.heldHistory.length > 0) {
+      changes = [...ledger.heldHistory, ...changes];
+      ledger.heldHistory = [];
+    }
+    if (ledger.legacy && tx.commitLsn <= ledger.legacy.lastLsn)
+      changes = this.skipLaneCovered(ledger.legacy, changes);
+    if (final || changes.length > 0) this.enqueue(ledger, tx, changes);
+    return this.backpressure(ledger);
+  }
+
+  private enqueue(ledger: SourceLedger, tx: SourceTransaction, changes: RoutedChange[]): void {
+    const part: QueuedPart = {
       commitLsn: tx.commitLsn,
       endLsn: tx.endLsn ?? tx.commitLsn,
-      final,
-      pending: 1,
+      final: tx.final ?? true,
+      changes,
+      queuedAt: Date.now(),
     };
-    src.track(rec);
-    const time = typeof tx.commitTime === 'string' ? tx.commitTime : tx.commitTime.toISOString();
-    const out = new Map<Worker, QueueEntry[]>();
-    // History changes are grouped per target and emitted when the transaction is complete.
-    const groups = this.held.get(src) ?? new Map<Unit, WorkItem[]>();
-    try {
-      for (let i = 0; i < tx.changes.length; i++) {
-        this.router.route(src, rec, tx.commitLsn, first + i, time, tx.changes[i]!, out, groups);
-      }
-    } catch (e) {
-      rec.pending--;
-      throw e;
+    ledger.enqueue(part);
+    this.executor!.scheduler.wake(ledger);
+  }
+
+  /** Drops the changes the engine before ordered apply already wrote (see legacy-positions.ts). */
+  private skipLaneCovered(legacy: LegacyPositions, changes: RoutedChange[]): RoutedChange[] {
+    const byUnit = new Map<string, RoutedChange[]>();
+    for (const c of changes) {
+      const list = byUnit.get(c.unit.key);
+      if (list) list.push(c);
+      else byUnit.set(c.unit.key, [c]);
     }
-    if (final) {
-      this.held.delete(src);
-      for (const [unit, items] of groups) this.router.emitGroup(unit, items, out);
-    } else if (groups.size > 0) {
-      this.held.set(src, groups);
+    const skip = new Set<RoutedChange>();
+    for (const list of byUnit.values()) {
+      const lanes = legacy.of(list[0]!.unit.targetKey);
+      if (!lanes) continue;
+      const planned = list.filter((c) => c.item !== undefined);
+      const covered = coveredByLanes(
+        planned.map((c) => ({ item: c.item!, lsn: c.lsn, index: c.index })),
+        lanes,
+        list[0]!.unit.target.type === 'history',
+      );
+      planned.forEach((c, i) => {
+        if (covered[i]) skip.add(c);
+      });
     }
-    for (const [w, items] of out) w.enqueue(items);
-    rec.pending--;
-    this.advance(src);
-    while (this.queued() > this.opts.maxPendingRows && this.state === 'running') {
-      // Under backpressure no worker waits for its flush interval: a queue
-      // below batchRows would otherwise sit idle while the producer waits.
-      for (const w of this.workers) {
-        w.flushRequested = true;
-        w.poke();
-      }
-      await this.progressSignal.wait(1000);
+    return skip.size === 0 ? changes : changes.filter((c) => !skip.has(c));
+  }
+
+  /** Waits while this source has too much queued, or all sources together do. */
+  private async backpressure(ledger: SourceLedger): Promise<void> {
+    const perSource = this.opts.maxPendingRows;
+    const total = perSource * (this.opts.workers + 1);
+    while (this.state === 'running' && ledger.state === 'running') {
+      if (ledger.queued <= perSource && (ledger.queued === 0 || this.queuedTotal() <= total))
+        return;
+      // Under backpressure nothing waits for its linger: a queue below batchRows would sit idle.
+      ledger.flushRequested = true;
+      this.executor!.scheduler.wake(ledger);
+      await this.progress.wait();
     }
   }
 
-  private queued(): number {
+  private queuedTotal(): number {
     let n = 0;
-    for (const w of this.workers) n += w.queued;
+    for (const l of this.ledgers.values()) n += l.queued;
     return n;
   }
 
-  private committed(items: WorkItem[], result: BatchResult): void {
-    for (const { unit, write } of result.positions) {
-      unit.positions[write.lane] = laterOf(unit.positions[write.lane], write.position);
-    }
-    for (const s of result.settled) {
-      const n = { insert: 0, update: 0, delete: 0, truncate: 0 };
-      for (const it of s.items) n[it.operation]++;
-      const src = s.unit.source.id;
-      for (const op of OPERATIONS) {
-        if (n[op] > 0)
-          this.stat.add(src.database, src.sid, s.unit.target.display, op, s.result, n[op]);
-      }
-    }
-    logEvents(this.log, result.events);
-    if (this.flushWaiter && result.walLsn) {
+  private committed(
+    ledger: SourceLedger,
+    parts: QueuedPart[],
+    position: SourcePosition | undefined,
+    result: GroupResult | undefined,
+  ): void {
+    ledger.done(parts, position);
+    if (position && ledger.legacy && position.commitLsn >= ledger.legacy.lastLsn)
+      ledger.legacy = undefined;
+    if (result) this.account(result);
+    const finals = parts.filter((p) => p.final);
+    if (finals.length > 0) {
+      const lsn = finals[finals.length - 1]!.endLsn;
+      const epoch = ledger.epoch;
       const waiter = this.flushWaiter;
-      waiter.wait(result.walLsn).then(
-        () => this.resolve(items),
-        (e: unknown) => this.crash(e),
-      );
-    } else {
-      this.resolve(items);
+      const walLsn = result?.walLsn;
+      const prev = this.durableChains.get(ledger) ?? Promise.resolve();
+      const next = prev
+        .then(() => (waiter && walLsn ? waiter.wait(walLsn) : undefined))
+        .then(
+          () => {
+            if (ledger.epoch === epoch) this.reportDurable(ledger, lsn, finals.length);
+          },
+          (e: unknown) => this.crash(e),
+        );
+      this.durableChains.set(ledger, next);
     }
+    this.progress.notify();
   }
 
-  private resolve(items: WorkItem[]): void {
-    const touched = new Set<SourceState>();
-    for (const it of items) {
-      if (it.epoch !== it.unit.source.epoch) continue;
-      it.rec.pending--;
-      touched.add(it.unit.source);
-    }
-    for (const s of touched) this.advance(s);
-    this.progressSignal.notify();
-  }
-
-  private advance(src: SourceState): void {
+  private reportDurable(ledger: SourceLedger, lsn: bigint, finals: number): void {
     if (this.state === 'crashed') return;
-    const lsn = src.advance();
-    if (lsn === undefined) return;
-    for (const l of this.listeners) {
-      try {
-        l(src.id, lsn);
-      } catch (e) {
-        this.log.error({ err: toError(e), source: src.label }, 'onDurable listener threw');
+    ledger.settleFinal(finals);
+    if (ledger.durable === undefined || lsn > ledger.durable) {
+      ledger.durable = lsn;
+      for (const l of this.durableListeners) {
+        try {
+          l(ledger.id, lsn);
+        } catch (e) {
+          this.log.error({ err: toError(e), source: ledger.label }, 'onDurable listener threw');
+        }
       }
     }
-    this.scheduleSave();
+    this.progress.notify();
   }
 
-  private scheduleSave(): void {
-    if (this.saveTimer) return;
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      this.saveDurable().catch((e: unknown) =>
-        this.log.warn({ err: toError(e) }, 'could not record the durable position'),
+  /** Counters per (table, operation, result), logged conflicts, rows added for ANALYZE. */
+  private account(result: GroupResult): void {
+    const worst = new Map<unknown, OperationResult>();
+    for (const e of result.events) {
+      const r: OperationResult =
+        e.kind === 'unmaterializable'
+          ? 'error'
+          : e.kind === 'insert_conflict'
+            ? 'conflict'
+            : 'missing';
+      if (e.op.quiet && r !== 'error') continue;
+      if (r === 'error' || !worst.has(e.op)) worst.set(e.op, r);
+    }
+    const add = (c: RoutedChange, r: OperationResult) =>
+      this.stat.add(
+        c.unit.source.id.database,
+        c.unit.source.id.sid,
+        c.unit.target.display,
+        c.operation,
+        r,
       );
-    }, 1000);
-    this.saveTimer.unref();
-  }
-
-  private async saveDurable(): Promise<void> {
-    if (this.state === 'crashed') return;
-    for (const s of this.sources.values()) {
-      if (s.durable !== undefined && s.durable !== s.saved) {
-        const lsn = s.durable;
-        await saveSourcePosition(this.pool, this.opts.metadataSchema, s.id.database, s.id.sid, lsn);
-        s.saved = lsn;
+    for (const plan of result.plans) {
+      for (const g of plan.ignored) for (const c of g.refs) add(c, 'skipped');
+      for (const g of plan.folded) for (const c of g.refs) add(c, 'ok');
+      for (const task of plan.tasks) {
+        if (task.kind === 'truncate') {
+          for (const c of task.refs) add(c, 'ok');
+          continue;
+        }
+        let grown = 0;
+        for (const op of task.ops) {
+          const r = worst.get(op) ?? 'ok';
+          for (const c of op.refs) add(c, r);
+          if (op.kind === 'insert' || (task.kind === 'history' && op.kind === 'update'))
+            grown += op.refs.length;
+        }
+        if (grown > 0) this.statistics.added(task.unit.target, grown);
       }
     }
+    this.statistics.kick();
+    logEvents(this.log, result.events);
   }
 
-  private failSource(src: SourceState, error: ApplyError): void {
-    if (src.state === 'failed') return;
-    src.state = 'failed';
-    src.error = error;
-    src.cancelBarriers();
-    this.held.delete(src);
-    for (const w of this.workers) w.dropSource(src);
+  private failSource(ledger: SourceLedger, error: ApplyError): void {
+    if (ledger.state === 'failed') return;
+    ledger.fail(error);
     this.log.error(
       {
-        source: src.label,
+        source: ledger.label,
         table: error.table,
         key: error.key,
         lsn: error.lsn,
@@ -394,14 +493,37 @@ export class ApplyEngine {
         code: error.code,
         err: error,
       },
-      'source stopped: its durable position stays before the failing change',
+      'source stopped: its durable position stays before the failing transaction',
     );
-    this.progressSignal.notify();
+    for (const l of this.failedListeners) {
+      try {
+        l(ledger.id, error);
+      } catch (e) {
+        this.log.error({ err: toError(e), source: ledger.label }, 'onSourceFailed listener threw');
+      }
+    }
+    this.progress.notify();
   }
 
-  /** Position recorded in the destination for this source (a safe restart point), if any. */
+  private crash(e: unknown): void {
+    if (this.state === 'crashed') return;
+    this.state = 'crashed';
+    if (!(e instanceof CrashSignal)) this.log.error({ err: toError(e) }, 'apply engine crashed');
+    this.executor?.crash(e);
+    for (const l of this.ledgers.values()) l.interrupt();
+    this.progress.notify();
+  }
+
+  /** Position recorded in the destination (a safe restart point), if any. */
   async storedPosition(source: SourceId): Promise<bigint | undefined> {
-    return loadSourcePosition(this.pool, this.opts.metadataSchema, source.database, source.sid);
+    const p = await loadSourcePosition(
+      this.pool,
+      this.opts.metadataSchema,
+      source.database,
+      source.sid,
+    );
+    if (p) return p.endLsn;
+    return loadLegacyDurable(this.pool, this.opts.metadataSchema, source.database, source.sid);
   }
 
   /**
@@ -414,96 +536,116 @@ export class ApplyEngine {
     table: { schema: string; table: string },
     watermark: TableWatermark,
   ): void {
-    this.router.watermarks.set(`${sourceKey(source)}\u0000${table.schema}\u0000${table.table}`, {
-      ...watermark,
-    });
-    this.router.invalidate();
+    this.router.setWatermark(this.ledger(source), table, watermark);
   }
 
   sourceStatus(source: SourceId): SourceStatus {
-    const s = this.sources.get(sourceKey(source));
-    if (!s) return { state: 'running' };
-    const out: SourceStatus = { state: s.state };
-    if (s.error) out.error = s.error;
-    if (s.durable !== undefined) out.durableLsn = s.durable;
+    const l = this.ledgers.get(sourceKey(source));
+    if (!l) {
+      const p = this.positions.get(sourceKeyOf(source.database, source.sid));
+      return { state: 'running', queuedChanges: 0, ...(p ? { appliedLsn: p.commitLsn } : {}) };
+    }
+    const out: SourceStatus = { state: l.state, queuedChanges: l.queued };
+    if (l.error) out.error = l.error;
+    if (l.durable !== undefined) out.durableLsn = l.durable;
+    if (l.applied) out.appliedLsn = l.applied.commitLsn;
     return out;
   }
 
   /**
-   * Clears a failed source so that it can be replayed (from its last durable
-   * LSN): queued changes are dropped; what is in the destination stays and
-   * replays skip it.
+   * Clears a source so that it can be replayed from its last durable LSN:
+   * after a failure (the target was fixed), or when its reader restarts.
+   * Queued changes (and an open large transaction) are dropped; what is in
+   * the destination stays and replays skip it.
    */
   resumeSource(source: SourceId): void {
     this.assertRunning('resumeSource');
-    const s = this.sources.get(sourceKey(source));
-    if (!s) return;
-    for (const w of this.workers) w.dropSource(s);
-    this.held.delete(s);
-    s.cancelBarriers();
-    s.reset();
-    for (const u of this.router.units.values()) {
-      if (u.source === s) {
-        u.enqueued = ownedCopy(lowest(u.positions));
-        u.lastSignature = undefined;
-      }
-    }
-    this.log.info({ source: s.label }, 'source resumed');
+    const l = this.ledgers.get(sourceKey(source));
+    if (!l) return;
+    const wasFailed = l.state === 'failed';
+    l.reset();
+    this.durableChains.delete(l);
+    if (wasFailed) this.log.info({ source: l.label }, 'source resumed');
+    this.progress.notify();
   }
 
-  /** Resolves once everything pushed so far is durable (or its source failed). */
+  /** Resolves once everything pushed so far (final transactions) is durable, or its source failed. */
   async flush(): Promise<void> {
     this.assertRunning('flush');
+    await this.drain();
+  }
+
+  private async drain(): Promise<void> {
     for (;;) {
       if (this.state === 'crashed')
         throw new ApplyError('engine_state', 'flush: the apply engine crashed');
-      const busy =
-        this.workers.some((w) => w.queued > 0 || w.busy) || (this.flushWaiter?.pending ?? 0) > 0;
-      const waiting = [...this.sources.values()].some(
-        (s) => s.state === 'running' && !s.idle() && s.openTx === undefined,
-      );
-      if (!busy && !waiting) break;
-      for (const w of this.workers) {
-        w.flushRequested = true;
-        w.poke();
+      let busy = false;
+      for (const l of this.ledgers.values()) {
+        if (l.state !== 'running' || l.idle()) continue;
+        busy = true;
+        if (!l.flushRequested) {
+          l.flushRequested = true;
+          this.executor!.scheduler.wake(l);
+        }
       }
-      await this.progressSignal.wait(100);
+      if (!busy) return;
+      await this.progress.wait();
     }
-    await this.saveDurable();
   }
 
   stats(): StatEntry[] {
     return this.stat.snapshot();
   }
 
-  /** Applies what is queued, records the durable positions, returns the connections. Leaves the pool open. */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    const crashed = this.state === 'crashed';
-    if (this.state === 'running') this.state = 'closing';
-    for (const w of this.workers) w.flushRequested = true;
-    await Promise.all(this.workers.map((w) => w.stop()));
-    await this.plannerStats.idle();
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.saveTimer = undefined;
-    if (!crashed) {
-      await this.flushWaiter?.drain();
-      await this.saveDurable().catch((e: unknown) =>
-        this.log.warn({ err: toError(e) }, 'could not record the durable position'),
-      );
+  /** Supported counters: groups, transactions and changes applied, time spent, fallbacks, queues. */
+  metrics(): ApplyMetrics {
+    let queued = 0;
+    let failed = 0;
+    for (const l of this.ledgers.values()) {
+      queued += l.queued;
+      if (l.state === 'failed') failed++;
     }
+    const base: ExecutorMetrics = this.executor?.metrics() ?? {
+      groups: 0,
+      transactions: 0,
+      changes: 0,
+      busyMs: [],
+      splits: 0,
+      exactRuns: 0,
+    };
+    return { ...base, queuedChanges: queued, sources: this.ledgers.size, failedSources: failed };
+  }
+
+  /** Applies what is queued, returns the connections. Leaves the pool open. */
+  async close(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'new') {
+      this.state = 'closed';
+      return;
+    }
+    const crashed = this.state === 'crashed';
+    if (this.state === 'running') {
+      this.state = 'closing';
+      // Crashed meanwhile: everything below stops at once.
+      await this.drain().catch(() => undefined);
+    }
+    // An open large transaction cannot complete: its destination transaction is rolled back.
+    for (const l of this.ledgers.values()) if (l.openTx !== undefined) l.reset();
+    await this.executor?.stop();
+    await this.statistics.idle();
+    if (!crashed) await Promise.all(this.durableChains.values());
     this.flushWaiter?.stop();
-    this.state = crashed ? 'crashed' : 'closed';
+    this.state = crashed || this.state === 'crashed' ? 'crashed' : 'closed';
+    this.progress.notify();
     this.log.info({}, 'apply engine closed');
   }
 }
 
-function validateTx(tx: SourceTransaction, src: SourceState): void {
+function validateTx(tx: SourceTransaction, ledger: SourceLedger): void {
   const bad = (what: string) =>
     new ApplyError(
       'invalid_input',
       `${sourceLabel(tx.source ?? { database: '?', sid: '?' })}: ${what}`,
-      { source: src.label },
+      { source: ledger.label },
     );
   if (typeof tx.commitLsn !== 'bigint') throw bad('commitLsn must be a bigint');
   if (tx.endLsn !== undefined && typeof tx.endLsn !== 'bigint')
@@ -516,5 +658,3 @@ function validateTx(tx: SourceTransaction, src: SourceState): void {
   if (!Number.isInteger(first) || first < 0)
     throw bad('firstChangeIndex must be a non-negative integer');
 }
-
-export type { Operation };

@@ -1,7 +1,7 @@
-import type { BatchEvent } from './apply-batch.js';
+import type { AppliedEvent } from './executor/executor.js';
 import type { Logger } from './logger.js';
 import { formatLsn } from './lsn.js';
-import { describeKey } from './shape.js';
+import { describeKey } from './planner/shape.js';
 
 const LOG_EVENTS_PER_BATCH = 20;
 
@@ -26,19 +26,19 @@ const HISTORY_EVENT_MESSAGES = {
  * be rebuilt) with the key, never the row; quiet (reconcile) changes only
  * when they cannot be materialized. At most LOG_EVENTS_PER_BATCH lines.
  */
-export function logEvents(log: Logger, events: BatchEvent[]): void {
+export function logEvents(log: Logger, events: AppliedEvent[]): void {
   let logged = 0;
   for (const e of events) {
     if (e.op.quiet && e.kind !== 'unmaterializable') continue;
     if (logged++ >= LOG_EVENTS_PER_BATCH) continue;
-    const it = e.op.refs[e.op.refs.length - 1]!;
+    const change = e.op.refs[e.op.refs.length - 1]!;
     const msgs = e.unit.target.type === 'history' ? HISTORY_EVENT_MESSAGES : EVENT_MESSAGES;
     const fields = {
       source: e.unit.source.label,
       table: e.unit.target.display,
       key: describeKey(e.shape, e.op.whereT ?? e.op.newT),
-      lsn: formatLsn(it.lsn),
-      changeIndex: it.index,
+      lsn: formatLsn(change.lsn),
+      changeIndex: change.index,
     };
     if (e.kind === 'unmaterializable') log.error(fields, msgs[e.kind]);
     else log.warn(fields, msgs[e.kind]);
@@ -46,7 +46,7 @@ export function logEvents(log: Logger, events: BatchEvent[]): void {
   if (logged > LOG_EVENTS_PER_BATCH) {
     log.warn(
       { more: logged - LOG_EVENTS_PER_BATCH },
-      'further conflicts in this batch not logged one by one (see the counters)',
+      'further conflicts in this group not logged one by one (see the counters)',
     );
   }
 }

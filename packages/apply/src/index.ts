@@ -14,24 +14,26 @@ export {
   type UpdateChange,
 } from './change.js';
 export {
+  ApplyEngine,
+  type ApplyMetrics,
+  type DurableListener,
+  type SourceFailedListener,
+  type SourceStatus,
+  type TableWatermark,
+} from './engine.js';
+export { ApplyError, type ApplyErrorCode, type ApplyErrorContext, TargetError } from './errors.js';
+export type { RetryOptions } from './executor/retry.js';
+export type { Logger } from './logger.js';
+export { formatLsn, parseLsn } from './lsn.js';
+export type { ApplyEngineOptions, TableMapping } from './options.js';
+export type { Operation, OperationResult, StatEntry } from './stats.js';
+export {
   type ColumnDescription,
   describeTable,
   type Queryable,
   type TableDescription,
   type TableRef,
-} from './describe-table.js';
-export {
-  ApplyEngine,
-  type DurableListener,
-  type SourceStatus,
-  type TableWatermark,
-} from './engine.js';
-export { ApplyError, type ApplyErrorCode, type ApplyErrorContext, TargetError } from './errors.js';
-export type { Logger } from './logger.js';
-export { formatLsn, parseLsn } from './lsn.js';
-export type { ApplyEngineOptions, TableMapping } from './options.js';
-export type { RetryOptions } from './retry.js';
-export type { Operation, OperationResult, StatEntry } from './stats.js';
+} from './target/describe-table.js';
 export {
   HISTORY_START,
   OPEN_END,
@@ -40,4 +42,4 @@ export {
   type TableType,
   type ValidateTargetOptions,
   validateTarget,
-} from './target-ddl.js';
+} from './target/target-ddl.js';

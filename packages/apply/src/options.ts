@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { ApplyError } from './errors.js';
+import type { RetryOptions } from './executor/retry.js';
 import type { Logger } from './logger.js';
-import type { RetryOptions } from './retry.js';
-import type { TableType } from './target-ddl.js';
+import type { TableType } from './target/target-ddl.js';
 
 export interface TableMapping {
   source: { database: string; schema: string; table: string };
@@ -13,38 +13,34 @@ export interface TableMapping {
 export interface ApplyEngineOptions {
   /** App-owned pool; the engine holds up to `workers` connections from it, plus one briefly (loading positions, and ANALYZE of targets it filled: see the README). */
   destination: pg.Pool;
-  /** Schema of the engine's bookkeeping tables, created on first use. Default `kuvasz`. */
+  /** Schema of the engine's bookkeeping tables, created (or migrated) on first use. Default `kuvasz`. */
   metadataSchema?: string;
   tables: TableMapping[];
-  /** Destination connections applying in parallel; a target table always goes to the same one. Default 4. */
+  /**
+   * Destination connections, shared by every source. A source is applied by
+   * one connection at a time (its transactions commit in source order);
+   * several sources run in parallel. Default 4.
+   */
   workers?: number;
   /**
-   * Lanes per target table: its changes are spread by key hash over this many
-   * workers (key changes, truncates and REPLICA IDENTITY FULL changes are
-   * ordered across lanes). At most \`workers\`. Default 2 (or \`workers\` if
-   * fewer): one lane plans while the other waits on the destination; on the
-   * 2-core machines we measured on, 4 lanes were slower than 2 (see the
-   * README). Fixed per table once it has stored positions.
-   */
-  tableLanes?: number;
-  /**
-   * A worker's batch is flushed at this many changes. Default 5,000: as fast
-   * as 10,000 in the package bench and about 40 MB lighter (queued changes
-   * and the batch in flight are what the engine holds).
+   * A group (one destination transaction of whole source transactions)
+   * closes at this many changes; a larger source transaction is a group of
+   * its own. Default 5,000.
    */
   batchRows?: number;
   /**
    * ... or once its oldest change has waited four times as long as the
-   * worker's previous batch took, at least 1 ms and at most this. Default
-   * 20 ms: under load the batch in flight is what coalesces changes (a
-   * worker takes all that queued meanwhile), so a longer wait only adds
+   * source's previous group took, at least 1 ms and at most this. Default
+   * 20 ms: under load the group in flight is what coalesces changes (the
+   * next group takes all that queued meanwhile), so a longer wait only adds
    * latency.
    */
   flushIntervalMs?: number;
   /**
-   * `push()` waits while more changes than this are queued (memory bound);
-   * meanwhile every worker flushes what it has without waiting for its
-   * interval. Default `batchRows`.
+   * `push()` waits while more changes than this are queued for its source,
+   * or more than `maxPendingRows x (workers + 1)` for all sources together
+   * (memory bound); meanwhile nothing waits for its flush interval. Default
+   * `2 x batchRows`: the next group fills while one is applied.
    */
   maxPendingRows?: number;
   retry?: RetryOptions;
@@ -57,17 +53,9 @@ export interface ApplyEngineOptions {
   logger?: Logger;
 }
 
-/** Internal, for tests: crash points between the steps of a batch. Not part of the public API. */
-export interface InternalOptions {
-  testHooks?: { step?: (name: string, worker: number) => void | Promise<void> };
-  /** Inserts of at least this many rows go by COPY (default COPY_MIN_ROWS); tests force either path. */
-  copyMinRows?: number;
-}
-
 export interface ResolvedOptions {
   metadataSchema: string;
   workers: number;
-  tableLanes: number;
   batchRows: number;
   flushIntervalMs: number;
   maxPendingRows: number;
@@ -89,6 +77,11 @@ function positiveInt(
 
 export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
   const problems: string[] = [];
+  if ((o as { tableLanes?: unknown }).tableLanes !== undefined) {
+    problems.push(
+      'tableLanes is gone: each source is applied in commit order on one connection at a time; remove it (parallelism comes from several sources sharing workers)',
+    );
+  }
   if (!o.destination || typeof (o.destination as { connect?: unknown }).connect !== 'function') {
     problems.push('destination must be a pg.Pool');
   }
@@ -110,16 +103,12 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
   }
   const workers = positiveInt('workers', o.workers, 4, problems);
   const batchRows = positiveInt('batchRows', o.batchRows, 5_000, problems);
-  const tableLanes = positiveInt('tableLanes', o.tableLanes, Math.min(2, workers), problems);
-  if (tableLanes > workers)
-    problems.push(`tableLanes (${tableLanes}) must not exceed workers (${workers})`);
   const resolved: ResolvedOptions = {
     metadataSchema: o.metadataSchema ?? 'kuvasz',
     workers,
-    tableLanes,
     batchRows,
     flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 20, problems),
-    maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, batchRows, problems),
+    maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, 2 * batchRows, problems),
     retry: {
       attempts: positiveInt('retry.attempts', o.retry?.attempts, 20, problems),
       initialMs: positiveInt('retry.initialMs', o.retry?.initialMs, 100, problems),

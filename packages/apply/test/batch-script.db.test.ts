@@ -1,7 +1,7 @@
 import { testedVersions } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, test } from 'vitest';
-import { BatchScript } from '../src/batch-script.js';
+import { BatchScript } from '../src/executor/batch-script.js';
 
 describe.each(testedVersions())('BatchScript on PG %i', (version) => {
   const pgc = useCluster({ version });

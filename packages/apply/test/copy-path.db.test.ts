@@ -210,7 +210,7 @@ describe.each(testedVersions())('the COPY path on PG %i', (version) => {
       'CREATE TABLE t (sid text NOT NULL, id int NOT NULL, v varchar(3), PRIMARY KEY (sid, id))',
     );
     try {
-      const e = await h.engine({ tables: [mapping('t', 'clone')], tableLanes: 1, copyMinRows: 1 });
+      const e = await h.engine({ tables: [mapping('t', 'clone')], copyMinRows: 1 });
       const r = rel('t', [['id', true], 'v']);
       for (const tx of txs(S1, 1000n, [[ins(r, ['1', 'abcd'])]])) await e.push(tx);
       for (const tx of txs(S2, 1000n, [[ins(r, ['1', 'ab'])], [upd(r, ['1', 'abcdef'])]]))

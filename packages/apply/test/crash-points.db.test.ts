@@ -1,6 +1,7 @@
 import { useCluster } from '@kuvasz/testkit/vitest';
 import pg from 'pg';
 import { describe, expect, test } from 'vitest';
+import { withInternals } from '../src/engine.js';
 import { ApplyEngine, type SourceTransaction, type StatEntry } from '../src/index.js';
 import { del, ins, mapping, rel, S1, S2, txs, upd } from './helpers.js';
 
@@ -81,7 +82,6 @@ describe('crash points', () => {
   const options = {
     tables: [mapping('c', 'clone'), mapping('hh', 'history')],
     workers: 2,
-    tableLanes: 2,
     batchRows: 7,
     flushIntervalMs: 5,
   };
@@ -95,11 +95,9 @@ describe('crash points', () => {
     const pool = new pg.Pool({ connectionString: cluster.urlFor(db), max: 4 });
     pool.on('error', () => {});
     const durable = new Map<string, bigint>();
-    const engine = new ApplyEngine({
-      destination: pool,
-      ...options,
-      ...(hook ? { testHooks: { step: hook } } : {}),
-    });
+    const engine = new ApplyEngine(
+      withInternals({ destination: pool, ...options }, hook ? { testHooks: { step: hook } } : {}),
+    );
     await engine.start();
     engine.onDurable((s, lsn) => durable.set(s.sid, lsn));
     let crashed = false;

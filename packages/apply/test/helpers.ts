@@ -1,5 +1,6 @@
 import type { PgCluster } from '@kuvasz/testkit';
 import pg from 'pg';
+import { type InternalOptions, withInternals } from '../src/engine.js';
 import {
   ApplyEngine,
   type ApplyEngineOptions,
@@ -10,7 +11,6 @@ import {
   type SourceTransaction,
   type TableMapping,
 } from '../src/index.js';
-import type { InternalOptions } from '../src/options.js';
 
 export const S1: SourceId = { database: 'src', sid: '1' };
 export const S2: SourceId = { database: 'src', sid: '2' };
@@ -117,12 +117,16 @@ export async function harness(cluster: PgCluster, ddl: string): Promise<Harness>
     db,
     cluster,
     async engine(options) {
-      const e = new ApplyEngine({
-        destination: pool,
-        batchRows: 1000,
-        flushIntervalMs: 20,
-        ...options,
-      });
+      const { testHooks, copyMinRows, ...rest } = options;
+      const e = new ApplyEngine(
+        withInternals(
+          { destination: pool, batchRows: 1000, flushIntervalMs: 20, ...rest },
+          {
+            ...(testHooks ? { testHooks } : {}),
+            ...(copyMinRows !== undefined ? { copyMinRows } : {}),
+          },
+        ),
+      );
       await e.start();
       engines.push(e);
       return e;

@@ -8,8 +8,8 @@ import {
   TargetError,
   validateTarget,
 } from '../src/index.js';
-import { resolveShape } from '../src/shape.js';
-import { loadTargetInfo } from '../src/target-meta.js';
+import { resolveShape } from '../src/planner/shape.js';
+import { loadTargetInfo } from '../src/target/target-meta.js';
 import { del, harness, ins, mapping, pushAll, rel, S1, S2, trunc, txs, upd } from './helpers.js';
 
 describe.each(testedVersions())('targets on PG %i', (version) => {

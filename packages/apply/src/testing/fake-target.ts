@@ -1,5 +1,6 @@
-import type { TableType } from '../target-ddl.js';
-import type { TargetInfo } from '../target-meta.js';
+import { NO_LINKS } from '../target/foreign-keys.js';
+import type { TableType } from '../target/target-ddl.js';
+import type { TargetInfo } from '../target/target-meta.js';
 
 /** A target without a database, for the planner's unit tests. */
 export function fakeTarget(
@@ -32,6 +33,7 @@ export function fakeTarget(
     primaryKey: ['id'],
     uniqueKeys: [],
     indexes: [],
+    links: NO_LINKS,
     description: {} as TargetInfo['description'],
   };
 }

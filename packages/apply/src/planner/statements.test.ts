@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { type ChangeTuple, UNCHANGED } from './change.js';
+import { type ChangeTuple, UNCHANGED } from '../change.js';
+import { fakeTarget } from '../testing/fake-target.js';
 import type { PlannedOp } from './plan-units.js';
 import { resolveShape } from './shape.js';
 import {
@@ -13,7 +14,6 @@ import {
   updateOrInsertRows,
   updateRows,
 } from './statements.js';
-import { fakeTarget } from './testing/fake-target.js';
 
 const rel = (identity: 'default' | 'full') => ({
   schema: 'public',
@@ -35,6 +35,7 @@ const op = (
   newT,
   whereT,
   keyChanged: false,
+  seq: 0,
   time: '2024-01-01 00:00:00+00',
   quiet: false,
   refs: ['r'],

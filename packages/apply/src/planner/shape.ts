@@ -1,8 +1,8 @@
-import type { ChangeTuple, SourceRelation } from './change.js';
-import { UNCHANGED } from './change.js';
-import { ApplyError } from './errors.js';
-import { HISTORY_COLUMNS } from './target-ddl.js';
-import type { TargetColumn, TargetInfo } from './target-meta.js';
+import type { ChangeTuple, SourceRelation } from '../change.js';
+import { UNCHANGED } from '../change.js';
+import { ApplyError } from '../errors.js';
+import { HISTORY_COLUMNS } from '../target/target-ddl.js';
+import type { TargetColumn, TargetInfo } from '../target/target-meta.js';
 
 export interface ShapeColumn extends TargetColumn {
   /** Index of the column in the source tuple. */

@@ -4,6 +4,7 @@ import {
   type TableDescription,
   type TableRef,
 } from './describe-table.js';
+import { NO_LINKS, type TargetLinks } from './foreign-keys.js';
 import { displayName, OPEN_END, qualifiedName, type TableType } from './target-ddl.js';
 import { loadEqualityByType } from './type-equality.js';
 
@@ -39,6 +40,8 @@ export interface TargetInfo {
    * history versions only); other partial indexes are left out.
    */
   indexes: { columns: string[]; open: boolean }[];
+  /** Foreign keys to and from the engine's other targets (set once every target is loaded). */
+  links: TargetLinks<TargetInfo>;
   description: TableDescription;
 }
 
@@ -76,6 +79,7 @@ export async function loadTargetInfo(
       primaryKey: description.primaryKey.filter((k) => k !== 'sid'),
       uniqueKeys: description.uniqueKeys,
       indexes: await loadIndexes(client, description.oid),
+      links: NO_LINKS,
       description,
     },
   };

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Logger } from './logger.js';
-import type { TargetInfo } from './target-meta.js';
+import type { Logger } from '../logger.js';
+import type { TargetInfo } from '../target/target-meta.js';
 
 /** How long a run waits for a pooled connection before it tries after the next batch. */
 const CONNECT_WAIT_MS = 5_000;
@@ -17,9 +17,9 @@ const CONNECT_WAIT_MS = 5_000;
  * that grew by a good share since its last ANALYZE (rows the engine added:
  * inserts, and history's new versions) is analyzed: a sample, on a pooled
  * connection of its own, beside the workers (a large table's ANALYZE never
- * holds a lane back), one at a time.
+ * holds a worker back), one at a time.
  */
-export class PlannerStats {
+export class TableStatistics {
   private readonly tables = new Map<string, { added: number; baseline: number | undefined }>();
   /** Targets looked at before their first batch (see `firstLook`), by name. */
   private readonly looked = new Map<string, Promise<void>>();
@@ -44,7 +44,7 @@ export class PlannerStats {
    * Before a target's first batch: one that was never analyzed but already
    * holds rows (copied in by the initial sync, or filled by someone else) is
    * analyzed now, on the worker's connection, so that not even the first
-   * batch is planned blind. Once per target; concurrent lanes wait for the
+   * batch is planned blind. Once per target; concurrent workers wait for the
    * same look. Best effort, like the rest.
    */
   async firstLook(client: Pick<pg.ClientBase, 'query'>, target: TargetInfo): Promise<void> {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
+import type { CopyStatement } from '../planner/copy-rows.js';
 import { copyIn } from './copy-in.js';
-import type { CopyStatement } from './copy-rows.js';
 
 type Client = Pick<pg.PoolClient, 'query'>;
 type Rows = Record<string, unknown>[];

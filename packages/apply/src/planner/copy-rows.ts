@@ -1,9 +1,9 @@
 import { escapeIdentifier as id } from 'pg';
-import { type ChangeTuple, UNCHANGED } from './change.js';
-import { CopyPayload } from './copy-in.js';
+import { type ChangeTuple, UNCHANGED } from '../change.js';
+import { OPEN_END } from '../target/target-ddl.js';
+import { CopyPayload } from './copy-payload.js';
 import type { PlannedOp } from './plan-units.js';
 import type { Shape } from './shape.js';
-import { OPEN_END } from './target-ddl.js';
 
 /** A `COPY target (...) FROM STDIN` of whole rows, with its text-format payload. */
 export interface CopyStatement {

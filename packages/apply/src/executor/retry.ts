@@ -1,4 +1,4 @@
-import { sqlstateOf } from './errors.js';
+import { sqlstateOf } from '../errors.js';
 
 export interface RetryOptions {
   /** Attempts for transient errors (connection loss, deadlock, serialization). Default 20. */

@@ -1,8 +1,8 @@
 import { escapeLiteral, escapeIdentifier as id } from 'pg';
-import { type ChangeTuple, UNCHANGED } from './change.js';
+import { type ChangeTuple, UNCHANGED } from '../change.js';
+import { HISTORY_START, OPEN_END } from '../target/target-ddl.js';
 import type { PlannedOp } from './plan-units.js';
 import type { Shape, ShapeColumn } from './shape.js';
-import { HISTORY_START, OPEN_END } from './target-ddl.js';
 
 /**
  * The parts the statement builders share: parameters (one text[] per

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { CopyPayload, copyEscape } from './copy-in.js';
+import { fakeTarget } from '../testing/fake-target.js';
+import { CopyPayload, copyEscape } from './copy-payload.js';
 import { copyRows } from './copy-rows.js';
 import type { PlannedOp } from './plan-units.js';
 import { resolveShape } from './shape.js';
-import { fakeTarget } from './testing/fake-target.js';
 
 describe('COPY text format', () => {
   test.each([
@@ -86,6 +86,7 @@ describe('COPY text format', () => {
       newT: ['7', 'x', '{"a":"\\n"}'],
       whereT: ['7', null, null],
       keyChanged: false,
+      seq: 0,
       time: '2024-01-01 00:00:00+00',
       quiet: false,
       refs: ['r'],

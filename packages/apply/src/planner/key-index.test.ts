@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import type { TargetInfo } from '../target/target-meta.js';
+import { fakeTarget } from '../testing/fake-target.js';
 import type { PlannedOp } from './plan-units.js';
 import { resolveShape } from './shape.js';
 import {
@@ -9,8 +11,6 @@ import {
   insertVersions,
   updateRows,
 } from './statements.js';
-import type { TargetInfo } from './target-meta.js';
-import { fakeTarget } from './testing/fake-target.js';
 
 const rel = (identity: 'default' | 'full', keyType = 23) => ({
   schema: 'public',
@@ -39,6 +39,7 @@ const op = (kind: PlannedOp<string>['kind']): PlannedOp<string> => ({
   newT: kind === 'delete' ? undefined : ['1', 'x'],
   whereT: kind === 'insert' ? undefined : ['1', null],
   keyChanged: false,
+  seq: 0,
   time: '2024-01-01 00:00:00+00',
   quiet: false,
   refs: ['r'],

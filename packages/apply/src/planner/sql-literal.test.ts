@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { inlineParams, sqlLiteral } from './simple-query.js';
+import { inlineParams, sqlLiteral } from './sql-literal.js';
 
 describe('sqlLiteral', () => {
   test.each([

@@ -1,0 +1,138 @@
+import type pg from 'pg';
+import { sqlstateOf } from '../errors.js';
+import { INSERT_SAVEPOINT, type PlanEvent, type Row, type Step } from '../planner/program.js';
+import { inlineParams } from '../planner/sql-literal.js';
+import type { Statement } from '../planner/statements.js';
+import { BatchScript } from './batch-script.js';
+
+export type StepName =
+  | 'planned'
+  | 'statement'
+  | 'before-commit'
+  | 'after-commit'
+  | 'before-durable';
+
+type Client = Pick<pg.PoolClient, 'query'>;
+
+const NESTED_LOOP_ON = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off';
+const NESTED_LOOP_OFF =
+  'SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT';
+
+/**
+ * Held SQL text (UTF-16 units, up to 3 bytes each) is sent once it passes
+ * this: well under the 1 GB a PostgreSQL message may hold.
+ */
+const HELD_CHARS_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * One destination transaction on one connection: BEGIN, the planned steps
+ * of one or more groups, the position, COMMIT. Statements share round trips
+ * (BatchScript): whatever nothing waits for travels with the next statement
+ * whose answer is needed, so a group of updates, deletes and small inserts
+ * is a single round trip. `hook` is called between round trips (crash
+ * points in tests).
+ */
+export class DestinationTx {
+  readonly script: BatchScript;
+  /** Whether hash and merge joins are off (SET LOCAL lasts until the transaction ends). */
+  private nestedLoop = false;
+
+  constructor(
+    client: Client,
+    private readonly hook: (name: StepName) => Promise<void>,
+    synchronousCommit: 'on' | 'off',
+  ) {
+    this.script = new BatchScript(client);
+    this.script.add('BEGIN');
+    if (synchronousCommit === 'off') this.script.add('SET LOCAL synchronous_commit = off');
+  }
+
+  /** Runs `steps` in order, each step's follow-ups right after it; events go to `sink` as answers arrive. */
+  async run<R>(steps: Step<R>[], sink: (events: PlanEvent<R>[]) => void): Promise<void> {
+    for (const step of steps) {
+      if (step.kind === 'copy') {
+        await this.copy(step, sink);
+        continue;
+      }
+      if (step.deferred) {
+        const report = step.report;
+        this.hold(step.statement, report ? (rows) => sink(report(rows)) : undefined);
+        if (await this.script.flushIfOver(HELD_CHARS_LIMIT)) await this.hook('statement');
+        continue;
+      }
+      this.settings(step.statement);
+      const rows = await this.script.run<Row>(
+        inlineParams(step.statement.text, step.statement.values),
+      );
+      await this.hook('statement');
+      if (step.after) {
+        const out = step.after(rows);
+        if (out.events && out.events.length > 0) sink(out.events);
+        if (out.next && out.next.length > 0) await this.run(out.next, sink);
+      }
+    }
+  }
+
+  private async copy<R>(
+    step: Extract<Step<R>, { kind: 'copy' }>,
+    sink: (events: PlanEvent<R>[]) => void,
+  ): Promise<void> {
+    if (!step.onUniqueViolation) {
+      await this.script.copy(step.copy);
+      await this.hook('statement');
+      return;
+    }
+    try {
+      await this.script.copy(step.copy);
+    } catch (e) {
+      if (sqlstateOf(e) !== '23505') throw e;
+      await this.script.run(`ROLLBACK TO SAVEPOINT ${INSERT_SAVEPOINT}`);
+      await this.hook('statement');
+      await this.run(step.onUniqueViolation(), sink);
+      return;
+    }
+    await this.hook('statement');
+  }
+
+  private hold(st: Statement, onRows: ((rows: Row[]) => void) | undefined): void {
+    this.settings(st);
+    this.script.add(inlineParams(st.text, st.values), 1, onRows);
+  }
+
+  /** The planner settings the statement wants (SET LOCAL), in front of it. */
+  private settings(st: Statement): void {
+    const nestedLoop = st.nestedLoop === true;
+    if (nestedLoop !== this.nestedLoop) {
+      this.script.add(nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF, 2);
+      this.nestedLoop = nestedLoop;
+    }
+  }
+
+  /** Sends what is held: errors surface here (one change at a time, in exact mode). */
+  async flush(): Promise<void> {
+    if (!this.script.pending) return;
+    await this.script.flush();
+    await this.hook('statement');
+  }
+
+  /**
+   * `finalSql` (the position), COMMIT and, with synchronous_commit off, the
+   * WAL insert position that covers the commit record, in one message with
+   * whatever is still held: an error anywhere skips the COMMIT.
+   */
+  async commit(finalSql: string, synchronousCommit: 'on' | 'off'): Promise<string | undefined> {
+    await this.hook('before-commit');
+    this.script.add(finalSql);
+    this.script.add('COMMIT');
+    let walLsn: string | undefined;
+    if (synchronousCommit === 'off') {
+      // After COMMIT, in its own implicit transaction.
+      this.script.add('SELECT pg_current_wal_insert_lsn()::text AS lsn', 1, (rows) => {
+        walLsn = rows[0]?.lsn as string | undefined;
+      });
+    }
+    await this.script.flush();
+    await this.hook('after-commit');
+    return walLsn;
+  }
+}

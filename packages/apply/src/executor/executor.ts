@@ -1,0 +1,565 @@
+import type pg from 'pg';
+import { ApplyError, sqlstateOf, toError } from '../errors.js';
+import type { RoutedChange, Unit } from '../intake/router.js';
+import type { QueuedPart, SourceLedger } from '../intake/source-ledger.js';
+import type { Logger } from '../logger.js';
+import { formatLsn } from '../lsn.js';
+import {
+  loadSourcePosition,
+  type SourcePosition,
+  savePositionSql,
+} from '../metadata/position-store.js';
+import { type GroupChange, type GroupPlan, planGroup, type Task } from '../planner/group-plan.js';
+import type { PlannedOp } from '../planner/plan-units.js';
+import type { EventKind } from '../planner/program.js';
+import { taskSteps } from '../planner/program.js';
+import { describeKey, type Shape } from '../planner/shape.js';
+import { DestinationTx, type StepName } from './destination-tx.js';
+import { backoffMs, isTransient, type RetryOptions, sleep } from './retry.js';
+import { Scheduler } from './scheduler.js';
+import type { TableStatistics } from './table-statistics.js';
+
+/** Thrown by a test hook: the engine stops dead, as if the process died there. */
+export class CrashSignal extends Error {
+  override readonly name = 'CrashSignal';
+}
+
+/** A conflict the spec wants logged and counted, with where it happened. */
+export interface AppliedEvent {
+  unit: Unit;
+  shape: Shape;
+  op: PlannedOp<RoutedChange>;
+  kind: EventKind;
+}
+
+/** What one committed destination transaction did. */
+export interface GroupResult {
+  plans: GroupPlan<Unit, RoutedChange>[];
+  events: AppliedEvent[];
+  /** WAL insert position after COMMIT (synchronous_commit = off only). */
+  walLsn: string | undefined;
+}
+
+/** What the executor tells its owner; the owner keeps the sources' state. */
+export interface ExecutorEvents {
+  /** Parts of `ledger` are in the destination (`result` undefined: nothing needed writing, or a retry found them committed). */
+  committed(
+    ledger: SourceLedger,
+    parts: QueuedPart[],
+    position: SourcePosition | undefined,
+    result: GroupResult | undefined,
+  ): void;
+  /** The source must stop: nothing of it at or after the failing transaction is applied. */
+  failed(ledger: SourceLedger, error: ApplyError): void;
+  /** An internal error (or a test's crash point): the engine stops dead. */
+  crashed(error: unknown): void;
+}
+
+export interface ExecutorOptions {
+  pool: pg.Pool;
+  logger: Logger;
+  workers: number;
+  batchRows: number;
+  flushIntervalMs: number;
+  retry: Required<RetryOptions>;
+  metadataSchema: string;
+  synchronousCommit: 'on' | 'off';
+  copyMinRows: number;
+  statistics: TableStatistics;
+  /** Test-only: called between the steps of a group; throwing simulates a crash there. */
+  hook?: ((name: StepName, worker: number) => void | Promise<void>) | undefined;
+}
+
+export interface ExecutorMetrics {
+  /** Destination transactions committed. */
+  groups: number;
+  /** Source transactions (final parts) in them. */
+  transactions: number;
+  /** Changes in them. */
+  changes: number;
+  /** Time spent applying, per worker (planning, statements, commits). */
+  busyMs: number[];
+  /** Groups the destination refused whole, applied again in halves. */
+  splits: number;
+  /** Transactions applied one change at a time after their set-based form was refused. */
+  exactRuns: number;
+}
+
+/** The destination refused a group; `task` is the task whose statement failed, when known. */
+class Rejected extends Error {
+  constructor(
+    readonly original: unknown,
+    readonly task: Task<Unit, RoutedChange> | undefined,
+  ) {
+    super('group rejected');
+  }
+}
+
+class Aborted extends Error {}
+
+/** The source stops with `error` (the destination stayed unavailable). */
+class SourceStop extends Error {
+  constructor(readonly error: ApplyError) {
+    super(error.message);
+  }
+}
+
+/**
+ * The destination side: a pool of `workers` connections shared by every
+ * source. A worker takes the next ready source (see Scheduler), applies its
+ * next group of whole transactions in one destination transaction with the
+ * source's new position, and gives the source back. A source is on at most
+ * one connection at a time, so its transactions commit in source order;
+ * several sources run in parallel.
+ */
+export class Executor {
+  readonly scheduler: Scheduler;
+  private readonly loops: Promise<void>[] = [];
+  private readonly clients: (pg.PoolClient | undefined)[];
+  private crashed = false;
+  private readonly stats: ExecutorMetrics;
+
+  constructor(
+    private readonly opts: ExecutorOptions,
+    private readonly events: ExecutorEvents,
+  ) {
+    this.scheduler = new Scheduler(opts.batchRows, opts.flushIntervalMs);
+    this.clients = new Array(opts.workers).fill(undefined);
+    this.stats = {
+      groups: 0,
+      transactions: 0,
+      changes: 0,
+      busyMs: new Array(opts.workers).fill(0),
+      splits: 0,
+      exactRuns: 0,
+    };
+  }
+
+  start(): void {
+    for (let i = 0; i < this.opts.workers; i++) {
+      this.loops.push(
+        this.loop(i).catch((e: unknown) => {
+          this.crash(e);
+        }),
+      );
+    }
+  }
+
+  metrics(): ExecutorMetrics {
+    return { ...this.stats, busyMs: [...this.stats.busyMs] };
+  }
+
+  /** Stops the workers once they are idle (or at once after a crash) and returns the connections. */
+  async stop(): Promise<void> {
+    this.scheduler.stop();
+    await Promise.all(this.loops);
+    for (let i = 0; i < this.clients.length; i++) this.releaseClient(i, this.crashed);
+  }
+
+  /** After a crash every worker stops at its next step, as if the process had died. */
+  crash(e: unknown): void {
+    if (this.crashed) return;
+    this.crashed = true;
+    this.scheduler.stop();
+    this.events.crashed(e);
+  }
+
+  private async loop(worker: number): Promise<void> {
+    for (;;) {
+      const ledger = await this.scheduler.next();
+      if (!ledger || this.crashed) return;
+      const t0 = performance.now();
+      try {
+        await this.serve(worker, ledger);
+      } finally {
+        const ms = performance.now() - t0;
+        this.stats.busyMs[worker]! += ms;
+        ledger.lastApplyMs = ms;
+        if (!this.crashed) this.scheduler.release(ledger);
+      }
+    }
+  }
+
+  private async serve(worker: number, ledger: SourceLedger): Promise<void> {
+    if (ledger.state !== 'running') return;
+    const parts = ledger.takeGroup(this.opts.batchRows);
+    if (parts.length === 0) return;
+    // Pushed again while an earlier copy was committing (a reader replaying after a reset).
+    for (const p of parts) if (ledger.isApplied(p.commitLsn)) p.changes = [];
+    const epoch = ledger.epoch;
+    if (!parts[0]!.final) {
+      await this.applyLarge(worker, ledger, parts[0]!, epoch);
+      return;
+    }
+    await this.applyTransactions(worker, ledger, parts, epoch, false);
+  }
+
+  /** Whole final transactions in one destination transaction; on refusal, halves, then one change at a time. */
+  private async applyTransactions(
+    worker: number,
+    ledger: SourceLedger,
+    parts: QueuedPart[],
+    epoch: number,
+    exact: boolean,
+  ): Promise<void> {
+    if (ledger.epoch !== epoch || ledger.state !== 'running') return;
+    const last = parts[parts.length - 1]!;
+    const position = { commitLsn: last.commitLsn, endLsn: last.endLsn };
+    const changes = concat(parts);
+    if (changes.length === 0) {
+      // Nothing for this engine's targets (or everything already in): acknowledge it.
+      this.events.committed(ledger, parts, undefined, undefined);
+      return;
+    }
+    const broken = changes.find((c) => c.error);
+    if (broken) {
+      const before = parts.filter((p) => p.commitLsn < broken.lsn);
+      if (before.length > 0) await this.applyTransactions(worker, ledger, before, epoch, exact);
+      if (ledger.epoch === epoch && ledger.state === 'running')
+        this.events.failed(ledger, broken.error!);
+      return;
+    }
+    const useExact = exact || (parts.length === 1 && ledger.exact.has(last.commitLsn));
+    try {
+      const result = await this.withRetry(worker, ledger, position, async (tx, client) => {
+        await this.firstLooks(client, changes);
+        const plan = planGroup(toGroup(changes), { exact: useExact });
+        const events: AppliedEvent[] = [];
+        await this.hook('planned', worker);
+        await this.runPlan(tx, ledger, plan, events, useExact);
+        return { plans: [plan], events };
+      });
+      // Committed: recorded even if the source was reset meanwhile, so that its replay skips it.
+      this.count(parts, changes.length);
+      this.events.committed(ledger, parts, position, result);
+    } catch (e) {
+      if (e instanceof SourceStop) {
+        if (ledger.epoch === epoch && ledger.state === 'running')
+          this.events.failed(ledger, e.error);
+        return;
+      }
+      if (!(e instanceof Rejected)) throw e;
+      if (ledger.epoch !== epoch || ledger.state !== 'running') return;
+      if (parts.length > 1) {
+        // Halves, in order, each whole transactions in a destination transaction of its own.
+        this.stats.splits++;
+        const mid = Math.floor(parts.length / 2);
+        await this.applyTransactions(worker, ledger, parts.slice(0, mid), epoch, exact);
+        await this.applyTransactions(worker, ledger, parts.slice(mid), epoch, exact);
+        return;
+      }
+      if (!useExact) {
+        // The set-based form may have reordered what a constraint needed in source order.
+        this.stats.exactRuns++;
+        ledger.exact.add(last.commitLsn);
+        await this.applyTransactions(worker, ledger, parts, epoch, true);
+        return;
+      }
+      this.events.failed(ledger, rejection(ledger, e));
+    }
+  }
+
+  /**
+   * A large transaction arrives in parts: one destination transaction stays
+   * open across them, so it commits whole or not at all. History changes
+   * come with the final part (a history transaction is planned whole).
+   */
+  private async applyLarge(
+    worker: number,
+    ledger: SourceLedger,
+    first: QueuedPart,
+    epoch: number,
+  ): Promise<void> {
+    const exact = ledger.exact.has(first.commitLsn);
+    let client: pg.PoolClient;
+    try {
+      client = await this.acquire(worker);
+    } catch (e) {
+      this.events.failed(ledger, unavailable(e, 'could not connect to the destination'));
+      return;
+    }
+    const tx = new DestinationTx(client, (n) => this.hook(n, worker), this.opts.synchronousCommit);
+    const plans: GroupPlan<Unit, RoutedChange>[] = [];
+    const events: AppliedEvent[] = [];
+    const taken: QueuedPart[] = [];
+    let part: QueuedPart | undefined = first;
+    let applied = 0;
+    try {
+      while (part) {
+        taken.push(part);
+        const broken = part.changes.find((c) => c.error);
+        if (broken) throw new Aborted(broken.error!.message, { cause: broken.error });
+        if (part.changes.length > 0) {
+          await this.firstLooks(client, part.changes);
+          const plan = planGroup(toGroup(part.changes), { exact });
+          await this.hook('planned', worker);
+          await this.runPlan(tx, ledger, plan, events, exact);
+          plans.push(plan);
+          applied += part.changes.length;
+        }
+        if (part.final) break;
+        part = await this.nextPart(ledger, epoch);
+      }
+      const last = taken[taken.length - 1]!;
+      const position = { commitLsn: last.commitLsn, endLsn: last.endLsn };
+      const walLsn = await tx.commit(
+        this.positionSql(ledger, position),
+        this.opts.synchronousCommit,
+      );
+      this.count(taken, applied);
+      this.events.committed(ledger, taken, position, { plans, events, walLsn });
+    } catch (e) {
+      if (e instanceof CrashSignal || this.crashed) {
+        this.releaseClient(worker, true);
+        throw e instanceof CrashSignal ? e : new CrashSignal('engine crashed');
+      }
+      await client.query('ROLLBACK').catch(() => this.releaseClient(worker, true));
+      if (ledger.epoch !== epoch || ledger.state !== 'running') return;
+      if (e instanceof Aborted) {
+        this.events.failed(ledger, (e.cause as ApplyError) ?? toApplyError(e));
+        return;
+      }
+      const inner = e instanceof Rejected ? e.original : e;
+      if (isTransient(inner)) {
+        this.releaseClient(worker, true);
+        this.events.failed(
+          ledger,
+          unavailable(
+            inner,
+            `lost the destination in the middle of large transaction ${formatLsn(first.commitLsn)} (${applied} changes applied so far, rolled back); the source resumes from its last durable position`,
+          ),
+        );
+        return;
+      }
+      // Its parts are gone: the replay applies it one change at a time and names the change.
+      ledger.exact.add(first.commitLsn);
+      this.events.failed(
+        ledger,
+        rejection(ledger, e instanceof Rejected ? e : new Rejected(e, undefined)),
+      );
+    }
+  }
+
+  /** The next part of the open transaction; throws Aborted when the source is reset or fails meanwhile. */
+  private async nextPart(ledger: SourceLedger, epoch: number): Promise<QueuedPart> {
+    for (;;) {
+      if (ledger.epoch !== epoch || ledger.state !== 'running' || this.crashed)
+        throw new Aborted('source reset');
+      const p = ledger.takePart();
+      if (p) return p;
+      await ledger.partArrival();
+    }
+  }
+
+  private async runPlan(
+    tx: DestinationTx,
+    ledger: SourceLedger,
+    plan: GroupPlan<Unit, RoutedChange>,
+    events: AppliedEvent[],
+    exact: boolean,
+  ): Promise<void> {
+    const ctx = { sid: ledger.id.sid, copyMinRows: this.opts.copyMinRows };
+    for (const task of plan.tasks) {
+      const shape = task.kind === 'truncate' ? undefined : task.shape;
+      try {
+        await tx.run(taskSteps(task, ctx), (evs) => {
+          for (const e of evs)
+            events.push({ unit: task.unit, shape: shape!, op: e.op, kind: e.kind });
+        });
+        // One change at a time: its error names it.
+        if (exact) await tx.flush();
+      } catch (e) {
+        if (e instanceof CrashSignal || this.crashed || isTransient(e)) throw e;
+        throw new Rejected(e, exact ? task : undefined);
+      }
+    }
+  }
+
+  /**
+   * Runs `body` in a destination transaction and commits it with `position`.
+   * Transient errors (connection loss, deadlock, ...) retry the whole group on
+   * a fresh connection with backoff; a COMMIT whose outcome was lost is found
+   * by re-reading the stored position. Anything else is Rejected.
+   */
+  private async withRetry(
+    worker: number,
+    ledger: SourceLedger,
+    position: SourcePosition,
+    body: (tx: DestinationTx, client: pg.PoolClient) => Promise<Omit<GroupResult, 'walLsn'>>,
+  ): Promise<GroupResult | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await this.acquire(worker);
+        const tx = new DestinationTx(
+          client,
+          (n) => this.hook(n, worker),
+          this.opts.synchronousCommit,
+        );
+        const result = await body(tx, client);
+        const walLsn = await tx.commit(
+          this.positionSql(ledger, position),
+          this.opts.synchronousCommit,
+        );
+        return { ...result, walLsn };
+      } catch (e) {
+        if (e instanceof CrashSignal || this.crashed) {
+          this.releaseClient(worker, true);
+          throw e instanceof CrashSignal ? e : new CrashSignal('engine crashed');
+        }
+        const inner = e instanceof Rejected ? e.original : e;
+        if (!isTransient(inner)) {
+          if (client) await client.query('ROLLBACK').catch(() => this.releaseClient(worker, true));
+          throw e instanceof Rejected ? e : new Rejected(e, undefined);
+        }
+        this.releaseClient(worker, true);
+        if (attempt + 1 >= this.opts.retry.attempts) {
+          throw new SourceStop(
+            unavailable(inner, `destination unavailable after ${attempt + 1} attempts`),
+          );
+        }
+        const wait = backoffMs(attempt, this.opts.retry);
+        this.opts.logger.warn(
+          {
+            worker,
+            source: ledger.label,
+            attempt: attempt + 1,
+            retryInMs: wait,
+            err: toError(inner),
+          },
+          'destination error, retrying the group',
+        );
+        await sleep(wait);
+        // The COMMIT may have gone through before the connection dropped.
+        const stored = await this.storedPosition(worker, ledger).catch(() => undefined);
+        if (stored && stored.commitLsn >= position.commitLsn) return undefined;
+      }
+    }
+  }
+
+  private async storedPosition(
+    worker: number,
+    ledger: SourceLedger,
+  ): Promise<SourcePosition | undefined> {
+    const client = await this.acquire(worker);
+    return loadSourcePosition(client, this.opts.metadataSchema, ledger.id.database, ledger.id.sid);
+  }
+
+  private positionSql(ledger: SourceLedger, position: SourcePosition): string {
+    const dropLanes = ledger.legacy !== undefined && position.commitLsn >= ledger.legacy.lastLsn;
+    return savePositionSql(
+      this.opts.metadataSchema,
+      ledger.id.database,
+      ledger.id.sid,
+      position,
+      dropLanes,
+    );
+  }
+
+  /** Targets seen for the first time get their statistics checked first (TableStatistics). */
+  private async firstLooks(client: pg.PoolClient, changes: RoutedChange[]): Promise<void> {
+    let last: Unit['target'] | undefined;
+    for (const c of changes) {
+      if (c.unit.target === last) continue;
+      last = c.unit.target;
+      await this.opts.statistics.firstLook(client, last);
+    }
+  }
+
+  private count(parts: QueuedPart[], changes: number): void {
+    this.stats.groups++;
+    this.stats.transactions += parts.filter((p) => p.final).length;
+    this.stats.changes += changes;
+  }
+
+  private async hook(name: StepName, worker: number): Promise<void> {
+    if (this.crashed) throw new CrashSignal(`engine crashed before ${name}`);
+    if (!this.opts.hook) return;
+    try {
+      await this.opts.hook(name, worker);
+    } catch (e) {
+      this.crash(e);
+      throw new CrashSignal(`test crash at ${name}`);
+    }
+  }
+
+  private async acquire(worker: number): Promise<pg.PoolClient> {
+    let c = this.clients[worker];
+    if (!c) {
+      c = await this.opts.pool.connect();
+      // Errors on an idle client would otherwise crash the process.
+      c.on('error', () => {});
+      this.clients[worker] = c;
+    }
+    return c;
+  }
+
+  private releaseClient(worker: number, destroy: boolean): void {
+    const c = this.clients[worker];
+    this.clients[worker] = undefined;
+    if (!c) return;
+    try {
+      c.release(destroy ? new Error('apply connection discarded') : undefined);
+    } catch {
+      // already released
+    }
+  }
+}
+
+function concat(parts: QueuedPart[]): RoutedChange[] {
+  if (parts.length === 1) return parts[0]!.changes;
+  const out: RoutedChange[] = [];
+  for (const p of parts) for (const c of p.changes) out.push(c);
+  return out;
+}
+
+function toGroup(changes: RoutedChange[]): GroupChange<Unit, RoutedChange>[] {
+  return changes.map((c) => ({ unit: c.unit, item: c.item! }));
+}
+
+function unavailable(e: unknown, what: string): ApplyError {
+  if (e instanceof ApplyError) return e;
+  return new ApplyError(
+    'destination_unavailable',
+    `${what}: ${toError(e).message}; check that the destination is up and reachable`,
+    { cause: e, sqlstate: sqlstateOf(e) },
+  );
+}
+
+function toApplyError(e: unknown): ApplyError {
+  return e instanceof ApplyError
+    ? e
+    : new ApplyError('invalid_input', toError(e).message, { cause: e });
+}
+
+/** The error a refused change stops its source with: table, key, LSN and the server's message. */
+function rejection(ledger: SourceLedger, e: Rejected): ApplyError {
+  if (e.original instanceof ApplyError) return e.original;
+  const original = e.original;
+  const task = e.task;
+  const sqlstate = sqlstateOf(original);
+  const suffix = `${toError(original).message}${sqlstate ? ` [SQLSTATE ${sqlstate}]` : ''}`;
+  const fix = 'fix the target table or the data; the source retries from this transaction';
+  if (!task) {
+    return new ApplyError(
+      'change_rejected',
+      `${ledger.label}: the destination rejected a transaction: ${suffix}; ${fix}`,
+      { sqlstate, source: ledger.label, cause: original },
+    );
+  }
+  const ref =
+    task.kind === 'truncate'
+      ? task.refs[0]!
+      : (task.ops[0]!.refs[task.ops[0]!.refs.length - 1] ?? undefined);
+  const op = task.kind === 'truncate' ? undefined : task.ops[0]!;
+  const key =
+    task.kind === 'truncate' || !op ? '(truncate)' : describeKey(task.shape, op.whereT ?? op.newT);
+  const lsn = ref ? formatLsn(ref.lsn) : undefined;
+  const table = task.unit.target.display;
+  const what = ref ? `${ref.operation} #${ref.index}` : 'a change';
+  return new ApplyError(
+    'change_rejected',
+    `${ledger.label}: ${table} rejected ${what} at ${lsn} (key ${key}): ${suffix}; ${fix}`,
+    { table, key, lsn, changeIndex: ref?.index, sqlstate, source: ledger.label, cause: original },
+  );
+}

@@ -1,0 +1,212 @@
+import type { RowChange, SourceRelation } from '../change.js';
+import { ApplyError, toError } from '../errors.js';
+import { formatLsn } from '../lsn.js';
+import type { TableMapping } from '../options.js';
+import type { PlanItem } from '../planner/plan-units.js';
+import { requireKey, resolveShape, type Shape } from '../planner/shape.js';
+import type { Operation, Stats } from '../stats.js';
+import type { TargetInfo } from '../target/target-meta.js';
+import type { SourceLedger } from './source-ledger.js';
+
+export interface TableWatermark {
+  /** Changes committed before this LSN are already in the initial copy: dropped. */
+  skipBefore?: bigint;
+  /** Changes committed before this LSN are applied idempotently and quietly. */
+  reconcileBefore?: bigint;
+}
+
+/** One (source, target table) pair: what statements are planned for. */
+export interface Unit {
+  key: string;
+  source: SourceLedger;
+  target: TargetInfo;
+  /** `schema\0table` of the target. */
+  targetKey: string;
+  shapes: WeakMap<SourceRelation, Shape>;
+}
+
+/** One change for one unit, as the engine holds it until it is applied. */
+export interface RoutedChange {
+  unit: Unit;
+  /** Commit LSN of its source transaction. */
+  lsn: bigint;
+  /** Index of the change within its source transaction. */
+  index: number;
+  operation: Operation;
+  /** Undefined when the change could not be planned (`error` says why). */
+  item: PlanItem<RoutedChange> | undefined;
+  error?: ApplyError;
+}
+
+interface RouteTargets {
+  version: number;
+  units: Unit[];
+  wm: TableWatermark | undefined;
+}
+
+export function mappingKey(database: string, schema: string, table: string): string {
+  return `${database}\u0000${schema}\u0000${table}`;
+}
+
+export function targetKey(t: { schema: string; table: string }): string {
+  return `${t.schema}\u0000${t.table}`;
+}
+
+/**
+ * Turns a source's changes into routed changes: which targets (units), the
+ * plan item each needs, watermarks of the initial copy. Owns the units and
+ * the watermarks; a change that cannot be planned carries its error, which
+ * stops its source when its transaction is reached.
+ */
+export class Router {
+  private readonly units = new Map<string, Unit>();
+  private readonly watermarks = new Map<string, TableWatermark>();
+  /** Targets without a sid column: the one source allowed to write them. */
+  private readonly targetSids = new Map<string, string>();
+  /** Per source, per relation object: its targets (units and watermark), valid for `version`. */
+  private readonly cache = new Map<SourceLedger, WeakMap<SourceRelation, RouteTargets>>();
+  private version = 0;
+
+  constructor(
+    private readonly mappings: Map<string, TableMapping[]>,
+    private readonly targets: Map<string, TargetInfo>,
+    private readonly stats: Stats,
+  ) {}
+
+  setWatermark(source: SourceLedger, table: { schema: string; table: string }, wm: TableWatermark) {
+    this.watermarks.set(`${source.key}\u0000${table.schema}\u0000${table.table}`, { ...wm });
+    this.version++;
+  }
+
+  /** Appends the routed form of `change` (index `index` of the transaction at `lsn`) to `out`. */
+  route(
+    src: SourceLedger,
+    lsn: bigint,
+    index: number,
+    time: string,
+    change: RowChange,
+    out: RoutedChange[],
+  ): void {
+    if (change.op === 'truncate') {
+      for (const relation of change.relations)
+        this.routeTo(src, lsn, index, time, change, relation, out);
+    } else {
+      this.routeTo(src, lsn, index, time, change, change.relation, out);
+    }
+  }
+
+  /** The units a relation's changes go to, cached per relation object (readers reuse it). */
+  private targetsOf(src: SourceLedger, relation: SourceRelation): RouteTargets {
+    let bySource = this.cache.get(src);
+    if (!bySource) {
+      bySource = new WeakMap();
+      this.cache.set(src, bySource);
+    }
+    const hit = bySource.get(relation);
+    if (hit && hit.version === this.version) return hit;
+    const maps = this.mappings.get(mappingKey(src.id.database, relation.schema, relation.table));
+    const wm = this.watermarks.get(`${src.key}\u0000${relation.schema}\u0000${relation.table}`);
+    // unit() may throw (a target without sid claimed by another source): nothing is cached then.
+    const entry: RouteTargets = {
+      version: this.version,
+      units: maps ? maps.map((m) => this.unit(src, m)) : [],
+      wm,
+    };
+    bySource.set(relation, entry);
+    return entry;
+  }
+
+  private routeTo(
+    src: SourceLedger,
+    lsn: bigint,
+    index: number,
+    time: string,
+    change: RowChange,
+    relation: SourceRelation,
+    out: RoutedChange[],
+  ): void {
+    const { units, wm } = this.targetsOf(src, relation);
+    for (const unit of units) {
+      if (wm?.skipBefore !== undefined && lsn < wm.skipBefore) {
+        this.stats.add(src.id.database, src.id.sid, unit.target.display, change.op, 'skipped');
+        continue;
+      }
+      const quiet = wm?.reconcileBefore !== undefined && lsn < wm.reconcileBefore;
+      const routed: RoutedChange = { unit, lsn, index, operation: change.op, item: undefined };
+      try {
+        routed.item = planItem(unit, change, relation, lsn, time, quiet, routed);
+      } catch (e) {
+        routed.error =
+          e instanceof ApplyError
+            ? new ApplyError(e.code, `${src.label}: ${e.message}`, {
+                table: unit.target.display,
+                lsn: formatLsn(lsn),
+                changeIndex: index,
+                source: src.label,
+                cause: e,
+              })
+            : new ApplyError('invalid_input', `${src.label}: ${toError(e).message}`, {
+                cause: e,
+              });
+      }
+      out.push(routed);
+    }
+  }
+
+  private unit(src: SourceLedger, m: TableMapping): Unit {
+    const tk = targetKey(m.target);
+    const k = `${src.key}\u0000${tk}`;
+    let u = this.units.get(k);
+    if (u) return u;
+    const target = this.targets.get(tk)!;
+    if (!target.sid) {
+      const other = this.targetSids.get(tk);
+      if (other !== undefined && other !== src.id.sid) {
+        throw new ApplyError(
+          'unmappable_change',
+          `${src.label}: target ${target.display} has no sid column but sid ${other} already writes into it; add a sid column to tell the sources apart`,
+          { table: target.display, source: src.label },
+        );
+      }
+      this.targetSids.set(tk, src.id.sid);
+    }
+    u = { key: k, source: src, target, targetKey: tk, shapes: new WeakMap() };
+    this.units.set(k, u);
+    return u;
+  }
+}
+
+function planItem(
+  unit: Unit,
+  change: RowChange,
+  relation: SourceRelation,
+  lsn: bigint,
+  time: string,
+  quiet: boolean,
+  ref: RoutedChange,
+): PlanItem<RoutedChange> {
+  if (change.op === 'truncate') return { op: 'truncate', tx: lsn, time, quiet, ref };
+  let shape: Shape | undefined = unit.shapes.get(relation);
+  if (!shape) {
+    shape = resolveShape(relation, unit.target);
+    unit.shapes.set(relation, shape);
+  }
+  if (change.op === 'insert') {
+    return { op: 'insert', shape, newT: change.new, whereT: undefined, tx: lsn, time, quiet, ref };
+  }
+  requireKey(shape, relation);
+  if (change.op === 'update') {
+    const whereT = shape.full
+      ? (change.old ?? change.new)
+      : (change.key ?? change.old ?? change.new);
+    return { op: 'update', shape, newT: change.new, whereT, tx: lsn, time, quiet, ref };
+  }
+  const whereT = change.key ?? change.old;
+  if (!whereT) {
+    throw new ApplyError(
+      'invalid_input',
+      `delete on ${relation.schema}.${relation.table} carries neither key nor old row`,
+    );
+  }
+  return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet, ref };
+}

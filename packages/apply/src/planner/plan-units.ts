@@ -1,0 +1,211 @@
+import { type ChangeTuple, UNCHANGED } from '../change.js';
+import type { Shape } from './shape.js';
+
+/**
+ * The statement planner's input: one change for one target, in source order.
+ * `ref` is opaque to the planner and comes back with each planned operation,
+ * so the caller can map outcomes to changes.
+ */
+export type PlanItem<R> =
+  | {
+      op: 'insert' | 'update' | 'delete';
+      shape: Shape;
+      /** New row (insert, update). */
+      newT?: ChangeTuple | undefined;
+      /** Values that locate the row: the old key, the old row (FULL), or the new row's key. */
+      whereT?: ChangeTuple | undefined;
+      /** Identifies the source transaction; history collapses changes of one transaction. */
+      tx: bigint;
+      time: string;
+      /** Reconcile window: idempotent and quiet. */
+      quiet: boolean;
+      ref: R;
+      /** `identity()` of `newT` / `whereT`, when the caller computed it already. */
+      newId?: string | undefined;
+      whereId?: string | undefined;
+    }
+  | { op: 'truncate'; tx: bigint; time: string; quiet: boolean; ref: R };
+
+export type RowItem<R> = Extract<PlanItem<R>, { op: 'insert' | 'update' | 'delete' }>;
+
+export interface PlannedOp<R> {
+  kind: 'insert' | 'update' | 'delete';
+  newT: ChangeTuple | undefined;
+  whereT: ChangeTuple | undefined;
+  keyChanged: boolean;
+  time: string;
+  quiet: boolean;
+  /** Every change folded into this operation (several when collapsed). */
+  refs: R[];
+  /** Cached `identity()` of `newT` / `whereT` (undefined: not computed yet). */
+  newId?: string | undefined;
+  whereId?: string | undefined;
+  /** Position of its first change in the group: the source order across tables. */
+  seq: number;
+  /** The level the group planner put it in (see group-plan.ts). */
+  level?: number | undefined;
+}
+
+/** `identity()` of an item's or an operation's new / where tuple, computed once. */
+export function newIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
+  if (o.newId === undefined) o.newId = identity(shape, o.newT);
+  return o.newId;
+}
+
+export function whereIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
+  if (o.whereId === undefined) o.whereId = identity(shape, o.whereT);
+  return o.whereId;
+}
+
+/** Row identity for ordering: the key values, or the whole row under FULL. */
+export function identity(shape: Shape, tuple: ChangeTuple | undefined): string {
+  if (!tuple) return '\u0000none';
+  const idx = shape.keyCols;
+  if (idx.length === 1) {
+    // One key column (the common case): the value itself, tagged so NULL and UNCHANGED stay apart.
+    const v = tuple[shape.cols[idx[0]!]!.src];
+    return v === UNCHANGED ? '\u0000U' : v === null || v === undefined ? '\u0000N' : `=${v}`;
+  }
+  const parts: (string | null)[] = new Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const v = tuple[shape.cols[idx[i]!]!.src];
+    parts[i] = v === UNCHANGED ? '\u0000U' : (v ?? null);
+  }
+  return JSON.stringify(parts);
+}
+
+export function hasUnchanged(shape: Shape, tuple: ChangeTuple | undefined): boolean {
+  if (!tuple) return false;
+  for (const c of shape.cols) if (tuple[c.src] === UNCHANGED) return true;
+  return false;
+}
+
+/** Later values win; an unchanged TOAST value keeps the earlier one. */
+export function overlay(earlier: ChangeTuple | undefined, later: ChangeTuple): ChangeTuple {
+  if (!earlier) return later;
+  const out = later.slice();
+  for (let i = 0; i < out.length; i++) if (out[i] === UNCHANGED) out[i] = earlier[i] ?? null;
+  return out;
+}
+
+/** One change as one operation (clone / append). */
+export function toOp<R>(item: RowItem<R>, seq: number): PlannedOp<R> {
+  const keyChanged =
+    item.op === 'update' && whereIdOf(item.shape, item) !== newIdOf(item.shape, item);
+  return {
+    kind: item.op,
+    newT: item.newT,
+    whereT: item.whereT,
+    keyChanged,
+    time: item.time,
+    quiet: item.quiet,
+    refs: [item.ref],
+    newId: item.newId,
+    whereId: item.whereId,
+    seq,
+  };
+}
+
+interface Chain<R> {
+  existing: boolean;
+  where: ChangeTuple | undefined;
+  final: ChangeTuple | 'deleted';
+  time: string;
+  quiet: boolean;
+  refs: R[];
+  seq: number;
+}
+
+/**
+ * History: each key's changes within one source transaction become one
+ * operation, since they share a commit time (several would make zero-length
+ * versions): insert + updates = one insert, updates = one update, a key
+ * change chain closes the first key and opens the last, inserted and deleted
+ * leaves nothing (`folded`). `items` are one target's changes in source
+ * order, with their position in the group.
+ */
+export function collapseHistory<R>(
+  items: { item: RowItem<R>; seq: number }[],
+  folded: R[],
+): PlannedOp<R>[] {
+  const ops: PlannedOp<R>[] = [];
+  let i = 0;
+  while (i < items.length) {
+    let j = i;
+    while (j < items.length && items[j]!.item.tx === items[i]!.item.tx) j++;
+    const shape = items[i]!.item.shape;
+    const chains: Chain<R>[] = [];
+    const live = new Map<string, Chain<R>>();
+    const gone = new Map<string, Chain<R>>();
+    const start = (item: RowItem<R>, seq: number, existing: boolean): Chain<R> => {
+      const c: Chain<R> = {
+        existing,
+        where: existing ? item.whereT : undefined,
+        final: item.op === 'delete' ? 'deleted' : item.newT!,
+        time: item.time,
+        quiet: item.quiet,
+        refs: [item.ref],
+        seq,
+      };
+      chains.push(c);
+      return c;
+    };
+    for (let n = i; n < j; n++) {
+      const { item, seq } = items[n]!;
+      if (item.op === 'insert') {
+        const k = newIdOf(shape, item);
+        const revived = gone.get(k);
+        if (revived) {
+          gone.delete(k);
+          revived.final = item.newT!;
+          revived.refs.push(item.ref);
+          live.set(k, revived);
+        } else live.set(k, start(item, seq, false));
+      } else if (item.op === 'update') {
+        const kw = whereIdOf(shape, item);
+        let c = live.get(kw);
+        if (c) {
+          live.delete(kw);
+          c.final = overlay(c.final === 'deleted' ? undefined : c.final, item.newT!);
+          c.refs.push(item.ref);
+        } else c = start(item, seq, true);
+        live.set(newIdOf(shape, item), c);
+      } else {
+        const kw = whereIdOf(shape, item);
+        let c = live.get(kw);
+        if (c) {
+          live.delete(kw);
+          c.final = 'deleted';
+          c.refs.push(item.ref);
+        } else c = start(item, seq, true);
+        gone.set(kw, c);
+      }
+    }
+    for (const c of chains) {
+      const base = { time: c.time, quiet: c.quiet, refs: c.refs, seq: c.seq };
+      if (!c.existing) {
+        if (c.final === 'deleted') folded.push(...c.refs);
+        else
+          ops.push({
+            kind: 'insert',
+            newT: c.final,
+            whereT: undefined,
+            keyChanged: false,
+            ...base,
+          });
+      } else if (c.final === 'deleted') {
+        ops.push({ kind: 'delete', newT: undefined, whereT: c.where, keyChanged: false, ...base });
+      } else {
+        ops.push({
+          kind: 'update',
+          newT: c.final,
+          whereT: c.where,
+          keyChanged: identity(shape, c.where) !== identity(shape, c.final),
+          ...base,
+        });
+      }
+    }
+    i = j;
+  }
+  return ops;
+}
