@@ -1,9 +1,9 @@
 import { UNCHANGED } from '@kuvasz/apply';
+import { displayName } from '@kuvasz/core';
 import { type RelationMessage, UNCHANGED_TOAST } from '@kuvasz/pgoutput';
 import type { TransactionPart } from '@kuvasz/replication';
 import { describe, expect, test } from 'vitest';
-import { formatQualifiedName, parseQualifiedName } from '../src/config/names.js';
-import { Backoff } from '../src/runtime/backoff.js';
+import { parseQualifiedName } from '../src/config/names.js';
 import { LagTracker } from '../src/runtime/lag-tracker.js';
 import { toSourceTransaction } from '../src/runtime/to-apply.js';
 import { formatBytes, renderBar } from '../src/ui/progress.js';
@@ -20,8 +20,13 @@ describe('qualified names in the config', () => {
   test.each(['a.b.c', '"unterminated', 'a..b', '.b', 'a"b'])('%s is refused', (text) => {
     expect(parseQualifiedName(text, 'public')).toBeUndefined();
   });
-  test('formatting quotes only where needed', () => {
-    expect(formatQualifiedName({ schema: 'public', table: 'My.Table' })).toBe('public."My.Table"');
+  test.each([
+    { schema: 'public', table: 'My.Table' },
+    { schema: 'Sales', table: 'Q1 "x"' },
+    { schema: 'app', table: 'user' },
+    { schema: 'billing', table: 'invoices' },
+  ])('names printed in messages read back as the same table: %j', (ref) => {
+    expect(parseQualifiedName(displayName(ref), 'other')).toEqual(ref);
   });
 });
 
@@ -104,17 +109,6 @@ test('lag is the age of the oldest transaction not yet durable', () => {
   for (let i = 0; i < 5000; i++) lag.pushed(BigInt(100 + i), pgNowUs(now));
   expect(lag.durable(100n + 4000n)).toBe(4001);
   expect(lag.durable(100n + 4999n)).toBe(999);
-});
-
-test('backoff grows, is capped, and resets', () => {
-  const b = new Backoff(100, 1000);
-  const waits = Array.from({ length: 8 }, () => b.next());
-  expect(waits[0]).toBeGreaterThanOrEqual(75);
-  expect(waits[0]).toBeLessThanOrEqual(125);
-  expect(Math.max(...waits)).toBeLessThanOrEqual(1250);
-  expect(waits[7]).toBeGreaterThanOrEqual(750);
-  b.reset();
-  expect(b.next()).toBeLessThanOrEqual(125);
 });
 
 test('progress bars', () => {

@@ -7,7 +7,7 @@
  *     node examples/sync-once.mjs    (bundle first, see the README)
  */
 import { CopySync } from '@kuvasz/copy-sync';
-import { formatLsn, parseLsn } from '@kuvasz/pgoutput';
+import { displayName, formatLsn, parseLsn } from '@kuvasz/core';
 import pg from 'pg';
 
 const sourceUrl = process.env.SOURCE_URL ?? 'postgres://postgres@localhost/source';
@@ -44,7 +44,7 @@ try {
   });
   for (const r of results) {
     console.log(
-      `${r.table.schema}.${r.table.table}: ${r.rows} rows, skip changes before ${formatLsn(r.skipBefore)}`,
+      `${displayName(r.table)}: ${r.rows} rows, skip changes before ${formatLsn(r.skipBefore)}`,
     );
   }
 } finally {

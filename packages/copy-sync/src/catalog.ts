@@ -1,5 +1,5 @@
+import type { TableRef } from '@kuvasz/core';
 import type pg from 'pg';
-import type { TableRef } from './types.js';
 
 /** One column as the catalog describes it. */
 export interface ColumnInfo {

@@ -1,10 +1,10 @@
+import { displayName, type Logger, noopLogger, tableKey } from '@kuvasz/core';
 import type pg from 'pg';
 import { DEFAULT_CHUNK_PAGES } from './chunk-plan.js';
 import { CopyError, CopySyncError, SyncFailedError } from './errors.js';
-import { type Logger, noopLogger } from './logger.js';
 import { MetadataStore } from './metadata-store.js';
 import { ReaderPool } from './reader-pool.js';
-import { displayName, ident, refKey } from './sql.js';
+import { ident } from './sql.js';
 import type { TableRunContext } from './table-context.js';
 import { syncTable } from './table-sync.js';
 import type {
@@ -271,7 +271,7 @@ export class CopySync {
 }
 
 function pairKey(source: TableRef, target: TableRef): string {
-  return `${refKey(source)}->${refKey(target)}`;
+  return `${tableKey(source)}\u0000${tableKey(target)}`;
 }
 
 function aborted(reason: unknown): CopySyncError {
@@ -338,7 +338,7 @@ function validateSync(o: SyncSourceOptions): void {
       seen.add(name);
     }
     if (ok(t?.target)) {
-      const name = refKey(t.target);
+      const name = tableKey(t.target);
       if (targets.has(name))
         issues.push(
           `tables[${i}]: target table ${displayName(t.target)} is listed twice for one source`,

@@ -31,9 +31,9 @@ export type CopySide = 'source' | 'destination';
  */
 export class CopyError extends CopySyncError {
   override name = 'CopyError';
-  /** The source table, `schema.table`. */
+  /** The source table, `schema.table` (`displayName`: parts quoted where SQL needs it). */
   readonly table: string;
-  /** The target table, `schema.table`. */
+  /** The target table, `schema.table` (`displayName`). */
   readonly target: string;
   /** Rows this run committed before the failure (into the target, or into its staging table when the target already held rows). */
   readonly rowsCopied: number;
@@ -76,19 +76,4 @@ export class SyncFailedError extends CopySyncError {
     this.failures = failures;
     this.results = results;
   }
-}
-
-/** The SQLSTATE of a server error, when `e` is one. */
-export function sqlstateOf(e: unknown): string | undefined {
-  if (typeof e === 'object' && e !== null && 'code' in e) {
-    const code = (e as { code: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
-}
-
-/** The message of anything thrown, without assuming it is an Error. */
-export function messageOf(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
 }

@@ -1,3 +1,4 @@
+export { type Logger, noopLogger } from '@kuvasz/core';
 export { CopySync } from './copy-sync.js';
 export {
   CopyError,
@@ -6,7 +7,6 @@ export {
   type CopySyncErrorCode,
   SyncFailedError,
 } from './errors.js';
-export { type Logger, noopLogger } from './logger.js';
 export type {
   AcquiredSnapshot,
   CopySyncOptions,

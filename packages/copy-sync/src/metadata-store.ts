@@ -1,8 +1,8 @@
-import { formatLsn, parseLsn } from '@kuvasz/pgoutput';
+import { formatLsn, messageOf, parseLsn, sqlstateOf, type TableRef } from '@kuvasz/core';
 import type pg from 'pg';
-import { CopySyncError, messageOf, sqlstateOf } from './errors.js';
+import { CopySyncError } from './errors.js';
 import { ident, literal } from './sql.js';
-import type { SourceId, TableRef, TableState, TargetType } from './types.js';
+import type { SourceId, TableState, TargetType } from './types.js';
 
 /** The key of one table of one source in the metadata tables. */
 export interface StateKey extends SourceId {

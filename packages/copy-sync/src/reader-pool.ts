@@ -1,8 +1,7 @@
 import net from 'node:net';
+import { type Logger, messageOf, redactPasswords } from '@kuvasz/core';
 import pg from 'pg';
-import { CopySyncError, messageOf } from './errors.js';
-import type { Logger } from './logger.js';
-import { redactConnectionString } from './redact.js';
+import { CopySyncError } from './errors.js';
 import { literal } from './sql.js';
 
 /** One source connection inside a REPEATABLE READ transaction on the imported snapshot. */
@@ -93,7 +92,7 @@ export class ReaderPool {
       await Promise.all(clients.map((c) => c.end().catch(() => {})));
       throw new CopySyncError(
         'snapshot_import_failed',
-        `cannot import snapshot ${opts.snapshotName} on the source ${redactConnectionString(opts.connectionString)}: ${messageOf(e)}; the connection that exported it must stay open and idle until onSnapshotImported fires`,
+        `cannot import snapshot ${opts.snapshotName} on the source ${redactPasswords(opts.connectionString)}: ${messageOf(e)}; the connection that exported it must stay open and idle until onSnapshotImported fires`,
         { cause: e },
       );
     }

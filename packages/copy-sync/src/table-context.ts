@@ -1,11 +1,10 @@
+import { displayName, type Logger, messageOf, sqlstateOf } from '@kuvasz/core';
 import type pg from 'pg';
 import type { RelationInfo } from './catalog.js';
 import type { ColumnMapping } from './column-mapping.js';
-import { CopyError, type CopySide, CopySyncError, messageOf, sqlstateOf } from './errors.js';
-import type { Logger } from './logger.js';
+import { CopyError, type CopySide, CopySyncError } from './errors.js';
 import type { MetadataStore, StateKey } from './metadata-store.js';
 import type { ReaderPool } from './reader-pool.js';
-import { displayName } from './sql.js';
 import type { ProgressEvent, SourceConnection, TableSpec } from './types.js';
 
 /** What one table's sync needs from the run around it. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { displayName, qualifiedName } from '@kuvasz/core';
 import type pg from 'pg';
 import { describeRelation, type RelationInfo, relationPages } from './catalog.js';
 import { chunkCount } from './chunk-plan.js';
@@ -6,7 +7,7 @@ import { copyColumns, HISTORY_COLUMNS, mapColumns, SID_COLUMN } from './column-m
 import { CopyError } from './errors.js';
 import { createStagingSql, deleteSourceRowsSql } from './merge-sql.js';
 import type { StateKey, StoredTable } from './metadata-store.js';
-import { displayName, ident, literal, qualified } from './sql.js';
+import { ident, literal } from './sql.js';
 import { type TablePlan, type TableRunContext, tableError } from './table-context.js';
 import type { TableSpec } from './types.js';
 
@@ -151,7 +152,7 @@ export async function planTable(
   const fresh = async (): Promise<TablePlan> => {
     const sidValue = mapping.hasSid ? source.sid : undefined;
     const check = await dest.query<{ has: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM ${qualified(spec.target)}${sidValue === undefined ? '' : ` WHERE ${ident(SID_COLUMN)} = ${literal(sidValue)}`}) AS has`,
+      `SELECT EXISTS (SELECT 1 FROM ${qualifiedName(spec.target)}${sidValue === undefined ? '' : ` WHERE ${ident(SID_COLUMN)} = ${literal(sidValue)}`}) AS has`,
     );
     const mode = check.rows[0]?.has ? 'staging' : 'direct';
     if (mode === 'staging')
@@ -162,7 +163,7 @@ export async function planTable(
     if (staging) {
       await dest.query(`DROP TABLE IF EXISTS ${staging}`);
       const cols = copyColumns(mapping, source.sid, false).targetColumns;
-      await dest.query(createStagingSql(staging, qualified(spec.target), cols, 'unlogged'));
+      await dest.query(createStagingSql(staging, qualifiedName(spec.target), cols, 'unlogged'));
     }
     await ctx.store.begin(dest, key, {
       type: spec.type,
@@ -267,7 +268,7 @@ export async function planTable(
   return inTx(async () => {
     if (stored.mode === 'direct' && done.size > 0) {
       await dest.query(
-        deleteSourceRowsSql(qualified(spec.target), mapping.hasSid ? source.sid : undefined),
+        deleteSourceRowsSql(qualifiedName(spec.target), mapping.hasSid ? source.sid : undefined),
       );
     }
     if (staging) await dest.query(`DROP TABLE IF EXISTS ${staging}`);

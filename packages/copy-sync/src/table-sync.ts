@@ -1,3 +1,4 @@
+import { displayName, qualifiedName } from '@kuvasz/core';
 import type pg from 'pg';
 import { chunkPredicate } from './chunk-plan.js';
 import { copyColumns } from './column-mapping.js';
@@ -15,7 +16,6 @@ import {
 import type { StoredTable } from './metadata-store.js';
 import { ProgressReporter } from './progress.js';
 import type { Reader } from './reader-pool.js';
-import { displayName, qualified } from './sql.js';
 import { abortedError, type TablePlan, type TableRunContext, tableError } from './table-context.js';
 import { historyKey, planTable } from './table-plan.js';
 import type { TableSyncResult } from './types.js';
@@ -140,7 +140,7 @@ async function copyChunk(
   const dest = await connectDest(ctx);
   const withHistory = plan.mode === 'direct' && ctx.spec.type === 'history';
   const { targetColumns, selectList } = copyColumns(plan.mapping, ctx.source.sid, withHistory);
-  const target = qualified(ctx.spec.target);
+  const target = qualifiedName(ctx.spec.target);
   const loadInto = plan.upsert ? TEMP_STAGING : (plan.staging ?? target);
   const where = chunkPredicate(chunk, plan.chunksTotal, plan.chunkPages);
   let counted = { bytes: 0, rows: 0 };
@@ -158,7 +158,7 @@ async function copyChunk(
     const { rows, bytes } = await pipeCopy({
       source: reader.client,
       dest,
-      outSql: copyOutSql(selectList, qualified(ctx.spec.source), where),
+      outSql: copyOutSql(selectList, qualifiedName(ctx.spec.source), where),
       inSql: copyInSql(loadInto, targetColumns),
       onData: (b, r) => {
         counted = { bytes: counted.bytes + b, rows: counted.rows + r };
@@ -211,7 +211,7 @@ async function finalize(
   rowsCopied: number,
 ): Promise<StoredTable> {
   const dest = await connectDest(ctx);
-  const target = qualified(ctx.spec.target);
+  const target = qualifiedName(ctx.spec.target);
   const sid = plan.mapping.hasSid ? ctx.source.sid : undefined;
   try {
     await dest.query('BEGIN');

@@ -1,11 +1,7 @@
+import type { Logger, TableRef } from '@kuvasz/core';
 import type pg from 'pg';
-import type { Logger } from './logger.js';
 
-/** A table named by schema and name (never quoted here: quoting is ours). */
-export interface TableRef {
-  schema: string;
-  table: string;
-}
+export type { TableRef };
 
 export type TargetType = 'clone' | 'append' | 'history';
 
@@ -49,7 +45,7 @@ export interface AcquiredSnapshot extends SnapshotInfo {
 }
 
 export interface ProgressEvent {
-  /** The source table, `schema.table`. */
+  /** The source table, `schema.table` (`displayName`: parts quoted where SQL needs it). */
   table: string;
   /** Rows copied so far by this run (counted from the COPY stream while it flows). */
   rows: number;

@@ -71,7 +71,7 @@ describe('failures', () => {
       const e = err as SyncFailedError;
       expect(e.results.map((r) => [r.table.table, r.rows])).toEqual([['good', 100]]);
       const by = new Map(e.failures.map((f) => [`${f.table}->${f.target}`, f]));
-      expect(by.get('public.notnull->public.notnull')).toMatchObject({
+      expect(by.get('public."notnull"->public."notnull"')).toMatchObject({
         side: 'destination',
         sqlstate: '23502',
       });
@@ -97,7 +97,7 @@ describe('failures', () => {
       );
       // The NOT NULL target held a row already: its rows went to staging (100) and the merge failed.
       expect(e.failures.map((f) => [f instanceof CopyError, f.table, f.rowsCopied])).toEqual(
-        e.failures.map((f) => [true, f.table, f.table === 'public.notnull' ? 100 : 0]),
+        e.failures.map((f) => [true, f.table, f.table === 'public."notnull"' ? 100 : 0]),
       );
       expect(e.message).not.toContain('reader-pw-123');
       // Targets untouched.

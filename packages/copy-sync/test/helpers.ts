@@ -1,4 +1,4 @@
-import { parseLsn } from '@kuvasz/pgoutput';
+import { parseLsn } from '@kuvasz/core';
 import type { PgCluster } from '@kuvasz/testkit';
 import pg from 'pg';
 

@@ -101,7 +101,7 @@ describe.each(testedVersions())('initial sync on PostgreSQL %i', (version) => {
         ),
       );
       // The Order table spans several ctid ranges.
-      const orderEvents = events.filter((e) => e.table === 'Src.Schema.Order');
+      const orderEvents = events.filter((e) => e.table === '"Src.Schema"."Order"');
       const last = orderEvents.at(-1);
       expect(last?.done).toBe(true);
       expect(last?.chunksTotal).toBeGreaterThan(1);

@@ -1,6 +1,6 @@
+import { messageOf, redactPasswords, sqlstateOf } from '@kuvasz/core';
 import pg from 'pg';
-import { ConnectionError, messageOf, ReplicationError, sqlstateOf } from './errors.js';
-import { redactUrl } from './redact.js';
+import { ConnectionError, ReplicationError } from './errors.js';
 
 /** Where a function runs its SQL: a connection string (it opens and closes a client) or an open client. */
 export type SqlTarget = string | pg.ClientBase;
@@ -34,11 +34,11 @@ export function connectionError(
   e: unknown,
   what = 'cannot connect to',
 ): ConnectionError {
-  const url = redactUrl(connectionString);
+  const url = redactPasswords(connectionString);
   const code =
     sqlstateOf(e) ?? (typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : '');
   const hint = typeof code === 'string' ? HINTS[code] : undefined;
-  const detail = redactUrl(messageOf(e));
+  const detail = redactPasswords(messageOf(e));
   return new ConnectionError(url, `${what} ${url}: ${detail}${hint ? ` (${hint})` : ''}`, {
     cause: e,
     sqlstate: sqlstateOf(e),
@@ -91,7 +91,7 @@ export async function withClient<T>(
 
 /** A description of the target for messages: the redacted URL, or where an open client points. */
 export function describeSqlTarget(target: SqlTarget): string {
-  if (typeof target === 'string') return redactUrl(target);
+  if (typeof target === 'string') return redactPasswords(target);
   const c = target as unknown as { host?: string; port?: number; database?: string };
   return `postgres://${c.host ?? '?'}:${c.port ?? '?'}/${c.database ?? '?'}`;
 }
@@ -108,10 +108,14 @@ export async function query<R extends pg.QueryResultRow = Record<string, unknown
     return res.rows;
   } catch (e) {
     if (e instanceof ReplicationError) throw e;
-    throw new ReplicationError('query_failed', `${doing} failed: ${redactUrl(messageOf(e))}`, {
-      cause: e,
-      sqlstate: sqlstateOf(e),
-    });
+    throw new ReplicationError(
+      'query_failed',
+      `${doing} failed: ${redactPasswords(messageOf(e))}`,
+      {
+        cause: e,
+        sqlstate: sqlstateOf(e),
+      },
+    );
   }
 }
 

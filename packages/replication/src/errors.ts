@@ -1,7 +1,8 @@
 /**
  * Every error this package throws across its boundary is a `ReplicationError`
  * (or a subclass) with a stable `code`. Messages name the object and the fix,
- * and never contain a password: URLs go through `redactUrl` first.
+ * and never contain a password: URLs go through `redactPasswords` of
+ * `@kuvasz/core` first.
  */
 
 export type ReplicationErrorCode =
@@ -186,19 +187,4 @@ export class StreamError extends ReplicationError {
     super(code, message, options);
     this.slot = slot;
   }
-}
-
-/** The SQLSTATE of a `pg` error, if the value is one. */
-export function sqlstateOf(e: unknown): string | undefined {
-  if (typeof e === 'object' && e !== null && 'code' in e) {
-    const code = (e as { code: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
-}
-
-/** The message of any thrown value. */
-export function messageOf(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
 }

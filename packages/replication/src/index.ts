@@ -1,3 +1,4 @@
+export { type Logger, noopLogger, redactPasswords as redactUrl } from '@kuvasz/core';
 export type { ConnectOptions, SqlTarget } from './connection.js';
 export {
   ConnectionError,
@@ -13,7 +14,6 @@ export {
   StreamError,
   type StreamErrorCode,
 } from './errors.js';
-export { type Logger, noopLogger } from './logger.js';
 export { isValidSlotName, kuvaszObjectName, MAX_OBJECT_NAME_BYTES } from './naming.js';
 export {
   assertPreflight,
@@ -32,7 +32,6 @@ export {
   syncPublication,
   type TableAlias,
 } from './publication.js';
-export { redactUrl } from './redact.js';
 export {
   assertSlotUsable,
   dropSlot,

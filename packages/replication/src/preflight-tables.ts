@@ -1,11 +1,10 @@
+import { displayName, noopLogger, qualifiedName } from '@kuvasz/core';
 import pg from 'pg';
 import { query } from './connection.js';
 import { type PreflightProblem, ReplicationError } from './errors.js';
-import { noopLogger } from './logger.js';
 import type { RoleInfo } from './preflight.js';
 import type { PublicationTable } from './publication.js';
 import { resolvePublicationTables } from './publication-plan.js';
-import { displayTable } from './sql.js';
 import type { TableRef } from './types.js';
 
 export interface TableCheckInput {
@@ -113,13 +112,13 @@ export async function checkTables(client: pg.ClientBase, input: TableCheckInput)
   let tablesOk = true;
   configured.forEach((row, i) => {
     const spec = tables[i];
-    const name = displayTable(row);
+    const name = displayName(row);
     if (row.oid === null) {
       if (spec?.partitionsRegex !== undefined && spec.partitionsRegex !== '') return;
       tablesOk = false;
       const hint =
         row.similar_schema !== null && row.similar_table !== null
-          ? ` (did you mean ${displayTable({ schema: row.similar_schema, table: row.similar_table })}? names are case-sensitive)`
+          ? ` (did you mean ${displayName({ schema: row.similar_schema, table: row.similar_table })}? names are case-sensitive)`
           : '';
       problems.push({
         code: 'table_missing',
@@ -135,7 +134,7 @@ export async function checkTables(client: pg.ClientBase, input: TableCheckInput)
         code: 'table_not_publishable',
         message: kind
           ? `configured table ${name} is ${kind}; only tables can be published: configure its underlying table instead`
-          : `configured table ${name} is ${row.persistence === 'u' ? 'UNLOGGED' : 'TEMPORARY'}, so its changes are not in the WAL; ALTER TABLE ${name} SET LOGGED, or remove it from the configuration`,
+          : `configured table ${name} is ${row.persistence === 'u' ? 'UNLOGGED' : 'TEMPORARY'}, so its changes are not in the WAL; ALTER TABLE ${qualifiedName(row)} SET LOGGED, or remove it from the configuration`,
         context: { schema: row.schema, table: row.table, relkind: row.relkind },
       });
       return;
@@ -143,7 +142,7 @@ export async function checkTables(client: pg.ClientBase, input: TableCheckInput)
     if (!row.readable) {
       problems.push({
         code: 'table_not_readable',
-        message: `role ${roleIdent} cannot read ${name}, which the initial copy needs; GRANT USAGE ON SCHEMA ${pg.escapeIdentifier(row.schema)} TO ${roleIdent}; GRANT SELECT ON ${name} TO ${roleIdent}`,
+        message: `role ${roleIdent} cannot read ${name}, which the initial copy needs; GRANT USAGE ON SCHEMA ${pg.escapeIdentifier(row.schema)} TO ${roleIdent}; GRANT SELECT ON ${qualifiedName(row)} TO ${roleIdent}`,
         context: { schema: row.schema, table: row.table, role: role.name },
       });
     }
@@ -186,19 +185,19 @@ export async function checkTables(client: pg.ClientBase, input: TableCheckInput)
     'reading the tables to publish',
   );
   for (const m of members) {
-    const name = displayTable(m);
+    const name = displayName(m);
     if (!m.published && !m.owned && !role.superuser) {
       const owner = pg.escapeIdentifier(m.owner);
       problems.push({
         code: 'table_not_owned',
-        message: `table ${name} is owned by ${owner}, and only its owner (or a superuser) can add it to publication ${pubIdent}; as ${owner} run ALTER PUBLICATION ${pubIdent} ADD TABLE ${name} (creating the publication first if needed), or run the streamer as ${owner}`,
+        message: `table ${name} is owned by ${owner}, and only its owner (or a superuser) can add it to publication ${pubIdent}; as ${owner} run ALTER PUBLICATION ${pubIdent} ADD TABLE ${qualifiedName(m)} (creating the publication first if needed), or run the streamer as ${owner}`,
         context: { schema: m.schema, table: m.table, owner: m.owner, role: role.name },
       });
     }
     const leaves = m.relkind === 'p' ? await partitionLeaves(client, m.oid) : [m];
     const lacking = leaves.filter((l) => !hasReplicaIdentity(l));
     if (lacking.length > 0) {
-      const names = lacking.map(displayTable).join(', ');
+      const names = lacking.map(displayName).join(', ');
       const subject =
         m.relkind === 'p' ? `partitions ${names} of ${name} have` : `table ${name} has`;
       warnings.push({
@@ -207,7 +206,7 @@ export async function checkTables(client: pg.ClientBase, input: TableCheckInput)
         context: {
           schema: m.schema,
           table: m.table,
-          tables: lacking.map((l) => `${l.schema}.${l.table}`),
+          tables: lacking.map(displayName),
         },
       });
     }

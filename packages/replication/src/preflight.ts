@@ -1,3 +1,4 @@
+import { type Logger, noopLogger, redactPasswords } from '@kuvasz/core';
 import pg from 'pg';
 import {
   type ConnectOptions,
@@ -7,11 +8,9 @@ import {
   serverVersionNum,
 } from './connection.js';
 import { PreflightError, type PreflightProblem } from './errors.js';
-import { type Logger, noopLogger } from './logger.js';
 import { isValidSlotName } from './naming.js';
 import { checkTables } from './preflight-tables.js';
 import type { PublicationTable } from './publication.js';
-import { redactUrl } from './redact.js';
 import { ReplicationConnection } from './replication-connection.js';
 import { getSlot, slotLostMessage } from './slot-health.js';
 import { replicationLiteral } from './sql.js';
@@ -63,7 +62,7 @@ export function checkServerVersion(
  * a refused login throws `ConnectionError` instead.
  */
 export async function preflight(options: PreflightOptions): Promise<PreflightReport> {
-  const url = redactUrl(options.connectionString);
+  const url = redactPasswords(options.connectionString);
   const log = (options.logger ?? noopLogger).child({ source: url });
   const client = await openClient(options.connectionString, options);
   const problems: PreflightProblem[] = [];

@@ -1,9 +1,8 @@
+import { displayName, type Logger, qualifiedName, sameTable, tableKey } from '@kuvasz/core';
 import pg from 'pg';
 import { query } from './connection.js';
 import { PublicationError, ReplicationError } from './errors.js';
-import type { Logger } from './logger.js';
 import type { PublicationTable, TableAlias } from './publication.js';
-import { displayTable, sameTable, tableKey } from './sql.js';
 import type { TableRef } from './types.js';
 
 export interface PlannedMember {
@@ -58,7 +57,7 @@ export async function resolvePublicationTables(
     } catch (e) {
       throw new ReplicationError(
         'invalid_argument',
-        `partitions_regex ${JSON.stringify(t.partitionsRegex)} of table ${displayTable(t)} is not a valid regular expression: ${(e as Error).message}`,
+        `partitions_regex ${JSON.stringify(t.partitionsRegex)} of table ${displayName(t)} is not a valid regular expression: ${(e as Error).message}`,
         { cause: e },
       );
     }
@@ -90,9 +89,9 @@ export async function resolvePublicationTables(
       if (!sameTable(existing.target, target)) {
         log.warn(
           {
-            table: displayTable(row),
-            kept: displayTable(existing.target),
-            ignored: displayTable(target),
+            table: displayName(row),
+            kept: displayName(existing.target),
+            ignored: displayName(target),
           },
           'a published table matches two configured tables; its changes go to the first',
         );
@@ -111,13 +110,13 @@ export async function resolvePublicationTables(
     if (kind) {
       throw new PublicationError(
         publication,
-        `${where}: ${displayTable(row)} is ${kind}; only tables can be published: configure its underlying table instead`,
+        `${where}: ${displayName(row)} is ${kind}; only tables can be published: configure its underlying table instead`,
       );
     }
     if (row.persistence !== 'p') {
       throw new PublicationError(
         publication,
-        `${where}: ${displayTable(row)} is ${row.persistence === 'u' ? 'UNLOGGED' : 'TEMPORARY'}, and such tables are not replicated; make it a permanent table (ALTER TABLE ${displayTable(row)} SET LOGGED) or remove it from the configuration`,
+        `${where}: ${displayName(row)} is ${row.persistence === 'u' ? 'UNLOGGED' : 'TEMPORARY'}, and such tables are not replicated; make it a permanent table (ALTER TABLE ${qualifiedName(row)} SET LOGGED) or remove it from the configuration`,
       );
     }
   };
@@ -145,12 +144,12 @@ export async function resolvePublicationTables(
          JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE t.isleaf`,
       [row.oid],
-      `reading the partitions of ${displayTable(row)}`,
+      `reading the partitions of ${displayName(row)}`,
     );
     for (const leaf of leaves) {
       if (leaf.relkind !== 'r' || leaf.persistence !== 'p') {
         log.warn(
-          { table: displayTable(leaf), parent: displayTable(target) },
+          { table: displayName(leaf), parent: displayName(target) },
           'partition is not a permanent ordinary table and cannot be published; its changes are not replicated',
         );
         continue;
@@ -199,14 +198,14 @@ async function missingTable(
     'looking for a similarly named table',
   );
   const hint = similar[0]
-    ? ` (did you mean ${displayTable(similar[0])}? names are case-sensitive)`
+    ? ` (did you mean ${displayName(similar[0])}? names are case-sensitive)`
     : '';
   const regexPart = re
     ? ` and no table of schema ${pg.escapeIdentifier(t.schema)} matches ${re}`
     : '';
   return new PublicationError(
     publication,
-    `${where}: table ${displayTable(t)} does not exist${regexPart}${hint}; create it or remove it from the configuration`,
+    `${where}: table ${displayName(t)} does not exist${regexPart}${hint}; create it or remove it from the configuration`,
     { code: 'table_missing' },
   );
 }

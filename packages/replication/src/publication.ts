@@ -1,3 +1,13 @@
+import {
+  displayName,
+  type Logger,
+  messageOf,
+  noopLogger,
+  qualifiedName,
+  redactPasswords,
+  sqlstateOf,
+  tableKey,
+} from '@kuvasz/core';
 import pg from 'pg';
 import {
   describeSqlTarget,
@@ -7,12 +17,9 @@ import {
   serverVersionNum,
   withClient,
 } from './connection.js';
-import { messageOf, PublicationError, ReplicationError, sqlstateOf } from './errors.js';
-import { type Logger, noopLogger } from './logger.js';
+import { PublicationError, ReplicationError } from './errors.js';
 import { assertValidPublicationName } from './naming.js';
 import { resolvePublicationTables } from './publication-plan.js';
-import { redactUrl } from './redact.js';
-import { displayTable, qualifiedName, tableKey } from './sql.js';
 import type { TableRef } from './types.js';
 
 /** A configured source table, optionally with the Go original's `partitions_regex`. */
@@ -114,7 +121,7 @@ export async function syncPublication(
       if (e instanceof ReplicationError) throw e;
       throw new PublicationError(
         publication,
-        `${where}: cannot sync publication ${pg.escapeIdentifier(publication)}: ${redactUrl(messageOf(e))}`,
+        `${where}: cannot sync publication ${pg.escapeIdentifier(publication)}: ${redactPasswords(messageOf(e))}`,
         { cause: e, sqlstate: sqlstateOf(e) },
       );
     }
@@ -243,8 +250,8 @@ async function syncInTransaction(
   if (toAdd.length > 0 || removed.length > 0) {
     log.info(
       {
-        added: toAdd.map((m) => displayTable(m.ref)),
-        removed: removed.map(displayTable),
+        added: toAdd.map((m) => displayName(m.ref)),
+        removed: removed.map(displayName),
       },
       'publication tables changed',
     );
@@ -273,10 +280,14 @@ async function ddl(client: pg.ClientBase, text: string, publication: string): Pr
       state === '42501'
         ? ' (only the owner of the publication and of each table, or a superuser, may do this: run the streamer as the tables owner, or run the statement once as the owner)'
         : '';
-    throw new PublicationError(publication, `${text} failed: ${redactUrl(messageOf(e))}${fix}`, {
-      cause: e,
-      sqlstate: state,
-    });
+    throw new PublicationError(
+      publication,
+      `${text} failed: ${redactPasswords(messageOf(e))}${fix}`,
+      {
+        cause: e,
+        sqlstate: state,
+      },
+    );
   }
 }
 

@@ -1,9 +1,8 @@
-import { parseLsn } from '@kuvasz/pgoutput';
+import { messageOf, parseLsn, redactPasswords, sqlstateOf } from '@kuvasz/core';
 import type pg from 'pg';
 import { type ConnectOptions, majorVersion, openClient } from './connection.js';
 import { CopyBothQuery, type CopyBothStream } from './copy-both.js';
-import { messageOf, ReplicationError, SlotError, sqlstateOf } from './errors.js';
-import { redactUrl } from './redact.js';
+import { ReplicationError, SlotError } from './errors.js';
 import { replicationLiteral } from './sql.js';
 
 export type { CopyBothStream } from './copy-both.js';
@@ -30,7 +29,7 @@ export class ReplicationConnection {
     readonly client: pg.Client,
     connectionString: string,
   ) {
-    this.url = redactUrl(connectionString);
+    this.url = redactPasswords(connectionString);
     client.on('error', (err) => this.markEnded(err));
     client.on('end', () => this.markEnded(undefined));
   }
@@ -72,7 +71,7 @@ export class ReplicationConnection {
     } catch (e) {
       throw new ReplicationError(
         'query_failed',
-        `${this.url}: ${doing} failed: ${redactUrl(messageOf(e))}`,
+        `${this.url}: ${doing} failed: ${redactPasswords(messageOf(e))}`,
         { cause: e, sqlstate: sqlstateOf(e) },
       );
     }
@@ -156,7 +155,7 @@ export class ReplicationConnection {
 
 function slotCreateError(slot: string, url: string, e: unknown): SlotError {
   const state = sqlstateOf(e);
-  const msg = redactUrl(messageOf(e));
+  const msg = redactPasswords(messageOf(e));
   const quoted = replicationLiteral(slot);
   switch (state) {
     case '42710':

@@ -1,4 +1,11 @@
-import { parseLsn } from '@kuvasz/pgoutput';
+import {
+  type Logger,
+  messageOf,
+  noopLogger,
+  parseLsn,
+  redactPasswords,
+  sqlstateOf,
+} from '@kuvasz/core';
 import {
   describeSqlTarget,
   majorVersion,
@@ -7,9 +14,7 @@ import {
   serverVersionNum,
   withClient,
 } from './connection.js';
-import { messageOf, SlotError, SlotInUseError, SlotLostError, sqlstateOf } from './errors.js';
-import { type Logger, noopLogger } from './logger.js';
-import { redactUrl } from './redact.js';
+import { SlotError, SlotInUseError, SlotLostError } from './errors.js';
 import { replicationLiteral } from './sql.js';
 
 export type WalStatus = 'reserved' | 'extended' | 'unreserved' | 'lost';
@@ -210,7 +215,7 @@ export async function dropSlot(
         if (state === '55006' && options.terminateActive && Date.now() < deadline) continue;
         throw new SlotError(
           slot,
-          `${where}: cannot drop replication slot "${slot}": ${redactUrl(messageOf(e))}`,
+          `${where}: cannot drop replication slot "${slot}": ${redactPasswords(messageOf(e))}`,
           {
             cause: e,
             sqlstate: state,

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { formatLsn } from '@kuvasz/pgoutput';
+import { formatLsn, type Logger, noopLogger, redactPasswords } from '@kuvasz/core';
 import type { ConnectOptions } from './connection.js';
 import { SlotError } from './errors.js';
-import { type Logger, noopLogger } from './logger.js';
 import { assertValidSlotName } from './naming.js';
-import { redactUrl } from './redact.js';
 import { ReplicationConnection } from './replication-connection.js';
 import { assertSlotUsable, getSlot, type SlotHealth, slotHealth } from './slot-health.js';
 
@@ -175,7 +173,7 @@ export type PreparedSlot =
  * `SlotInUseError` (retry later).
  */
 export async function prepareSlot(options: CreateSlotOptions): Promise<PreparedSlot> {
-  const where = redactUrl(options.connectionString);
+  const where = redactPasswords(options.connectionString);
   const existing = await getSlot(options.connectionString, options.slot);
   if (existing) {
     assertSlotUsable(existing, where);

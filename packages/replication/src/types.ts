@@ -1,10 +1,7 @@
+import type { TableRef } from '@kuvasz/core';
 import type { LogicalMessage, RelationMessage, Tuple } from '@kuvasz/pgoutput';
 
-/** A table as spelled in the catalog (case-sensitive, never quoted by the caller). */
-export interface TableRef {
-  schema: string;
-  table: string;
-}
+export type { TableRef };
 
 export interface InsertChange {
   kind: 'insert';

@@ -147,8 +147,8 @@ describe.each(testedVersions())('syncPublication on PostgreSQL %i', (version) =>
     );
     expect(err).toBeInstanceOf(PublicationError);
     expect((err as PublicationError).code).toBe('table_missing');
-    expect((err as PublicationError).message).toContain('"public"."customers" does not exist');
-    expect((err as PublicationError).message).toContain('did you mean "public"."Customers"');
+    expect((err as PublicationError).message).toContain('table public.customers does not exist');
+    expect((err as PublicationError).message).toContain('did you mean public."Customers"');
     expect((err as PublicationError).message).not.toContain(cluster.password);
     const rows = await cluster.sql('SELECT 1 FROM pg_publication WHERE pubname = $1', [pub], db);
     expect(rows).toHaveLength(0);

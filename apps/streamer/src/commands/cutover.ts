@@ -1,11 +1,11 @@
 import { describeTable } from '@kuvasz/apply';
-import { formatLsn, parseLsn } from '@kuvasz/pgoutput';
+import { displayName, formatLsn, parseLsn } from '@kuvasz/core';
 import { kuvaszObjectName } from '@kuvasz/replication';
 import pg from 'pg';
 import type { CliArgs } from '../cli/args.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { loadContext } from './context.js';
-import { fmtName, targetsOf, withPg } from './targets.js';
+import { targetsOf, withPg } from './targets.js';
 
 const OPEN_END = '9999-01-01 00:00:00+00';
 
@@ -125,7 +125,7 @@ export async function cutoverCommand(
       const match = use.type === 'append' ? destCount >= sourceCount : destCount === sourceCount;
       if (!match) allMatch = false;
       rows.push([
-        fmtName(use.target),
+        displayName(use.target),
         sourceCount.toString(),
         destCount.toString(),
         match ? 'yes' : 'NO',

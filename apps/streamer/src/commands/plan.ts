@@ -1,9 +1,10 @@
 import { describeTable, planTargetDdl } from '@kuvasz/apply';
+import { displayName } from '@kuvasz/core';
 import type { CliArgs } from '../cli/args.js';
 import type { Config } from '../config/load.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { loadContext } from './context.js';
-import { fmtName, targetsOf, withPg } from './targets.js';
+import { targetsOf, withPg } from './targets.js';
 
 /**
  * `plan`: CREATE TABLE statements for the targets that do not exist yet,
@@ -32,7 +33,7 @@ export async function planDestination(
       const existing = await describeTable(dest, use.target);
       if (existing) {
         statements.push(
-          `-- ${fmtName(use.target)} exists; not changed (kuvasz-streamer validate checks it)\n`,
+          `-- ${displayName(use.target)} exists; not changed (kuvasz-streamer validate checks it)\n`,
         );
         continue;
       }
@@ -44,14 +45,14 @@ export async function planDestination(
       if (!source) {
         throw new StreamerError(
           'runtime',
-          `source table ${fmtName(feed.source)} does not exist in ${feed.database} (sid ${feed.sid}); fix the configuration or create it`,
+          `source table ${displayName(feed.source)} does not exist in ${feed.database} (sid ${feed.sid}); fix the configuration or create it`,
           { exitCode: EXIT.failed },
         );
       }
       const ddl = planTargetDdl(source, { target: use.target, type: use.type, hasSid: true });
       ddls.push(ddl);
       statements.push(
-        `-- ${use.type} table for ${feed.database}.${fmtName(feed.source)} (${use.feeds.length} source${use.feeds.length > 1 ? 's' : ''})\n${ddl}`,
+        `-- ${use.type} table for ${feed.database}.${displayName(feed.source)} (${use.feeds.length} source${use.feeds.length > 1 ? 's' : ''})\n${ddl}`,
       );
     }
     out.write(`${statements.join('\n')}`);

@@ -1,10 +1,10 @@
 import { TargetError } from '@kuvasz/apply';
+import { Backoff, sleep } from '@kuvasz/core';
 import type { CliArgs } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { type HttpServer, startHttpServer } from '../observability/http-server.js';
 import { createMetrics } from '../observability/metrics.js';
-import { Backoff, sleep } from '../runtime/backoff.js';
 import { Streamer } from '../runtime/streamer.js';
 import { configFile, loadContext } from './context.js';
 
@@ -25,7 +25,7 @@ export async function runCommand(
   let streamer: Streamer | undefined;
 
   const start = async (): Promise<Streamer | undefined> => {
-    const backoff = new Backoff(1000, 30_000);
+    const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
     for (;;) {
       const s = new Streamer(cfg, log, metrics, tty);
       try {

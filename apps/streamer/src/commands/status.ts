@@ -1,5 +1,6 @@
 import { CopySync } from '@kuvasz/copy-sync';
-import { kuvaszObjectName, redactUrl } from '@kuvasz/replication';
+import { displayName, redactPasswords, sameTable } from '@kuvasz/core';
+import { kuvaszObjectName } from '@kuvasz/replication';
 import type { CliArgs } from '../cli/args.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { bigintReplacer } from '../observability/http-server.js';
@@ -50,7 +51,7 @@ export async function statusCommand(
       (err: unknown) => {
         throw new StreamerError(
           'runtime',
-          `cannot read the status from the destination ${redactUrl(cfg.destination.url)}: ${redactor.redact((err as Error).message)}`,
+          `cannot read the status from the destination ${redactPasswords(cfg.destination.url)}: ${redactor.redact((err as Error).message)}`,
           { cause: err },
         );
       },
@@ -79,7 +80,7 @@ export async function statusCommand(
       report.sources.push({
         database: s.database,
         sid: s.sid,
-        url: redactUrl(s.url),
+        url: redactPasswords(s.url),
         slot,
         state: st?.state ?? 'never started',
         slotStatus,
@@ -93,10 +94,8 @@ export async function statusCommand(
           : null,
         updatedAt: st?.updated_at.toISOString() ?? null,
         tables: s.tables.map((t) => {
-          const target = `${t.target.schema}.${t.target.table}`;
-          const state = sync.find(
-            (x) => x.table.schema === t.source.schema && x.table.table === t.source.table,
-          );
+          const target = displayName(t.target);
+          const state = sync.find((x) => sameTable(x.table, t.source));
           const applied: Record<string, number> = {};
           for (const e of stats) {
             if (e.database !== s.database || e.sid !== s.sid || e.table !== target) continue;
@@ -104,7 +103,7 @@ export async function statusCommand(
             applied[k] = (applied[k] ?? 0) + e.count;
           }
           return {
-            source: `${t.source.schema}.${t.source.table}`,
+            source: displayName(t.source),
             target,
             syncStatus: state?.status ?? 'not synced',
             rowsSynced: state?.rows ?? 0,

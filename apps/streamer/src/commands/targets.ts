@@ -1,14 +1,13 @@
-import { redactUrl } from '@kuvasz/replication';
+import { redactPasswords, type TableRef, tableKey } from '@kuvasz/core';
 import pg from 'pg';
 import type { Config, TargetType } from '../config/load.js';
-import type { QualifiedName } from '../config/names.js';
 import { StreamerError } from '../errors.js';
 
 export interface TargetUse {
-  target: QualifiedName;
+  target: TableRef;
   type: TargetType;
   /** Every (database, sid) that writes into it, with the source table. */
-  feeds: { database: string; sid: string; url: string; source: QualifiedName }[];
+  feeds: { database: string; sid: string; url: string; source: TableRef }[];
 }
 
 /** The distinct target tables of a configuration and what feeds each. */
@@ -16,7 +15,7 @@ export function targetsOf(cfg: Config): TargetUse[] {
   const byKey = new Map<string, TargetUse>();
   for (const s of cfg.sources) {
     for (const t of s.tables) {
-      const k = `${t.target.schema}\u0000${t.target.table}`;
+      const k = tableKey(t.target);
       let use = byKey.get(k);
       if (!use) {
         use = { target: t.target, type: t.type, feeds: [] };
@@ -45,7 +44,7 @@ export async function withPg<T>(
     await client.end().catch(() => undefined);
     throw new StreamerError(
       'runtime',
-      `cannot connect to ${what} ${redactUrl(url)}: ${(err as Error).message}`,
+      `cannot connect to ${what} ${redactPasswords(url)}: ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -54,9 +53,4 @@ export async function withPg<T>(
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-export function fmtName(n: QualifiedName): string {
-  const q = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replaceAll('"', '""')}"`);
-  return `${q(n.schema)}.${q(n.table)}`;
 }

@@ -1,4 +1,5 @@
-import { dropPublication, dropSlot, kuvaszObjectName, redactUrl } from '@kuvasz/replication';
+import { redactPasswords } from '@kuvasz/core';
+import { dropPublication, dropSlot, kuvaszObjectName } from '@kuvasz/replication';
 import type { CliArgs } from '../cli/args.js';
 import { EXIT } from '../errors.js';
 import { loadContext } from './context.js';
@@ -13,7 +14,7 @@ export async function teardownCommand(
     out.write('would drop (run again with --yes to do it):\n');
     for (const s of cfg.sources) {
       const name = kuvaszObjectName(s.database, s.sid);
-      out.write(`  ${redactUrl(s.url)}: replication slot ${name}, publication ${name}\n`);
+      out.write(`  ${redactPasswords(s.url)}: replication slot ${name}, publication ${name}\n`);
     }
     return EXIT.failed;
   }
@@ -24,11 +25,11 @@ export async function teardownCommand(
       const slot = await dropSlot(s.url, name, { terminateActive: true });
       const pub = await dropPublication(s.url, name);
       out.write(
-        `${redactUrl(s.url)}: slot ${name} ${slot ? 'dropped' : 'absent'}, publication ${name} ${pub ? 'dropped' : 'absent'}\n`,
+        `${redactPasswords(s.url)}: slot ${name} ${slot ? 'dropped' : 'absent'}, publication ${name} ${pub ? 'dropped' : 'absent'}\n`,
       );
     } catch (err: unknown) {
       failed++;
-      out.write(`${redactUrl(s.url)}: ${redactor.redact((err as Error).message)}\n`);
+      out.write(`${redactPasswords(s.url)}: ${redactor.redact((err as Error).message)}\n`);
     }
   }
   return failed === 0 ? EXIT.ok : EXIT.failed;

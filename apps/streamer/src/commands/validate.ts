@@ -1,10 +1,11 @@
 import { describeTable, type TableDescription, validateTarget } from '@kuvasz/apply';
-import { kuvaszObjectName, preflight, redactUrl } from '@kuvasz/replication';
+import { displayName, redactPasswords, tableKey } from '@kuvasz/core';
+import { kuvaszObjectName, preflight } from '@kuvasz/replication';
 import type { CliArgs } from '../cli/args.js';
 import type { Config } from '../config/load.js';
 import { EXIT } from '../errors.js';
 import { loadContext } from './context.js';
-import { fmtName, targetsOf, withPg } from './targets.js';
+import { targetsOf, withPg } from './targets.js';
 
 interface Section {
   title: string;
@@ -19,7 +20,7 @@ async function checkSources(
   const sections = await Promise.all(
     cfg.sources.map(async (s): Promise<Section> => {
       const section: Section = {
-        title: `source ${s.database} (sid ${s.sid}) ${redactUrl(s.url)}`,
+        title: `source ${s.database} (sid ${s.sid}) ${redactPasswords(s.url)}`,
         problems: [],
         warnings: [],
       };
@@ -36,11 +37,7 @@ async function checkSources(
         await withPg(s.url, 'the source', async (c) => {
           for (const t of s.tables) {
             const d = await describeTable(c, t.source);
-            if (d)
-              sourceTables.set(
-                `${s.database}\u0000${s.sid}\u0000${t.source.schema}\u0000${t.source.table}`,
-                d,
-              );
+            if (d) sourceTables.set(`${s.database}\u0000${s.sid}\u0000${tableKey(t.source)}`, d);
           }
         });
       } catch (err: unknown) {
@@ -57,7 +54,7 @@ async function checkTargets(
   sourceTables: Map<string, TableDescription>,
 ): Promise<Section> {
   const section: Section = {
-    title: `destination ${redactUrl(cfg.destination.url)}`,
+    title: `destination ${redactPasswords(cfg.destination.url)}`,
     problems: [],
     warnings: [],
   };
@@ -67,9 +64,7 @@ async function checkTargets(
         const desc = await describeTable(dest, use.target);
         const feed = use.feeds[0];
         const source = feed
-          ? sourceTables.get(
-              `${feed.database}\u0000${feed.sid}\u0000${feed.source.schema}\u0000${feed.source.table}`,
-            )
+          ? sourceTables.get(`${feed.database}\u0000${feed.sid}\u0000${tableKey(feed.source)}`)
           : undefined;
         section.problems.push(
           ...validateTarget(desc, {
@@ -85,7 +80,7 @@ async function checkTargets(
             const tc = targetCols.get(sc.name);
             if (tc && tc.type !== sc.type) {
               section.warnings.push(
-                `${fmtName(use.target)}.${sc.name} is ${tc.type} but the source column is ${sc.type}: values are cast on the way (a failing cast stops the source)`,
+                `${displayName(use.target)}.${sc.name} is ${tc.type} but the source column is ${sc.type}: values are cast on the way (a failing cast stops the source)`,
               );
             }
           }

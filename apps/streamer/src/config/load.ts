@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { displayName, type TableRef, tableKey } from '@kuvasz/core';
 import { kuvaszObjectName } from '@kuvasz/replication';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { expandEnv } from './env.js';
-import { parseQualifiedName, type QualifiedName } from './names.js';
+import { parseQualifiedName } from './names.js';
 import { type ConfigFile, configFileSchema } from './schema.js';
 import { passwordsIn } from './secrets.js';
 
@@ -13,8 +14,8 @@ export type TargetType = 'clone' | 'append' | 'history';
 export interface TableConfig {
   /** The key as written in the file. */
   key: string;
-  source: QualifiedName;
-  target: QualifiedName;
+  source: TableRef;
+  target: TableRef;
   type: TargetType;
   partitionsRegex: RegExp | undefined;
 }
@@ -211,12 +212,12 @@ function normalize(
     }
     const targets = new Map<string, string>();
     for (const t of tables) {
-      const k = `${t.target.schema}\u0000${t.target.table}`;
+      const k = tableKey(t.target);
       const other = targets.get(k);
       if (other !== undefined) {
         issues.push({
           path: ['databases', di, 'tables', t.key],
-          message: `target ${t.target.schema}.${t.target.table} is also the target of ${other}; each source table needs its own target`,
+          message: `target ${displayName(t.target)} is also the target of ${other}; each source table needs its own target`,
         });
       }
       targets.set(k, t.key);

@@ -1,7 +1,4 @@
-export interface QualifiedName {
-  schema: string;
-  table: string;
-}
+import type { TableRef } from '@kuvasz/core';
 
 /**
  * Parses `table`, `schema.table`, or double-quoted parts (`"My.Table"`,
@@ -9,7 +6,7 @@ export interface QualifiedName {
  * keep their case: config keys name tables as they are spelled in the
  * catalog. Returns undefined for a malformed name.
  */
-export function parseQualifiedName(text: string, defaultSchema: string): QualifiedName | undefined {
+export function parseQualifiedName(text: string, defaultSchema: string): TableRef | undefined {
   const parts: string[] = [];
   let i = 0;
   while (i <= text.length) {
@@ -46,9 +43,4 @@ export function parseQualifiedName(text: string, defaultSchema: string): Qualifi
   if (parts.length === 1) return { schema: defaultSchema, table: parts[0] as string };
   if (parts.length === 2) return { schema: parts[0] as string, table: parts[1] as string };
   return undefined;
-}
-
-export function formatQualifiedName(n: QualifiedName): string {
-  const q = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replaceAll('"', '""')}"`);
-  return `${q(n.schema)}.${q(n.table)}`;
 }

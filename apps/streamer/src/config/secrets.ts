@@ -1,3 +1,5 @@
+import { redactPasswords } from '@kuvasz/core';
+
 /**
  * Passwords found in connection strings: URLs (`postgres://u:pw@h/db`) and
  * key/value conninfo (`password=pw`). The logger and the error printer
@@ -22,7 +24,7 @@ export function passwordsIn(connectionString: string): string[] {
   return [...new Set(found.filter((p) => p.length > 0))];
 }
 
-/** Replaces every known secret, and any URL password, with `***`. */
+/** Replaces every known secret, and any password in a URL or conninfo (`redactPasswords`), with `***`. */
 export class Redactor {
   private readonly secrets: string[];
 
@@ -38,8 +40,7 @@ export class Redactor {
   }
 
   redact(text: string): string {
-    let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@\s/]*)(@)/gi, '$1***$3');
-    out = out.replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
+    let out = redactPasswords(text);
     for (const s of this.secrets) out = out.split(s).join('***');
     return out;
   }

@@ -1,4 +1,4 @@
-import { formatLsn } from '@kuvasz/pgoutput';
+import { formatLsn } from '@kuvasz/core';
 import { slotHealth } from '@kuvasz/replication';
 import pg from 'pg';
 import type { SourceHealth } from './status-store.js';

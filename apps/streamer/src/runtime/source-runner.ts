@@ -1,5 +1,6 @@
 import type { ApplyEngine, SourceId } from '@kuvasz/apply';
 import type { CopySync, TableSpec } from '@kuvasz/copy-sync';
+import { Backoff, displayName, sleep, tableKey } from '@kuvasz/core';
 import {
   assertPreflight,
   assertSlotUsable,
@@ -19,7 +20,6 @@ import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SyncProgress } from '../ui/progress.js';
-import { Backoff, sleep } from './backoff.js';
 import { LagTracker } from './lag-tracker.js';
 import { toSourceTransaction } from './to-apply.js';
 
@@ -128,7 +128,7 @@ export class SourceRunner {
 
   /** Runs until `signal` aborts; never throws. */
   async run(signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(1000, 60_000);
+    const backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
     while (!signal.aborted) {
       const started = Date.now();
       try {
@@ -183,7 +183,11 @@ export class SourceRunner {
     );
     if (pub.created || pub.added.length > 0 || pub.removed.length > 0) {
       this.log.info(
-        { created: pub.created, added: pub.added.map(fmt), removed: pub.removed.map(fmt) },
+        {
+          created: pub.created,
+          added: pub.added.map(displayName),
+          removed: pub.removed.map(displayName),
+        },
         'publication synced',
       );
     }
@@ -214,11 +218,13 @@ export class SourceRunner {
       } else {
         await step('slot', async () => assertSlotUsable(existing, this.describe()));
         const state = await step('sync', () => copySync.state(this.id));
-        const done = new Set(state.filter((s) => s.status === 'done').map((s) => key(s.table)));
-        const todo = specs.filter((s) => !done.has(key(s.source)));
+        const done = new Set(
+          state.filter((s) => s.status === 'done').map((s) => tableKey(s.table)),
+        );
+        const todo = specs.filter((s) => !done.has(tableKey(s.source)));
         if (todo.length > 0) {
           this.log.info(
-            { tables: todo.map((t) => fmt(t.source)) },
+            { tables: todo.map((t) => displayName(t.source)) },
             'copying tables added to the configuration (stream paused)',
           );
           await this.copy(todo, signal, undefined);
@@ -361,12 +367,4 @@ export class SourceRunner {
   private describe(): string {
     return `source ${this.cfg.database} (sid ${this.cfg.sid})`;
   }
-}
-
-function key(t: { schema: string; table: string }): string {
-  return `${t.schema}\u0000${t.table}`;
-}
-
-function fmt(t: { schema: string; table: string }): string {
-  return `${t.schema}.${t.table}`;
 }

@@ -6,9 +6,10 @@ import {
   TargetError,
 } from '@kuvasz/apply';
 import { CopySync } from '@kuvasz/copy-sync';
+import { displayName, tableKey } from '@kuvasz/core';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { fmtName, targetsOf } from '../commands/targets.js';
+import { targetsOf } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SyncProgress } from '../ui/progress.js';
@@ -36,7 +37,7 @@ export function tableMappings(cfg: Config): TableMapping[] {
   const out: TableMapping[] = [];
   for (const s of cfg.sources) {
     for (const t of s.tables) {
-      const k = `${s.database}\u0000${t.source.schema}\u0000${t.source.table}`;
+      const k = `${s.database}\u0000${tableKey(t.source)}`;
       if (seen.has(k)) continue;
       seen.add(k);
       out.push({ source: { database: s.database, ...t.source }, target: t.target, type: t.type });
@@ -131,7 +132,7 @@ export class Streamer {
       const desc = await describeTable(this.pool, use.target);
       if (desc && !desc.columns.some((c) => c.name === 'sid')) {
         problems.push(
-          `target ${fmtName(use.target)} receives rows from several sources (sid ${use.feeds.map((f) => f.sid).join(', ')}) but has no sid column; add one (ALTER TABLE ${fmtName(use.target)} ADD COLUMN sid text NOT NULL) and include it in the primary key`,
+          `target ${displayName(use.target)} receives rows from several sources (sid ${use.feeds.map((f) => f.sid).join(', ')}) but has no sid column; add one (ALTER TABLE ${displayName(use.target)} ADD COLUMN sid text NOT NULL) and include it in the primary key`,
         );
       }
     }

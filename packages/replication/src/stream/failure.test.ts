@@ -7,7 +7,7 @@ import {
   SlotLostError,
   StreamError,
 } from '../errors.js';
-import { backoffDelay, classifyFailure } from './failure.js';
+import { classifyFailure } from './failure.js';
 import { SpillIoError } from './spill-log.js';
 
 const ctx = { slot: 's', publication: 'p', url: 'postgres://u:***@h/d' };
@@ -81,18 +81,5 @@ describe('classifyFailure', () => {
     const spill = classifyFailure(new SpillIoError('disk full'), ctx);
     expect(spill.fatal).toBe(false);
     expect((spill.error as StreamError).code).toBe('spill_error');
-  });
-});
-
-describe('backoffDelay', () => {
-  test('doubles from the initial delay up to the cap, with jitter', () => {
-    for (let i = 0; i < 50; i++) {
-      expect(backoffDelay(1, 500, 30_000)).toBeGreaterThanOrEqual(400);
-      expect(backoffDelay(1, 500, 30_000)).toBeLessThanOrEqual(600);
-      expect(backoffDelay(3, 500, 30_000)).toBeGreaterThanOrEqual(1600);
-      expect(backoffDelay(3, 500, 30_000)).toBeLessThanOrEqual(2400);
-      expect(backoffDelay(40, 500, 30_000)).toBeLessThanOrEqual(36_000);
-      expect(backoffDelay(40, 500, 30_000)).toBeGreaterThanOrEqual(24_000);
-    }
   });
 });

@@ -1,15 +1,13 @@
+import { messageOf, redactPasswords, sqlstateOf } from '@kuvasz/core';
 import { PgoutputError } from '@kuvasz/pgoutput';
 import {
   ConnectionError,
-  messageOf,
   ReplicationError,
   SlotError,
   SlotInUseError,
   SlotLostError,
   StreamError,
-  sqlstateOf,
 } from '../errors.js';
-import { redactUrl } from '../redact.js';
 import { slotLostMessage } from '../slot-health.js';
 import { SpillIoError } from './spill-log.js';
 
@@ -63,7 +61,7 @@ export function classifyFailure(
     return { fatal: e.sqlstate !== undefined && FATAL_LOGIN.has(e.sqlstate), error: e };
   }
   const state = e instanceof ReplicationError ? e.sqlstate : sqlstateOf(e);
-  const msg = redactUrl(messageOf(e));
+  const msg = redactPasswords(messageOf(e));
   switch (state) {
     case '42704':
       if (/publication/i.test(msg)) {
@@ -145,10 +143,4 @@ export function classifyFailure(
             sqlstate: state,
           }),
   };
-}
-
-/** Capped exponential backoff with ±20% jitter: attempt 1 waits about `initialMs`. */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
 }

@@ -1,8 +1,6 @@
+import { type Logger, messageOf, redactPasswords } from '@kuvasz/core';
 import type pg from 'pg';
 import { openClient } from '../connection.js';
-import { messageOf } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { redactUrl } from '../redact.js';
 
 /**
  * Writes a non-transactional logical message into the source database every
@@ -42,7 +40,7 @@ export class Heartbeat {
       ]);
     } catch (e) {
       this.log.warn(
-        { err: redactUrl(messageOf(e)) },
+        { err: redactPasswords(messageOf(e)) },
         'heartbeat failed; retrying at the next beat',
       );
       const c = this.client;

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import type { Logger } from '@kuvasz/core';
 import type { CreatedSlot } from '../slots.js';
 import type { TableRef } from '../types.js';
 import type { PartLimits } from './part-builder.js';
@@ -38,7 +38,7 @@ export interface ReplicationStreamOptions {
   part?: Partial<PartLimits>;
   /** Parts received ahead of the consumer before the socket is paused (default 2). */
   maxQueuedParts?: number;
-  /** Reconnect backoff (default 500 ms doubling to 30 s, attempts unlimited). */
+  /** Reconnect backoff: waits of 500 ms doubling to 30 s by default, each between half and all of that (`backoffMs` of `@kuvasz/core`); attempts unlimited. */
   reconnect?: { initialMs?: number; maxMs?: number; maxAttempts?: number };
   /** Report changes of a relation under another name (PostgreSQL 12 partitions, partitions_regex); see `relationMapper`. */
   mapRelation?: (relation: TableRef) => TableRef | undefined;

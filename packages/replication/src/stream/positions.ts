@@ -1,4 +1,5 @@
-import { encodeStandbyStatusUpdate, formatLsn } from '@kuvasz/pgoutput';
+import { formatLsn } from '@kuvasz/core';
+import { encodeStandbyStatusUpdate } from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import { formatLsn } from '@kuvasz/pgoutput';
+import { formatLsn } from '@kuvasz/core';
 import pg from 'pg';
 import { StreamError } from '../errors.js';
 import { replicationLiteral } from '../sql.js';

@@ -1,5 +1,12 @@
 import {
+  backoffMs,
   formatLsn,
+  type Logger,
+  noopLogger,
+  redactPasswords,
+  sleep,
+} from '@kuvasz/core';
+import {
   PgoutputDecoder,
   parseReplicationFrame,
   RelationCache,
@@ -7,14 +14,12 @@ import {
   xlogDataStart,
 } from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
-import { type Logger, noopLogger } from '../logger.js';
 import { assertValidPublicationName, assertValidSlotName } from '../naming.js';
-import { redactUrl } from '../redact.js';
 import { ReplicationConnection } from '../replication-connection.js';
 import { type CreatedSlot, takeCreatedSlotConnection } from '../slots.js';
 import type { TransactionPart } from '../types.js';
 import { DeliveryQueue } from './delivery-queue.js';
-import { backoffDelay, classifyFailure } from './failure.js';
+import { classifyFailure } from './failure.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ReplicationStreamOptions } from './options.js';
 import { DEFAULT_PART_LIMITS, type PartLimits, RelationMapping } from './part-builder.js';
@@ -75,7 +80,8 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
   private failure: Error | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  /** Aborted by `close()`: ends a reconnect backoff early. */
+  private readonly stopBackoff = new AbortController();
   private readonly timers: StatusTimers;
   private nextBusy = false;
   private readonly startedPromise: Promise<void>;
@@ -95,7 +101,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     this.o = options;
     this.slot = options.slot;
     this.publication = options.publication;
-    this.url = redactUrl(options.connectionString);
+    this.url = redactPasswords(options.connectionString);
     this.log = (options.logger ?? noopLogger).child({ slot: options.slot });
     this.limits = { ...DEFAULT_PART_LIMITS, ...options.part };
     this.queue = new DeliveryQueue(
@@ -246,10 +252,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
   private async doClose(): Promise<void> {
     this.closed = true;
     this.queue.wake();
-    if (this.sleeper) {
-      clearTimeout(this.sleeper.timer);
-      this.sleeper.resolve();
-    }
+    this.stopBackoff.abort();
     this.timers.stop();
     await this.heartbeat?.stop();
     const s = this.session;
@@ -321,12 +324,12 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
           break;
         }
         this.dropPending();
-        const delayMs = backoffDelay(attempt, initialMs, maxMs);
+        const delayMs = backoffMs(attempt - 1, { initialMs, maxMs });
         this.log.warn(
           { err: c.error.message, attempt, delayMs, resumeAt: formatLsn(this.pos.flushed) },
           'replication connection lost; reconnecting',
         );
-        await this.sleep(delayMs);
+        await sleep(delayMs, this.stopBackoff.signal);
         this.reconnects++;
       }
     }
@@ -493,16 +496,6 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
     this.queue.clear();
     this.assembler?.dispose();
     this.assembler = undefined;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.sleeper = undefined;
-        resolve();
-      }, ms);
-      this.sleeper = { timer, resolve };
-    });
   }
 }
 

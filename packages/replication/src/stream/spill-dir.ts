@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { messageOf } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { type Logger, messageOf } from '@kuvasz/core';
 import { SpillIoError } from './spill-log.js';
 
 const PREFIX = 'kuvasz-spill-';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { messageOf } from '../errors.js';
+import { messageOf } from '@kuvasz/core';
 
 const read = promisify(fs.read);
 

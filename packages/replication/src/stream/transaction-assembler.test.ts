@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { noopLogger } from '@kuvasz/core';
 import {
   type PgoutputMessage,
   RelationCache,
@@ -9,7 +10,6 @@ import {
 } from '@kuvasz/pgoutput';
 import { afterEach, describe, expect, test } from 'vitest';
 import { StreamError } from '../errors.js';
-import { noopLogger } from '../logger.js';
 import type { TransactionPart } from '../types.js';
 import { RelationMapping } from './part-builder.js';
 import { SpillDir } from './spill-dir.js';

@@ -1,12 +1,11 @@
-import {
-  formatLsn,
-  type PgoutputMessage,
-  type PgoutputProtoVersion,
-  type RelationCache,
-  type RelationMessage,
+import { formatLsn, type Logger } from '@kuvasz/core';
+import type {
+  PgoutputMessage,
+  PgoutputProtoVersion,
+  RelationCache,
+  RelationMessage,
 } from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import type { TransactionPart } from '../types.js';
 import {
   type DmlMessage,

@@ -1,6 +1,7 @@
 /**
- * The structural subset of pino's logger this package uses. Pass a pino
- * logger (or anything shaped like it); the default drops everything.
+ * The structural subset of pino's logger the kuvasz packages use: pass a pino
+ * logger, or anything shaped like it. Object first, then a constant message;
+ * bigints are logged as strings (pino cannot serialize them).
  */
 export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
@@ -12,6 +13,7 @@ export interface Logger {
 
 const noop = (): void => {};
 
+/** The default logger of every package: discards everything. */
 export const noopLogger: Logger = {
   child: () => noopLogger,
   debug: noop,

@@ -1,0 +1,13 @@
+export { Backoff, type BackoffOptions, backoffMs, sleep } from './backoff.js';
+export { messageOf, sqlstateOf } from './error-info.js';
+export { displayIdent, quoteIdent, quoteLiteral } from './identifiers.js';
+export { type Logger, noopLogger } from './logger.js';
+export { formatLsn, LsnError, parseLsn } from './lsn.js';
+export { redactPasswords } from './redact.js';
+export {
+  displayName,
+  qualifiedName,
+  sameTable,
+  type TableRef,
+  tableKey,
+} from './table-ref.js';
