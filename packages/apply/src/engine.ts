@@ -1,3 +1,10 @@
+import {
+  displayName,
+  ensureMetadataSchema,
+  formatLsn,
+  type Logger,
+  noopLogger,
+} from '@kuvasz/core';
 import type pg from 'pg';
 import type { SourceId, SourceTransaction } from './change.js';
 import { ApplyError, TargetError, toError } from './errors.js';
@@ -20,8 +27,6 @@ import {
   targetKey,
 } from './intake/router.js';
 import { type QueuedPart, SourceLedger, sourceKey, sourceLabel } from './intake/source-ledger.js';
-import { type Logger, noopLogger } from './logger.js';
-import { formatLsn } from './lsn.js';
 import {
   type LanePositions,
   loadLanePositions,
@@ -31,13 +36,13 @@ import {
   type SourcePosition,
   sourceKeyOf,
 } from './metadata/position-store.js';
-import { ensureMetadata } from './metadata/schema.js';
+
 import type { ApplyEngineOptions, ResolvedOptions, TableMapping } from './options.js';
 import { resolveOptions } from './options.js';
 import { COPY_MIN_ROWS } from './planner/program.js';
 import { type OperationResult, type StatEntry, Stats } from './stats.js';
 import { linkTargets, loadForeignKeys } from './target/foreign-keys.js';
-import { displayName, validateTarget } from './target/target-ddl.js';
+import { validateTarget } from './target/target-ddl.js';
 import { loadTargetInfo, type TargetInfo } from './target/target-meta.js';
 
 export type { TableWatermark } from './intake/router.js';
@@ -145,7 +150,7 @@ export class ApplyEngine {
     const client = await this.pool.connect();
     try {
       await this.loadTargets(client);
-      await ensureMetadata(client, this.opts.metadataSchema);
+      await ensureMetadataSchema(client, this.opts.metadataSchema);
       this.positions = await loadSourcePositions(client, this.opts.metadataSchema);
       this.lanePositions = await loadLanePositions(client, this.opts.metadataSchema);
     } catch (e) {

@@ -77,12 +77,3 @@ export class TargetError extends ApplyError {
 export function toError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
-
-/** The SQLSTATE of a `pg` DatabaseError, if it is one. */
-export function sqlstateOf(e: unknown): string | undefined {
-  if (typeof e === 'object' && e !== null && 'code' in e) {
-    const code = (e as { code: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
-}

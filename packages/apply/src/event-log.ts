@@ -1,6 +1,6 @@
+import type { Logger } from '@kuvasz/core';
+import { formatLsn } from '@kuvasz/core';
 import type { AppliedEvent } from './executor/executor.js';
-import type { Logger } from './logger.js';
-import { formatLsn } from './lsn.js';
 import { describeKey } from './planner/shape.js';
 
 const LOG_EVENTS_PER_BATCH = 20;

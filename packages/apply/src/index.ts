@@ -1,3 +1,4 @@
+export { formatLsn, type Logger, parseLsn } from '@kuvasz/core';
 export {
   type ChangeTuple,
   type ChangeValue,
@@ -23,8 +24,6 @@ export {
 } from './engine.js';
 export { ApplyError, type ApplyErrorCode, type ApplyErrorContext, TargetError } from './errors.js';
 export type { RetryOptions } from './executor/retry.js';
-export type { Logger } from './logger.js';
-export { formatLsn, parseLsn } from './lsn.js';
 export type { ApplyEngineOptions, TableMapping } from './options.js';
 export type { Operation, OperationResult, StatEntry } from './stats.js';
 export {

@@ -1,7 +1,7 @@
+import type { Logger } from '@kuvasz/core';
 import type pg from 'pg';
 import { ApplyError } from './errors.js';
 import type { RetryOptions } from './executor/retry.js';
-import type { Logger } from './logger.js';
 import type { TableType } from './target/target-ddl.js';
 
 export interface TableMapping {

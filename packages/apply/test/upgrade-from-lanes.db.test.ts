@@ -171,6 +171,10 @@ describe.each(testedVersions())('upgrade in place from lane positions on PG %i',
       expect(await h.rows(DUMP)).not.toEqual(expected);
 
       const e = await h.engine({ tables });
+      // Migrated in place: the tables that were there are recorded, the new one added.
+      expect(await h.rows('SELECT version FROM kuvasz.schema_version ORDER BY 1')).toEqual(
+        [1, 2, 3, 4].map((version) => ({ version })),
+      );
       expect(await e.storedPosition(S1)).toBe(1208n);
       // The slot replays from its confirmed position, which may lag: here from the very start.
       await pushAll(e, list);
@@ -181,6 +185,23 @@ describe.each(testedVersions())('upgrade in place from lane positions on PG %i',
       await pushAll(e, list.slice(4));
       expect(await h.rows(DUMP)).toEqual(expected);
       expect(e.stats().filter((s) => s.result !== 'ok' && s.result !== 'skipped')).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a metadata schema written by a newer version is refused with a typed error, before anything is applied', async () => {
+    const h = await harness(pgc.get(), TARGETS);
+    try {
+      await (await h.engine({ tables: [mapping('c', 'clone')] })).close();
+      await h.rows(
+        `INSERT INTO kuvasz.schema_version (version, name) VALUES (99, 'from the future')`,
+      );
+      await expect(h.engine({ tables: [mapping('c', 'clone')] })).rejects.toMatchObject({
+        name: 'MetadataSchemaError',
+        code: 'schema_newer',
+        message: expect.stringMatching(/version 99.*newer kuvasz-streamer/),
+      });
     } finally {
       await h.close();
     }

@@ -1,4 +1,4 @@
-import { formatLsn, messageOf, parseLsn, sqlstateOf, type TableRef } from '@kuvasz/core';
+import { ensureMetadataSchema, formatLsn, messageOf, parseLsn, type TableRef } from '@kuvasz/core';
 import type pg from 'pg';
 import { CopySyncError } from './errors.js';
 import { ident, literal } from './sql.js';
@@ -85,55 +85,15 @@ export class MetadataStore {
     return this.ready;
   }
 
+  /** The tables belong to the metadata schema, created or migrated in one place (`@kuvasz/core`). */
   private async create(): Promise<void> {
-    const ddl = [
-      `CREATE SCHEMA IF NOT EXISTS ${ident(this.schema)}`,
-      `CREATE TABLE IF NOT EXISTS ${this.tablesTable} (
-        database text NOT NULL, sid text NOT NULL,
-        source_schema text NOT NULL, source_table text NOT NULL,
-        target_schema text NOT NULL, target_table text NOT NULL,
-        type text NOT NULL CHECK (type IN ('clone', 'append', 'history')),
-        status text NOT NULL CHECK (status IN ('copying', 'done')),
-        mode text NOT NULL CHECK (mode IN ('direct', 'staging')),
-        snapshot_name text NOT NULL, snapshot_lsn pg_lsn NOT NULL,
-        skip_before pg_lsn NOT NULL, reconcile_before pg_lsn,
-        chunk_pages integer NOT NULL, chunks_total integer NOT NULL,
-        rows bigint NOT NULL DEFAULT 0, bytes bigint NOT NULL DEFAULT 0,
-        history_time timestamptz, staging_table text,
-        started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz,
-        PRIMARY KEY (database, sid, source_schema, source_table, target_schema, target_table))`,
-      `CREATE TABLE IF NOT EXISTS ${this.chunksTable} (
-        database text NOT NULL, sid text NOT NULL,
-        source_schema text NOT NULL, source_table text NOT NULL,
-        target_schema text NOT NULL, target_table text NOT NULL,
-        chunk integer NOT NULL, rows bigint NOT NULL, bytes bigint NOT NULL,
-        snapshot_lsn pg_lsn NOT NULL, done_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (database, sid, source_schema, source_table, target_schema, target_table, chunk))`,
-    ];
-    // IF NOT EXISTS still races on the catalogs' unique indexes; an advisory
-    // lock serializes our own creators and a retry covers other packages'.
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(
-          `SELECT pg_advisory_xact_lock(hashtext(${literal(`kuvasz copy-sync ${this.schema}`)}))`,
-        );
-        for (const sql of ddl) await client.query(sql);
-        await client.query('COMMIT');
-        client.release();
-        return;
-      } catch (e: unknown) {
-        await client.query('ROLLBACK').catch(() => {});
-        client.release();
-        const state = sqlstateOf(e);
-        if (attempt < 3 && (state === '23505' || state === '42P06' || state === '42P07')) continue;
-        throw new CopySyncError(
-          'metadata_failed',
-          `cannot create the metadata tables in schema ${this.schema} of the destination: ${messageOf(e)}; grant CREATE on the database (or create the schema) to the streamer's role`,
-          { cause: e },
-        );
-      }
+    const client = await this.pool.connect();
+    try {
+      await ensureMetadataSchema(client, this.schema);
+    } catch (e: unknown) {
+      throw new CopySyncError('metadata_failed', messageOf(e), { cause: e });
+    } finally {
+      client.release();
     }
   }
 

@@ -3,6 +3,12 @@ export { messageOf, sqlstateOf } from './error-info.js';
 export { displayIdent, quoteIdent, quoteLiteral } from './identifiers.js';
 export { type Logger, noopLogger } from './logger.js';
 export { formatLsn, LsnError, parseLsn } from './lsn.js';
+export {
+  ensureMetadataSchema,
+  METADATA_VERSION,
+  MetadataSchemaError,
+  type SqlClient,
+} from './metadata-schema.js';
 export { redactPasswords } from './redact.js';
 export {
   displayName,

@@ -1,3 +1,4 @@
+import { ensureMetadataSchema } from '@kuvasz/core';
 import pg from 'pg';
 import type { SourceSnapshot } from './source-runner.js';
 
@@ -49,41 +50,13 @@ export class StatusStore {
     this.tablesTable = `${pg.escapeIdentifier(schema)}.streamer_table_stats`;
   }
 
+  /** The tables belong to the metadata schema, created or migrated in one place (`@kuvasz/core`). */
   private ensure(): Promise<void> {
     this.ensured ??= (async () => {
       const client = await this.pool.connect();
       try {
-        // Serialized: concurrent CREATE ... IF NOT EXISTS can still collide in the catalog.
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-          `kuvasz:${this.schema}:status`,
-        ]);
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.schema)}`);
-        await client.query(`CREATE TABLE IF NOT EXISTS ${this.table} (
-          database text NOT NULL,
-          sid text NOT NULL,
-          state text NOT NULL,
-          last_error text,
-          last_error_kind text,
-          last_error_at timestamptz,
-          lag_seconds double precision,
-          lag_bytes numeric,
-          retained_wal_bytes numeric,
-          wal_status text,
-          updated_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (database, sid))`);
-        await client.query(`CREATE TABLE IF NOT EXISTS ${this.tablesTable} (
-          database text NOT NULL,
-          sid text NOT NULL,
-          target text NOT NULL,
-          operation text NOT NULL,
-          result text NOT NULL,
-          count bigint NOT NULL,
-          updated_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (database, sid, target, operation, result))`);
-        await client.query('COMMIT');
+        await ensureMetadataSchema(client, this.schema);
       } catch (err: unknown) {
-        await client.query('ROLLBACK').catch(() => undefined);
         this.ensured = undefined;
         throw err;
       } finally {

@@ -1,5 +1,5 @@
+import { sqlstateOf } from '@kuvasz/core';
 import type pg from 'pg';
-import { sqlstateOf } from '../errors.js';
 import { INSERT_SAVEPOINT, type PlanEvent, type Row, type Step } from '../planner/program.js';
 import { inlineParams } from '../planner/sql-literal.js';
 import type { Statement } from '../planner/statements.js';

@@ -1,9 +1,8 @@
+import { backoffMs, formatLsn, type Logger, sleep, sqlstateOf } from '@kuvasz/core';
 import type pg from 'pg';
-import { ApplyError, sqlstateOf, toError } from '../errors.js';
+import { ApplyError, toError } from '../errors.js';
 import type { RoutedChange, Unit } from '../intake/router.js';
 import type { QueuedPart, SourceLedger } from '../intake/source-ledger.js';
-import type { Logger } from '../logger.js';
-import { formatLsn } from '../lsn.js';
 import {
   loadSourcePosition,
   type SourcePosition,
@@ -15,7 +14,7 @@ import type { EventKind } from '../planner/program.js';
 import { taskSteps } from '../planner/program.js';
 import { describeKey, type Shape } from '../planner/shape.js';
 import { DestinationTx, type StepName } from './destination-tx.js';
-import { backoffMs, isTransient, type RetryOptions, sleep } from './retry.js';
+import { isTransient, type RetryOptions } from './retry.js';
 import { Scheduler } from './scheduler.js';
 import type { TableStatistics } from './table-statistics.js';
 

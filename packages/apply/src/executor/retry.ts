@@ -1,4 +1,4 @@
-import { sqlstateOf } from '../errors.js';
+import { sqlstateOf } from '@kuvasz/core';
 
 export interface RetryOptions {
   /** Attempts for transient errors (connection loss, deadlock, serialization). Default 20. */
@@ -55,10 +55,3 @@ export function isTransient(e: unknown): boolean {
   }
   return false;
 }
-
-export function backoffMs(attempt: number, options: Required<RetryOptions>): number {
-  const base = Math.min(options.maxMs, options.initialMs * 2 ** attempt);
-  return Math.round(base / 2 + (Math.random() * base) / 2);
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

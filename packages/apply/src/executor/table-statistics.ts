@@ -1,5 +1,5 @@
+import type { Logger } from '@kuvasz/core';
 import type pg from 'pg';
-import type { Logger } from '../logger.js';
 import type { TargetInfo } from '../target/target-meta.js';
 
 /** How long a run waits for a pooled connection before it tries after the next batch. */

@@ -1,5 +1,5 @@
+import { parseLsn } from '@kuvasz/core';
 import type pg from 'pg';
-import { parseLsn } from '../lsn.js';
 
 /**
  * With synchronous_commit = off a COMMIT returns before its WAL is on disk.

@@ -1,6 +1,6 @@
+import { formatLsn } from '@kuvasz/core';
 import type { RowChange, SourceRelation } from '../change.js';
 import { ApplyError, toError } from '../errors.js';
-import { formatLsn } from '../lsn.js';
 import type { TableMapping } from '../options.js';
 import type { PlanItem } from '../planner/plan-units.js';
 import { requireKey, resolveShape, type Shape } from '../planner/shape.js';

@@ -1,5 +1,5 @@
+import { formatLsn, parseLsn } from '@kuvasz/core';
 import { escapeIdentifier, escapeLiteral } from 'pg';
-import { formatLsn, parseLsn } from '../lsn.js';
 import type { Queryable } from '../target/describe-table.js';
 
 /**

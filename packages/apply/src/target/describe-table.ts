@@ -1,3 +1,4 @@
+import type { TableRef } from '@kuvasz/core';
 import type pg from 'pg';
 
 /** Anything that can run a query: a `pg.Client`, a `pg.PoolClient` or a `pg.Pool`. */
@@ -8,10 +9,7 @@ export interface Queryable {
   ): Promise<pg.QueryResult<R>>;
 }
 
-export interface TableRef {
-  schema: string;
-  table: string;
-}
+export type { TableRef } from '@kuvasz/core';
 
 export interface ColumnDescription {
   name: string;

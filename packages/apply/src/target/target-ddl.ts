@@ -1,5 +1,6 @@
+import { displayName, qualifiedName, type TableRef } from '@kuvasz/core';
 import { escapeIdentifier, escapeLiteral } from 'pg';
-import type { TableDescription, TableRef } from './describe-table.js';
+import type { TableDescription } from './describe-table.js';
 
 export type TableType = 'clone' | 'append' | 'history';
 
@@ -7,16 +8,6 @@ export type TableType = 'clone' | 'append' | 'history';
 export const OPEN_END = '9999-01-01 00:00:00+00';
 export const HISTORY_START = '1900-01-01 00:00:00+00';
 export const HISTORY_COLUMNS = ['kvsz_start', 'kvsz_end', 'kvsz_deleted'] as const;
-
-export function qualifiedName(ref: TableRef): string {
-  return `${escapeIdentifier(ref.schema)}.${escapeIdentifier(ref.table)}`;
-}
-
-/** `schema.table` for messages and logs; identifiers quoted only where needed. */
-export function displayName(ref: TableRef): string {
-  const q = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : escapeIdentifier(s));
-  return `${q(ref.schema)}.${q(ref.table)}`;
-}
 
 export interface ValidateTargetOptions {
   target: TableRef;

@@ -1,3 +1,4 @@
+import { displayName, qualifiedName } from '@kuvasz/core';
 import {
   describeTable,
   type Queryable,
@@ -5,7 +6,7 @@ import {
   type TableRef,
 } from './describe-table.js';
 import { NO_LINKS, type TargetLinks } from './foreign-keys.js';
-import { displayName, OPEN_END, qualifiedName, type TableType } from './target-ddl.js';
+import { OPEN_END, type TableType } from './target-ddl.js';
 import { loadEqualityByType } from './type-equality.js';
 
 export interface TargetColumn {
