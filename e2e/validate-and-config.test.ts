@@ -176,7 +176,7 @@ databases:
   const res = runCli(['validate', '-c', file]);
   expect(res.status).toBe(1);
   expect(res.stdout).toMatch(
-    /problem: configured table "public"\."nope" does not exist; create it or remove it from the configuration/,
+    /problem: configured table public\.nope does not exist; create it or remove it from the configuration/,
   );
   expect(res.stdout).toMatch(
     /problem: target table public\.archive does not exist; create it \(the `plan` command prints its DDL\)/,
@@ -250,7 +250,7 @@ databases:
     expect(why('w')).toMatch(/password authentication failed for user "postgres"/);
     expect(why('u')).toMatch(/127\.0\.0\.1:1.*(ECONNREFUSED|refused)/s);
     expect(why('m')).toMatch(
-      /configured table "public"\."not_there" does not exist; create it or remove it from the configuration/,
+      /configured table public\.not_there does not exist; create it or remove it from the configuration/,
     );
     expect(
       cli

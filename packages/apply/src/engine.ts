@@ -178,6 +178,7 @@ export class ApplyEngine {
           this.committed(ledger, parts, position, result),
         failed: (ledger, error) => this.failSource(ledger, error),
         crashed: (e) => this.crash(e),
+        taken: () => this.progress.notify(),
       },
     );
     this.executor.start();

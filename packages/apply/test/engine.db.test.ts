@@ -153,6 +153,36 @@ describe('engine behaviour (PG 17)', () => {
     }
   });
 
+  test('a transaction in parts larger than the queue limit: each push returns as its part is taken, the whole commits once', async () => {
+    const h = await harness(pgc.get(), 'CREATE TABLE a (id int PRIMARY KEY, v text)');
+    try {
+      const e = await h.engine({
+        tables: [mapping('a', 'clone')],
+        batchRows: 10,
+        maxPendingRows: 20,
+      });
+      const r = rel('a', [['id', true], 'v']);
+      const parts = 6;
+      const size = 500;
+      for (let p = 0; p < parts; p++) {
+        await e.push({
+          source: S1,
+          commitLsn: 7000n,
+          endLsn: 7010n,
+          commitTime: '2024-01-01 00:00:00+00',
+          firstChangeIndex: p * size,
+          final: p === parts - 1,
+          changes: Array.from({ length: size }, (_, k) => ins(r, [String(p * size + k), 'x'])),
+        });
+      }
+      await e.flush();
+      expect(await h.rows('SELECT count(*)::int AS n FROM a')).toEqual([{ n: parts * size }]);
+      expect(e.metrics().groups).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('bad options and use before start are typed errors', async () => {
     const h = await harness(pgc.get(), 'SELECT 1');
     try {

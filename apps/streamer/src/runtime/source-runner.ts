@@ -317,13 +317,13 @@ export class SourceRunner {
         .finally(() => stream.close());
     };
     signal.addEventListener('abort', stop, { once: true });
-    // A rejected change may be the last message of a quiet source: notice the engine's
-    // failure without waiting for the next one, so the source reports it and retries.
-    const watch = setInterval(() => {
-      if (engine.sourceStatus(this.id).state === 'failed')
+    // A rejected change may be the last message of a quiet source: the engine's failure
+    // ends the stream at once (no waiting for the next message), so the source reports it
+    // and retries from its durable position.
+    const offFailed = engine.onSourceFailed((src) => {
+      if (src.database === this.id.database && src.sid === this.id.sid)
         void stream.close().catch(() => undefined);
-    }, 250);
-    watch.unref();
+    });
     try {
       await step('stream', () => stream.start());
       this.setState('streaming');
@@ -353,7 +353,7 @@ export class SourceRunner {
       if (err instanceof StepError) throw err;
       throw new StepError(err instanceof SlotInUseError ? 'slot' : 'stream', err);
     } finally {
-      clearInterval(watch);
+      offFailed();
       signal.removeEventListener('abort', stop);
       // Whatever happened, what was applied gets acknowledged before the connection closes.
       await engine.flush().catch(() => undefined);

@@ -52,6 +52,8 @@ export interface ExecutorEvents {
   failed(ledger: SourceLedger, error: ApplyError): void;
   /** An internal error (or a test's crash point): the engine stops dead. */
   crashed(error: unknown): void;
+  /** Parts left the source's queue (to be applied): room for the producer. */
+  taken(ledger: SourceLedger): void;
 }
 
 export interface ExecutorOptions {
@@ -183,6 +185,7 @@ export class Executor {
     if (ledger.state !== 'running') return;
     const parts = ledger.takeGroup(this.opts.batchRows);
     if (parts.length === 0) return;
+    this.events.taken(ledger);
     // Pushed again while an earlier copy was committing (a reader replaying after a reset).
     for (const p of parts) if (ledger.isApplied(p.commitLsn)) p.changes = [];
     const epoch = ledger.epoch;
@@ -345,7 +348,10 @@ export class Executor {
       if (ledger.epoch !== epoch || ledger.state !== 'running' || this.crashed)
         throw new Aborted('source reset');
       const p = ledger.takePart();
-      if (p) return p;
+      if (p) {
+        this.events.taken(ledger);
+        return p;
+      }
       await ledger.partArrival();
     }
   }
