@@ -2,9 +2,10 @@
  * Fault: the destination rejects a change (a NOT NULL the target has and the
  * source does not). That source stops and says why (log, `status`,
  * `/api/status`: table, key, server message), the other source goes on,
- * nothing from the bad change on is acknowledged (the slot's
- * confirmed_flush_lsn stays before it), and once the target is fixed the
- * source resumes on its own retry with nothing lost and nothing doubled.
+ * nothing from the bad change on is applied (not even later changes of
+ * other keys) nor acknowledged (the slot's confirmed_flush_lsn stays before
+ * it), and once the target is fixed the source resumes on its own retry
+ * with nothing lost and nothing doubled.
  */
 import net from 'node:net';
 import type { PgCluster } from '@kuvasz/testkit';
@@ -168,11 +169,12 @@ test('a rejected change stops only its source, is never acknowledged, and resume
       "SELECT id, note, qty FROM orders WHERE sid = 'b'",
     );
 
-    // Retried and rejected again (at least twice), and nothing from the bad change on is
-    // acknowledged. (Later changes of other keys may already be in: the engine applies a
-    // table's keys in parallel lanes; the replay after the fix skips what is in.)
+    // Retried and rejected again (at least twice); nothing from the bad change on is in
+    // the destination (not even later changes of other keys) nor acknowledged.
     await cli.waitForLogCount(/source failed \(apply\); retrying/, 2, 30_000);
     expect(await count(dwh, "SELECT 1 FROM orders WHERE sid = 'a' AND id = 5000")).toBe(0);
+    expect(await count(dwh, "SELECT 1 FROM orders WHERE sid = 'a' AND id = 5001")).toBe(0);
+    expect(await count(dwh, "SELECT 1 FROM orders WHERE sid = 'a' AND note = 'after'")).toBe(0);
     const confirmed = await confirmedLsn(srcA, 'kuvasz_shop_a');
     expect(confirmed).toBeDefined();
     expect(
