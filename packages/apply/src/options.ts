@@ -29,7 +29,7 @@ export interface ApplyEngineOptions {
    */
   batchRows?: number;
   /**
-   * ... or once its oldest change has waited four times as long as the
+   * ... or once its oldest change has waited twice as long as the
    * source's previous group took, at least 1 ms and at most this. Default
    * 20 ms: under load the group in flight is what coalesces changes (the
    * next group takes all that queued meanwhile), so a longer wait only adds

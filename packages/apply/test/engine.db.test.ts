@@ -98,7 +98,7 @@ describe('engine behaviour (PG 17)', () => {
     }
   });
 
-  test('a partial batch waits about four times the previous batch, not the whole flush interval', async () => {
+  test('a partial group waits about twice the previous group, not the whole flush interval', async () => {
     const h = await harness(pgc.get(), 'CREATE TABLE a (id int PRIMARY KEY, v text)');
     try {
       const e = await h.engine({ tables: [mapping('a', 'clone')], flushIntervalMs: 60_000 });

@@ -108,7 +108,7 @@ export const configFileSchema = z.strictObject({
       flush_interval_ms: positiveInt(60_000)
         .default(20)
         .describe(
-          'Longest wait before a partial batch is flushed (a worker waits four times as long as its previous batch took, at most this)',
+          'Longest wait before a partial group is applied (a source waits twice as long as its previous group took, at most this)',
         ),
     })
     .prefault({}),

@@ -10,8 +10,7 @@ import {
 } from '../metadata/position-store.js';
 import { type GroupChange, type GroupPlan, planGroup, type Task } from '../planner/group-plan.js';
 import type { PlannedOp } from '../planner/plan-units.js';
-import type { EventKind } from '../planner/program.js';
-import { taskSteps } from '../planner/program.js';
+import { type EventKind, type Step, taskSteps } from '../planner/program.js';
 import { describeKey, type Shape } from '../planner/shape.js';
 import { DestinationTx, type StepName } from './destination-tx.js';
 import { isTransient, type RetryOptions } from './retry.js';
@@ -98,6 +97,13 @@ class Rejected extends Error {
 
 class Aborted extends Error {}
 
+/** A group planned ahead: its tasks and each task's statements. */
+interface Prepared {
+  plan: GroupPlan<Unit, RoutedChange>;
+  steps: Step<RoutedChange>[][];
+  exact: boolean;
+}
+
 /** The source stops with `error` (the destination stayed unavailable). */
 class SourceStop extends Error {
   constructor(readonly error: ApplyError) {
@@ -173,27 +179,60 @@ export class Executor {
       try {
         await this.serve(worker, ledger);
       } finally {
-        const ms = performance.now() - t0;
-        this.stats.busyMs[worker]! += ms;
-        ledger.lastApplyMs = ms;
+        this.stats.busyMs[worker]! += performance.now() - t0;
         if (!this.crashed) this.scheduler.release(ledger);
       }
     }
   }
 
+  /**
+   * Applies the source's next group; while the destination works on it, the
+   * group after it is taken and planned (unless another source waits for a
+   * connection), so planning overlaps the destination's work.
+   */
   private async serve(worker: number, ledger: SourceLedger): Promise<void> {
     if (ledger.state !== 'running') return;
+    const epoch = ledger.epoch;
+    let parts: QueuedPart[] | undefined = this.take(ledger);
+    let prepared: Prepared | undefined;
+    while (parts && ledger.epoch === epoch && ledger.state === 'running') {
+      if (!parts[0]!.final) {
+        await this.applyLarge(worker, ledger, parts[0]!, epoch);
+        return;
+      }
+      const t0 = performance.now();
+      const current = this.applyTransactions(worker, ledger, parts, epoch, false, prepared);
+      // One turn of the event loop: the group's first message is on its way.
+      await new Promise<void>((r) => setImmediate(r));
+      parts = undefined;
+      prepared = undefined;
+      if (
+        this.scheduler.waiting === 0 &&
+        ledger.peek()?.final === true &&
+        this.scheduler.dueIn(ledger, Date.now()) === 0
+      ) {
+        parts = this.take(ledger);
+        if (parts) prepared = this.prepare(ledger, concat(parts), false);
+      }
+      await current;
+      ledger.lastApplyMs = performance.now() - t0;
+    }
+  }
+
+  private take(ledger: SourceLedger): QueuedPart[] | undefined {
     const parts = ledger.takeGroup(this.opts.batchRows);
-    if (parts.length === 0) return;
+    if (parts.length === 0) return undefined;
     this.events.taken(ledger);
     // Pushed again while an earlier copy was committing (a reader replaying after a reset).
     for (const p of parts) if (ledger.isApplied(p.commitLsn)) p.changes = [];
-    const epoch = ledger.epoch;
-    if (!parts[0]!.final) {
-      await this.applyLarge(worker, ledger, parts[0]!, epoch);
-      return;
-    }
-    await this.applyTransactions(worker, ledger, parts, epoch, false);
+    return parts;
+  }
+
+  /** The group's plan and statements, built before its destination transaction starts. */
+  private prepare(ledger: SourceLedger, changes: RoutedChange[], exact: boolean): Prepared {
+    const plan = planGroup(toGroup(changes), { exact });
+    const ctx = { sid: ledger.id.sid, copyMinRows: this.opts.copyMinRows };
+    return { plan, steps: plan.tasks.map((t) => taskSteps(t, ctx)), exact };
   }
 
   /** Whole final transactions in one destination transaction; on refusal, halves, then one change at a time. */
@@ -203,6 +242,7 @@ export class Executor {
     parts: QueuedPart[],
     epoch: number,
     exact: boolean,
+    prepared?: Prepared,
   ): Promise<void> {
     if (ledger.epoch !== epoch || ledger.state !== 'running') return;
     const last = parts[parts.length - 1]!;
@@ -222,14 +262,16 @@ export class Executor {
       return;
     }
     const useExact = exact || (parts.length === 1 && ledger.exact.has(last.commitLsn));
+    const ready = prepared?.exact === useExact ? prepared : undefined;
     try {
       const result = await this.withRetry(worker, ledger, position, async (tx, client) => {
         await this.firstLooks(client, changes);
-        const plan = planGroup(toGroup(changes), { exact: useExact });
+        // Statements are pure data: a retry runs the same ones again.
+        const plan = ready ?? this.prepare(ledger, changes, useExact);
         const events: AppliedEvent[] = [];
         await this.hook('planned', worker);
-        await this.runPlan(tx, ledger, plan, events, useExact);
-        return { plans: [plan], events };
+        await this.runPlan(tx, plan, events);
+        return { plans: [plan.plan], events };
       });
       // Committed: recorded even if the source was reset meanwhile, so that its replay skips it.
       this.count(parts, changes.length);
@@ -293,10 +335,10 @@ export class Executor {
         if (broken) throw new Aborted(broken.error!.message, { cause: broken.error });
         if (part.changes.length > 0) {
           await this.firstLooks(client, part.changes);
-          const plan = planGroup(toGroup(part.changes), { exact });
+          const plan = this.prepare(ledger, part.changes, exact);
           await this.hook('planned', worker);
-          await this.runPlan(tx, ledger, plan, events, exact);
-          plans.push(plan);
+          await this.runPlan(tx, plan, events);
+          plans.push(plan.plan);
           applied += part.changes.length;
         }
         if (part.final) break;
@@ -358,16 +400,15 @@ export class Executor {
 
   private async runPlan(
     tx: DestinationTx,
-    ledger: SourceLedger,
-    plan: GroupPlan<Unit, RoutedChange>,
+    prepared: Prepared,
     events: AppliedEvent[],
-    exact: boolean,
   ): Promise<void> {
-    const ctx = { sid: ledger.id.sid, copyMinRows: this.opts.copyMinRows };
-    for (const task of plan.tasks) {
+    const { plan, steps, exact } = prepared;
+    for (let i = 0; i < plan.tasks.length; i++) {
+      const task = plan.tasks[i]!;
       const shape = task.kind === 'truncate' ? undefined : task.shape;
       try {
-        await tx.run(taskSteps(task, ctx), (evs) => {
+        await tx.run(steps[i]!, (evs) => {
           for (const e of evs)
             events.push({ unit: task.unit, shape: shape!, op: e.op, kind: e.kind });
         });

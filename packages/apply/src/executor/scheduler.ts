@@ -2,11 +2,14 @@ import type { SourceLedger } from '../intake/source-ledger.js';
 
 /**
  * A partial group waits this many times as long as the source's previous
- * group took (see `dueIn`). Measured at 2,000 / 10,000 changes/s (pgbench, 2
- * shared cores): 1 starved the source; 4 held the rate with p50 latencies of
- * 8 and 13 ms; a fixed 20 ms gave 14 and 16 to 19 ms.
+ * group took (see `dueIn`): long enough that a busy source's groups grow
+ * (cheaper per change, and the source keeps its rate on a shared machine),
+ * short enough that a light load is applied within milliseconds. A group
+ * holds every table of the source (one connection per source), so it takes
+ * longer than one table's batch did: 2 here matched the latency 4 gave per
+ * table (the latency bench, packages/apply/README.md).
  */
-const LINGER_FACTOR = 4;
+const LINGER_FACTOR = 2;
 
 /**
  * Which source a free destination connection serves next. Sources become

@@ -55,7 +55,7 @@ export class SourceLedger {
   inFlight = false;
   /** flush() or close() asked for everything now. */
   flushRequested = false;
-  /** How long the last group took to apply: the next one waits four times as long to fill. */
+  /** How long the last group took to apply: the next one waits twice as long to fill. */
   lastApplyMs = 0;
   private parts: QueuedPart[] = [];
   private head = 0;
