@@ -24,7 +24,7 @@ import { BENCH_SETTINGS, fmt, one, percentile, say, sh, until } from './util.js'
 
 const CHANGES_PER_TX = 4;
 const WARMUP_S = 2;
-/** The extra pass: a worker flushes as soon as it is free (the floor the pipeline itself sets). */
+/** The extra pass: a group is applied as soon as the connection is free (the floor the pipeline itself sets). */
 const TUNED_FLUSH_MS = Number(process.env.KUVASZ_BENCH_TUNED_FLUSH_MS ?? 1);
 
 const TARGET_DDL = `

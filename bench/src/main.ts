@@ -42,14 +42,16 @@ This page is rewritten by every full \`pnpm bench\` run; the same figures are in
 
 Reading the figures:
 
-- Changes are applied in batches that close at \`apply.batch_rows\` changes or
-  once their first change has waited four times as long as the worker's
-  previous batch took (at least 1 ms, at most \`apply.flush_interval_ms\`, 20 ms by default;
-  a worker also takes everything that queued while its previous batch was
-  applied); native replication applies each transaction as it arrives. The
-  steady-load table has one extra pass with \`flush_interval_ms: 1\` (a
-  worker flushes as soon as it is free): what remains is the pipeline's own
-  latency (decode, route, one destination transaction per batch and worker).
+- Each source's transactions are applied whole and in commit order, grouped
+  into destination transactions that close at \`apply.batch_rows\` changes or
+  once their oldest change has waited twice as long as the source's
+  previous group took (at least 1 ms, at most \`apply.flush_interval_ms\`, 20 ms by
+  default; the next group takes everything that queued while the previous
+  one was applied); native replication applies each transaction as it
+  arrives, also on one connection per subscription. The steady-load table
+  has one extra pass with \`flush_interval_ms: 1\` (a group is applied as
+  soon as the connection is free): what remains is the pipeline's own
+  latency (decode, route, one destination transaction per group).
 - RSS is the kernel's peak (\`VmHWM\`) for the whole streamer process.
   \`run\` sets V8's heap growth to 35 % (see
   [operations](operations.md#memory)); the memory table repeats the large
