@@ -202,6 +202,8 @@ export class Executor {
       }
       const t0 = performance.now();
       const current = this.applyTransactions(worker, ledger, parts, epoch, false, prepared);
+      // Awaited below; until then a crash must not count as an unhandled rejection.
+      current.catch(() => undefined);
       // One turn of the event loop: the group's first message is on its way.
       await new Promise<void>((r) => setImmediate(r));
       parts = undefined;
