@@ -3,6 +3,8 @@ import {
   ensureMetadataSchema,
   formatLsn,
   type Logger,
+  linkTables,
+  loadForeignKeys,
   noopLogger,
 } from '@kuvasz/core';
 import type pg from 'pg';
@@ -41,7 +43,6 @@ import type { ApplyEngineOptions, ResolvedOptions, TableMapping } from './option
 import { resolveOptions } from './options.js';
 import { COPY_MIN_ROWS } from './planner/program.js';
 import { type OperationResult, type StatEntry, Stats } from './stats.js';
-import { linkTargets, loadForeignKeys } from './target/foreign-keys.js';
 import { validateTarget } from './target/target-ddl.js';
 import { loadTargetInfo, type TargetInfo } from './target/target-meta.js';
 
@@ -228,7 +229,7 @@ export class ApplyEngine {
     const ordered = [...this.targets.values()].filter((t) => t.type !== 'history');
     const byOid = new Map(ordered.map((t) => [t.description.oid, t]));
     const edges = await loadForeignKeys(client, [...byOid.keys()]);
-    const links = linkTargets(
+    const links = linkTables(
       ordered,
       edges.map((e) => ({ child: byOid.get(e.child)!, parent: byOid.get(e.parent)! })),
     );

@@ -1,6 +1,7 @@
 import { displayName, type Logger, noopLogger, tableKey } from '@kuvasz/core';
 import type pg from 'pg';
 import { DEFAULT_CHUNK_PAGES } from './chunk-plan.js';
+import { type CopyOrder, copyOrder, ONE_CHUNK_PAGES } from './copy-order.js';
 import { CopyError, CopySyncError, SyncFailedError } from './errors.js';
 import { MetadataStore } from './metadata-store.js';
 import { ReaderPool } from './reader-pool.js';
@@ -77,6 +78,18 @@ export class CopySync {
    * fail, the others still finish and a `SyncFailedError` lists the failures
    * and carries the results.
    */
+  private async orderOf(tables: TableSpec[]): Promise<CopyOrder> {
+    const client = await this.pool.connect();
+    try {
+      return await copyOrder(
+        client,
+        tables.map((t) => t.target),
+      );
+    } finally {
+      client.release();
+    }
+  }
+
   async syncSource(options: SyncSourceOptions): Promise<TableSyncResult[]> {
     validateSync(options);
     const { source, tables, signal } = options;
@@ -146,21 +159,62 @@ export class CopySync {
       const results = new Map<string, TableSyncResult>();
       const failures: CopyError[] = [];
       let abortError: CopySyncError | undefined;
-      const queue = [...tables];
       const pool = readers;
+      // Referenced tables first: a table starts once every table it references is copied.
+      const order = await this.orderOf(tables);
+      const status: ('waiting' | 'running' | 'ok' | 'failed')[] = tables.map(() => 'waiting');
+      const wake: (() => void)[] = [];
+      const settle = (i: number, ok: boolean) => {
+        status[i] = ok ? 'ok' : 'failed';
+        for (const w of wake.splice(0)) w();
+      };
+      const next = async (): Promise<number | undefined> => {
+        for (;;) {
+          if (abortError) return undefined;
+          const i = status.findIndex(
+            (st, k) =>
+              st === 'waiting' &&
+              order.parents[k]!.every((p) => status[p] !== 'waiting' && status[p] !== 'running'),
+          );
+          if (i >= 0) {
+            status[i] = 'running';
+            return i;
+          }
+          if (!status.includes('waiting')) return undefined;
+          await new Promise<void>((r) => wake.push(r));
+        }
+      };
       const worker = async (): Promise<void> => {
-        for (let spec = queue.shift(); spec; spec = queue.shift()) {
+        for (let i = await next(); i !== undefined; i = await next()) {
+          const spec = tables[i]!;
           const name = displayName(spec.source);
           if (isDone(spec)) {
             results.set(
               pairKey(spec.source, spec.target),
               doneResult(states.get(pairKey(spec.source, spec.target))),
             );
+            settle(i, true);
             continue;
           }
           if (signal?.aborted) {
             abortError ??= aborted(signal.reason);
+            settle(i, false);
             return;
+          }
+          const failedParent = order.parents[i]!.find((p) => status[p] === 'failed');
+          if (failedParent !== undefined) {
+            const parent = tables[failedParent]!;
+            const err = new CopyError({
+              table: name,
+              target: displayName(spec.target),
+              rowsCopied: 0,
+              side: 'destination',
+              message: `copy of ${name} not started: its target references ${displayName(parent.target)} (a foreign key), whose copy failed; it is copied once that one is`,
+            });
+            log.error({ err, table: name }, 'table copy failed');
+            failures.push(err);
+            settle(i, false);
+            continue;
           }
           const ctx: TableRunContext = {
             spec,
@@ -170,14 +224,17 @@ export class CopySync {
             readerCount: this.readers,
             pool: this.pool,
             store: this.store,
-            chunkPages: this.chunkPages,
+            // Its own rows reference each other: one COPY, checked as a whole at its end.
+            chunkPages: order.selfReferencing.has(i) ? ONE_CHUNK_PAGES : this.chunkPages,
             progressIntervalMs: this.progressIntervalMs,
             onProgress: options.onProgress,
             signal,
             logger: log,
           };
+          let ok = false;
           try {
             results.set(pairKey(spec.source, spec.target), await syncTable(ctx));
+            ok = true;
           } catch (e: unknown) {
             if (e instanceof CopyError) {
               log.error({ err: e, table: name }, 'table copy failed');
@@ -196,6 +253,8 @@ export class CopySync {
               log.error({ err, table: name }, 'table copy failed');
               failures.push(err);
             }
+          } finally {
+            settle(i, ok);
           }
         }
       };

@@ -1,5 +1,12 @@
 export { Backoff, type BackoffOptions, backoffMs, sleep } from './backoff.js';
 export { messageOf, sqlstateOf } from './error-info.js';
+export {
+  type Link,
+  linkTables,
+  loadForeignKeys,
+  NO_LINKS,
+  type TableLinks,
+} from './foreign-keys.js';
 export { displayIdent, quoteIdent, quoteLiteral } from './identifiers.js';
 export { type Logger, noopLogger } from './logger.js';
 export { formatLsn, LsnError, parseLsn } from './lsn.js';

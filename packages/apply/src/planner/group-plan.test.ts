@@ -1,6 +1,6 @@
+import { linkTables } from '@kuvasz/core';
 import { describe, expect, test } from 'vitest';
 import { type ChangeTuple, UNCHANGED } from '../change.js';
-import { linkTargets } from '../target/foreign-keys.js';
 import type { TableType } from '../target/target-ddl.js';
 import type { TargetInfo } from '../target/target-meta.js';
 import { fakeTarget } from '../testing/fake-target.js';
@@ -206,7 +206,7 @@ describe('planGroup, tables related by foreign keys', () => {
       return [n, { ...t, display: n, ref: { schema: 'public', table: n } }];
     }),
   );
-  const links = linkTargets(
+  const links = linkTables(
     [...targets.values()],
     [
       { child: targets.get('invoices')!, parent: targets.get('accounts')! },
@@ -340,31 +340,5 @@ describe('planGroup, tables related by foreign keys', () => {
       'update notes: Un1',
       'update accounts: Ua1',
     ]);
-  });
-});
-
-describe('linkTargets', () => {
-  test('ranks parents first; self references and cycles', () => {
-    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'];
-    const links = linkTargets(
-      [c, b, a, d, e],
-      [
-        { child: c, parent: b },
-        { child: b, parent: a },
-        { child: d, parent: d },
-        { child: e, parent: c },
-        { child: c, parent: e },
-      ],
-    );
-    const rank = (n: string) => links.get(n)!.rank;
-    expect(rank(a)).toBeLessThan(rank(b));
-    expect(rank(b)).toBeLessThan(rank(c));
-    expect(rank(c)).toBe(rank(e));
-    expect(links.get(d)!.related.get(d)).toBe('self');
-    expect(links.get(c)!.related.get(e)).toBe('cycle');
-    expect(links.get(c)!.related.get(c)).toBe('cycle');
-    expect(links.get(b)!.related.get(c)).toBe('child');
-    expect(links.get(c)!.related.get(b)).toBe('parent');
-    expect(links.get(a)!.related.size).toBe(1);
   });
 });

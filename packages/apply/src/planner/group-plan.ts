@@ -1,4 +1,4 @@
-import type { Link } from '../target/foreign-keys.js';
+import type { Link } from '@kuvasz/core';
 import type { TargetInfo } from '../target/target-meta.js';
 import {
   collapseHistory,

@@ -1,11 +1,10 @@
-import { displayName, qualifiedName } from '@kuvasz/core';
+import { displayName, NO_LINKS, qualifiedName, type TableLinks } from '@kuvasz/core';
 import {
   describeTable,
   type Queryable,
   type TableDescription,
   type TableRef,
 } from './describe-table.js';
-import { NO_LINKS, type TargetLinks } from './foreign-keys.js';
 import { OPEN_END, type TableType } from './target-ddl.js';
 import { loadEqualityByType } from './type-equality.js';
 
@@ -42,7 +41,7 @@ export interface TargetInfo {
    */
   indexes: { columns: string[]; open: boolean }[];
   /** Foreign keys to and from the engine's other targets (set once every target is loaded). */
-  links: TargetLinks<TargetInfo>;
+  links: TableLinks<TargetInfo>;
   description: TableDescription;
 }
 

@@ -1,4 +1,4 @@
-import { NO_LINKS } from '../target/foreign-keys.js';
+import { NO_LINKS } from '@kuvasz/core';
 import type { TableType } from '../target/target-ddl.js';
 import type { TargetInfo } from '../target/target-meta.js';
 

@@ -1,35 +1,38 @@
-import type { Queryable } from './describe-table.js';
+import type { SqlClient } from './metadata-schema.js';
 
 /**
- * What another target table is to this one through foreign keys: `parent`
- * (this one references it), `child` (it references this one), `self` (this
- * one references itself), `cycle` (they reference each other, directly or
- * through other targets).
+ * Foreign keys between the tables a run writes, as an ordering: apply keeps
+ * a group's statements in an order the constraints accept, copy-sync copies
+ * referenced tables before the tables that reference them.
+ *
+ * What another table is to this one: `parent` (this one references it),
+ * `child` (it references this one), `self` (this one references itself),
+ * `cycle` (they reference each other, directly or through other tables).
  */
 export type Link = 'parent' | 'child' | 'self' | 'cycle';
 
-export interface TargetLinks<T> {
+export interface TableLinks<T> {
   /** Topological rank: referenced tables have lower ranks than the tables referencing them. */
   rank: number;
   related: Map<T, Link>;
 }
 
-/** A target with no foreign key to or from another target. */
-export const NO_LINKS: TargetLinks<never> = { rank: 0, related: new Map<never, Link>() };
+/** A table with no foreign key to or from another of the run's tables. */
+export const NO_LINKS: TableLinks<never> = { rank: 0, related: new Map<never, Link>() };
 
 /** Foreign keys between the given tables (by OID): child -> parent edges. */
 export async function loadForeignKeys(
-  client: Queryable,
+  client: SqlClient,
   oids: number[],
 ): Promise<{ child: number; parent: number }[]> {
   if (oids.length === 0) return [];
-  const res = await client.query<{ child: number; parent: number }>(
+  const res = await client.query(
     `SELECT DISTINCT conrelid::int AS child, confrelid::int AS parent
        FROM pg_constraint
       WHERE contype = 'f' AND conrelid = ANY($1::oid[]) AND confrelid = ANY($1::oid[])`,
     [oids],
   );
-  return res.rows;
+  return res.rows.map((r) => ({ child: Number(r.child), parent: Number(r.parent) }));
 }
 
 /**
@@ -37,10 +40,10 @@ export async function loadForeignKeys(
  * components (Tarjan) become `cycle`s, the rest is ranked parents first.
  * Pure; `nodes` fixes the order of equal ranks.
  */
-export function linkTargets<T>(
+export function linkTables<T>(
   nodes: readonly T[],
   edges: readonly { child: T; parent: T }[],
-): Map<T, TargetLinks<T>> {
+): Map<T, TableLinks<T>> {
   const parents = new Map<T, Set<T>>(nodes.map((n) => [n, new Set()]));
   for (const e of edges) parents.get(e.child)?.add(e.parent);
   // Tarjan's strongly connected components, iterative over the parent edges.
@@ -90,7 +93,7 @@ export function linkTargets<T>(
     }
   }
   // Tarjan emits a component after every component it reaches (its parents): that is the rank.
-  const out = new Map<T, TargetLinks<T>>();
+  const out = new Map<T, TableLinks<T>>();
   for (const n of nodes) out.set(n, { rank: component.get(n)!, related: new Map() });
   for (const e of edges) {
     const c = out.get(e.child);
