@@ -27,6 +27,8 @@ export interface SourceColumn {
   name: string;
   /** Source type OID; used to pick comparisons for types without `=`. */
   typeOid: number;
+  /** Source type modifier (pgoutput's atttypmod, -1 for none): names a changed type in errors. */
+  typeModifier?: number | undefined;
   /** Part of the replica identity (primary key or identity index). */
   isKey: boolean;
 }

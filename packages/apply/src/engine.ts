@@ -123,6 +123,8 @@ export class ApplyEngine {
   private positions = new Map<string, SourcePosition>();
   private lanePositions = new Map<string, Map<string, LanePositions>>();
   private flushWaiter: WalFlushWaiter | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private watching = false;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' | 'crashed' = 'new';
 
   constructor(options: ApplyEngineOptions) {
@@ -137,7 +139,7 @@ export class ApplyEngine {
       list.push(t);
       this.mappings.set(k, list);
     }
-    this.router = new Router(this.mappings, this.targets, this.stat);
+    this.router = new Router(this.mappings, this.targets, this.stat, this.log);
   }
 
   /**
@@ -184,6 +186,10 @@ export class ApplyEngine {
     );
     this.executor.start();
     if (this.opts.synchronousCommit === 'off') this.flushWaiter = new WalFlushWaiter(this.pool);
+    // Source columns the target lacks are filled as soon as the target has them: no
+    // notification exists for another session's DDL, so those targets are re-read.
+    this.watchTimer = setInterval(() => void this.watchLackingTargets(), TARGET_WATCH_MS);
+    this.watchTimer.unref();
     this.state = 'running';
     this.log.info(
       { targets: this.targets.size, workers: this.opts.workers, batchRows: this.opts.batchRows },
@@ -250,6 +256,61 @@ export class ApplyEngine {
     return l;
   }
 
+  private async watchLackingTargets(): Promise<void> {
+    const lacking = this.router.lackingTargets();
+    if (lacking.size === 0 || this.watching || this.state !== 'running') return;
+    this.watching = true;
+    try {
+      await this.refreshTargets(lacking);
+    } catch (e) {
+      this.log.warn({ err: toError(e) }, 'could not re-read the target tables');
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  /**
+   * Re-reads targets (a column added, a type altered by whoever fixed a
+   * refused change): units plan with their new columns from the next change
+   * on. The TargetInfo objects stay the same (the foreign-key links hold them).
+   */
+  private async refreshTargets(targets: Iterable<TargetInfo>): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      for (const t of targets) {
+        const { info } = await loadTargetInfo(client, t.ref, t.type);
+        // Dropped meanwhile: statements fail and say so.
+        if (!info || shapeOf(info) === shapeOf(t)) continue;
+        const added = [...info.columns.keys()].filter((c) => !t.columns.has(c));
+        t.columns = info.columns;
+        t.sid = info.sid;
+        t.uniqueKeys = info.uniqueKeys;
+        t.primaryKey = info.primaryKey;
+        t.indexes = info.indexes;
+        t.description = info.description;
+        this.router.invalidateTarget(t);
+        this.log.info(
+          { table: t.display, added },
+          'target table changed: its columns are used from the next change on',
+        );
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Every target a source database feeds. */
+  private targetsOf(database: string): Set<TargetInfo> {
+    const out = new Set<TargetInfo>();
+    for (const list of this.mappings.values())
+      for (const m of list)
+        if (m.source.database === database) {
+          const t = this.targets.get(targetKey(m.target));
+          if (t) out.add(t);
+        }
+    return out;
+  }
+
   /** Registers a listener for durable positions; returns a function that removes it. */
   onDurable(listener: DurableListener): () => void {
     this.durableListeners.add(listener);
@@ -294,6 +355,11 @@ export class ApplyEngine {
       );
     }
     validateTx(tx, ledger);
+    if (ledger.targetsStale) {
+      // A retry after a refused change: the target may have been fixed (a type altered).
+      ledger.targetsStale = false;
+      await this.refreshTargets(this.targetsOf(ledger.id.database));
+    }
     const final = tx.final ?? true;
     const first = tx.firstChangeIndex ?? 0;
     const from = ledger.newFrom(tx.commitLsn, first, tx.changes.length);
@@ -571,6 +637,7 @@ export class ApplyEngine {
     if (!l) return;
     const wasFailed = l.state === 'failed';
     l.reset();
+    l.targetsStale = true;
     this.durableChains.delete(l);
     if (wasFailed) this.log.info({ source: l.label }, 'source resumed');
     this.progress.notify();
@@ -637,6 +704,7 @@ export class ApplyEngine {
     }
     // An open large transaction cannot complete: its destination transaction is rolled back.
     for (const l of this.ledgers.values()) if (l.openTx !== undefined) l.reset();
+    if (this.watchTimer) clearInterval(this.watchTimer);
     await this.executor?.stop();
     await this.statistics.idle();
     if (!crashed) await Promise.all(this.durableChains.values());
@@ -645,6 +713,18 @@ export class ApplyEngine {
     this.progress.notify();
     this.log.info({}, 'apply engine closed');
   }
+}
+
+/** How often targets lacking some source column are re-read (see watchLackingTargets). */
+const TARGET_WATCH_MS = 2_000;
+
+/** What of a target the statements depend on: columns with their types, keys, indexes. */
+function shapeOf(t: TargetInfo): string {
+  return JSON.stringify([
+    [...t.columns.values()].map((c) => [c.name, c.type, c.generated, c.identityAlways]),
+    t.uniqueKeys,
+    t.indexes,
+  ]);
 }
 
 function validateTx(tx: SourceTransaction, ledger: SourceLedger): void {

@@ -21,7 +21,12 @@ function toRelation(rel: RelationMessage): SourceRelation {
       schema: rel.schema,
       table: rel.name,
       replicaIdentity: rel.replicaIdentity,
-      columns: rel.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, isKey: c.isKey })),
+      columns: rel.columns.map((c) => ({
+        name: c.name,
+        typeOid: c.typeOid,
+        typeModifier: c.typeMod,
+        isKey: c.isKey,
+      })),
     };
     relations.set(rel, out);
   }

@@ -1,4 +1,4 @@
-import { backoffMs, formatLsn, type Logger, sleep, sqlstateOf } from '@kuvasz/core';
+import { backoffMs, displayIdent, formatLsn, type Logger, sleep, sqlstateOf } from '@kuvasz/core';
 import type pg from 'pg';
 import { ApplyError, toError } from '../errors.js';
 import type { RoutedChange, Unit } from '../intake/router.js';
@@ -301,7 +301,48 @@ export class Executor {
         await this.applyTransactions(worker, ledger, parts, epoch, true);
         return;
       }
-      this.events.failed(ledger, rejection(ledger, e));
+      this.events.failed(ledger, await this.explain(worker, ledger, e));
+    }
+  }
+
+  /**
+   * The error a refused change stops its source with, and, where a source
+   * column's type differs from its target column's and the destination
+   * refused a value, the column and the ALTER that fixes it.
+   */
+  private async explain(worker: number, ledger: SourceLedger, e: Rejected): Promise<ApplyError> {
+    const err = rejection(ledger, e);
+    const state = err.sqlstate ?? '';
+    const task = e.task;
+    if (!task || task.kind === 'truncate' || !(state.startsWith('22') || state === '42804'))
+      return err;
+    const changed = task.shape.cols.filter((c) => c.sourceTypeOid !== c.typeOid);
+    if (changed.length === 0) return err;
+    try {
+      const client = await this.acquire(worker);
+      const hints: string[] = [];
+      for (const c of changed) {
+        const res = await client.query<{ t: string | null }>(
+          'SELECT format_type($1::oid, $2::int) AS t',
+          [c.sourceTypeOid, c.sourceTypeModifier < 0 ? null : c.sourceTypeModifier],
+        );
+        const type = res.rows[0]?.t ?? `type OID ${c.sourceTypeOid}`;
+        const col = displayIdent(c.name);
+        hints.push(
+          `source column ${col} is ${type}, the target's is ${c.type}: ALTER TABLE ${task.unit.target.display} ALTER COLUMN ${col} TYPE ${type}`,
+        );
+      }
+      return new ApplyError(err.code, `${err.message}; ${hints.join('; ')}`, {
+        table: err.table,
+        key: err.key,
+        lsn: err.lsn,
+        changeIndex: err.changeIndex,
+        sqlstate: err.sqlstate,
+        source: err.source,
+        cause: err.cause,
+      });
+    } catch {
+      return err;
     }
   }
 
@@ -381,7 +422,7 @@ export class Executor {
       ledger.exact.add(first.commitLsn);
       this.events.failed(
         ledger,
-        rejection(ledger, e instanceof Rejected ? e : new Rejected(e, undefined)),
+        await this.explain(worker, ledger, e instanceof Rejected ? e : new Rejected(e, undefined)),
       );
     }
   }

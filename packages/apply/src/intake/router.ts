@@ -1,4 +1,4 @@
-import { formatLsn } from '@kuvasz/core';
+import { formatLsn, type Logger } from '@kuvasz/core';
 import type { RowChange, SourceRelation } from '../change.js';
 import { ApplyError, toError } from '../errors.js';
 import type { TableMapping } from '../options.js';
@@ -23,6 +23,8 @@ export interface Unit {
   /** `schema\0table` of the target. */
   targetKey: string;
   shapes: WeakMap<SourceRelation, Shape>;
+  /** Source columns the target lacks, as last reported (see `planItem`). */
+  ignored: string;
 }
 
 /** One change for one unit, as the engine holds it until it is applied. */
@@ -71,7 +73,21 @@ export class Router {
     private readonly mappings: Map<string, TableMapping[]>,
     private readonly targets: Map<string, TargetInfo>,
     private readonly stats: Stats,
+    private readonly log: Logger,
   ) {}
+
+  /** Targets that some source's columns are missing from: the engine watches them for new columns. */
+  lackingTargets(): Set<TargetInfo> {
+    const out = new Set<TargetInfo>();
+    for (const u of this.units.values()) if (u.ignored !== '') out.add(u.target);
+    return out;
+  }
+
+  /** A target's columns changed: its units plan with fresh shapes from the next change on. */
+  invalidateTarget(target: TargetInfo): void {
+    for (const u of this.units.values()) if (u.target === target) u.shapes = new WeakMap();
+    this.version++;
+  }
 
   setWatermark(source: SourceLedger, table: { schema: string; table: string }, wm: TableWatermark) {
     this.watermarks.set(`${source.key}\u0000${table.schema}\u0000${table.table}`, { ...wm });
@@ -134,7 +150,7 @@ export class Router {
       const quiet = wm?.reconcileBefore !== undefined && lsn < wm.reconcileBefore;
       const routed: RoutedChange = { unit, lsn, index, operation: change.op, item: undefined };
       try {
-        routed.item = planItem(unit, change, relation, lsn, time, quiet, routed);
+        routed.item = this.planItem(unit, change, relation, lsn, time, quiet, routed);
       } catch (e) {
         routed.error =
           e instanceof ApplyError
@@ -170,43 +186,69 @@ export class Router {
       }
       this.targetSids.set(tk, src.id.sid);
     }
-    u = { key: k, source: src, target, targetKey: tk, shapes: new WeakMap() };
+    u = { key: k, source: src, target, targetKey: tk, shapes: new WeakMap(), ignored: '' };
     this.units.set(k, u);
     return u;
   }
-}
 
-function planItem(
-  unit: Unit,
-  change: RowChange,
-  relation: SourceRelation,
-  lsn: bigint,
-  time: string,
-  quiet: boolean,
-  ref: RoutedChange,
-): PlanItem<RoutedChange> {
-  if (change.op === 'truncate') return { op: 'truncate', tx: lsn, time, quiet, ref };
-  let shape: Shape | undefined = unit.shapes.get(relation);
-  if (!shape) {
-    shape = resolveShape(relation, unit.target);
-    unit.shapes.set(relation, shape);
+  private planItem(
+    unit: Unit,
+    change: RowChange,
+    relation: SourceRelation,
+    lsn: bigint,
+    time: string,
+    quiet: boolean,
+    ref: RoutedChange,
+  ): PlanItem<RoutedChange> {
+    if (change.op === 'truncate') return { op: 'truncate', tx: lsn, time, quiet, ref };
+    let shape: Shape | undefined = unit.shapes.get(relation);
+    if (!shape) {
+      shape = resolveShape(relation, unit.target);
+      unit.shapes.set(relation, shape);
+      this.reportIgnored(unit, shape);
+    }
+    if (change.op === 'insert') {
+      return {
+        op: 'insert',
+        shape,
+        newT: change.new,
+        whereT: undefined,
+        tx: lsn,
+        time,
+        quiet,
+        ref,
+      };
+    }
+    requireKey(shape, relation);
+    if (change.op === 'update') {
+      const whereT = shape.full
+        ? (change.old ?? change.new)
+        : (change.key ?? change.old ?? change.new);
+      return { op: 'update', shape, newT: change.new, whereT, tx: lsn, time, quiet, ref };
+    }
+    const whereT = change.key ?? change.old;
+    if (!whereT) {
+      throw new ApplyError(
+        'invalid_input',
+        `delete on ${relation.schema}.${relation.table} carries neither key nor old row`,
+      );
+    }
+    return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet, ref };
   }
-  if (change.op === 'insert') {
-    return { op: 'insert', shape, newT: change.new, whereT: undefined, tx: lsn, time, quiet, ref };
-  }
-  requireKey(shape, relation);
-  if (change.op === 'update') {
-    const whereT = shape.full
-      ? (change.old ?? change.new)
-      : (change.key ?? change.old ?? change.new);
-    return { op: 'update', shape, newT: change.new, whereT, tx: lsn, time, quiet, ref };
-  }
-  const whereT = change.key ?? change.old;
-  if (!whereT) {
-    throw new ApplyError(
-      'invalid_input',
-      `delete on ${relation.schema}.${relation.table} carries neither key nor old row`,
+
+  /** Source columns the target lacks are left out, as the specification says: said once per table and set of columns. */
+  private reportIgnored(unit: Unit, shape: Shape): void {
+    const list = shape.ignored.join(', ');
+    if (list === unit.ignored) return;
+    unit.ignored = list;
+    if (list === '') return;
+    this.log.info(
+      {
+        source: unit.source.label,
+        table: `${shape.target.display}`,
+        columns: shape.ignored,
+      },
+      'source columns not in the target: left out until the target has them',
     );
   }
-  return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet, ref };
 }

@@ -51,6 +51,8 @@ export class SourceLedger {
   readonly exact = new Set<bigint>();
   /** Lane positions of the engine before ordered apply, until the replay passes them. */
   legacy: LegacyPositions | undefined;
+  /** Reset by its reader after a failure: its targets are re-read before its next change is routed. */
+  targetsStale = false;
   /** A worker holds this source. */
   inFlight = false;
   /** flush() or close() asked for everything now. */

@@ -7,6 +7,9 @@ import type { TargetColumn, TargetInfo } from '../target/target-meta.js';
 export interface ShapeColumn extends TargetColumn {
   /** Index of the column in the source tuple. */
   src: number;
+  /** The source column's type OID and modifier (a target of another type may refuse its values). */
+  sourceTypeOid: number;
+  sourceTypeModifier: number;
 }
 
 /**
@@ -39,17 +42,21 @@ export interface Shape {
   overriding: boolean;
   /** Stable signature: changes of one shape share statements. */
   signature: string;
+  /** Source columns the target does not have: left out (reported once per table, see the router). */
+  ignored: string[];
 }
 
 const RESERVED = new Set<string>(['sid', ...HISTORY_COLUMNS]);
 
 export function resolveShape(relation: SourceRelation, target: TargetInfo): Shape {
   const cols: ShapeColumn[] = [];
+  const ignored: string[] = [];
   relation.columns.forEach((c, src) => {
     if (RESERVED.has(c.name)) return;
     const t = target.columns.get(c.name);
+    if (!t) ignored.push(c.name);
     if (!t || t.generated) return;
-    cols.push({ ...t, src });
+    cols.push({ ...t, src, sourceTypeOid: c.typeOid, sourceTypeModifier: c.typeModifier ?? -1 });
   });
   if (cols.length === 0) {
     throw new ApplyError(
@@ -80,6 +87,7 @@ export function resolveShape(relation: SourceRelation, target: TargetInfo): Shap
     keyIndex: full ? undefined : keyIndexOf(target, cols, keyCols),
     overriding: cols.some((c) => c.identityAlways),
     signature: `${relation.replicaIdentity}|${cols.map((c) => `${c.src}:${c.name}`).join(',')}|${keyCols.join(',')}`,
+    ignored,
   };
 }
 
