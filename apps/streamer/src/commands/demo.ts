@@ -30,7 +30,7 @@ function demoConfig(sources: PgCluster[], warehouse: PgCluster): Config {
       url: c.urlFor('shop'),
       tables,
     })),
-    apply: { workers: 2, batchRows: 5_000, flushIntervalMs: 20 },
+    apply: { workers: 2, batchRows: 5_000, flushIntervalMs: 20, shutdownTimeoutMs: 30_000 },
     sync: { parallelTables: 2 },
     http: undefined,
     log: { level: 'warn', format: 'pretty' },

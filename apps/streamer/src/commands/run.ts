@@ -110,7 +110,15 @@ export async function runCommand(
       );
     }
     await reloading;
-    await streamer?.stop();
+    const deadline = cfg.apply.shutdownTimeoutMs;
+    if (!(await stopWithin(streamer, deadline))) {
+      const pending = streamer?.unflushed() ?? [];
+      log.error(
+        { deadlineMs: deadline, sources: pending },
+        `stopping: not flushed within ${deadline} ms (${pending.join(', ') || 'the destination'}); exiting anyway: what was not acknowledged is replayed at the next start`,
+      );
+      process.exit(EXIT.runtime);
+    }
     log.info('stopped');
     return EXIT.ok;
   } finally {
@@ -118,5 +126,19 @@ export async function runCommand(
     process.off('SIGTERM', stop);
     process.off('SIGHUP', reload);
     await http?.close();
+  }
+}
+
+/** Stops the streamer; false when it did not finish within `ms` (it goes on in the background). */
+async function stopWithin(streamer: Streamer | undefined, ms: number): Promise<boolean> {
+  if (!streamer) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([streamer.stop().then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

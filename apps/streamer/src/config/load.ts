@@ -32,7 +32,7 @@ export interface Config {
   destination: { url: string; schema: string; metadataSchema: string };
   /** One entry per (database, url): what the streamer runs. */
   sources: SourceConfig[];
-  apply: { workers: number; batchRows: number; flushIntervalMs: number };
+  apply: { workers: number; batchRows: number; flushIntervalMs: number; shutdownTimeoutMs: number };
   sync: { parallelTables: number };
   http: { host: string; port: number } | undefined;
   log: { level: ConfigFile['log']['level']; format: 'json' | 'pretty' | undefined };
@@ -269,6 +269,7 @@ function normalize(
         workers: cfg.apply.workers,
         batchRows: cfg.apply.batch_rows,
         flushIntervalMs: cfg.apply.flush_interval_ms,
+        shutdownTimeoutMs: cfg.apply.shutdown_timeout_ms,
       },
       sync: { parallelTables: cfg.sync.parallel_tables },
       http,

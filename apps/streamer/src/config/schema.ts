@@ -110,6 +110,11 @@ export const configFileSchema = z.strictObject({
         .describe(
           'Longest wait before a partial group is applied (a source waits twice as long as its previous group took, at most this)',
         ),
+      shutdown_timeout_ms: positiveInt(3_600_000)
+        .default(30_000)
+        .describe(
+          'On SIGTERM / SIGINT, how long to wait for what was received to be applied and acknowledged; past it the process exits with code 3 naming the sources not flushed (their changes are replayed at the next start)',
+        ),
     })
     .prefault({}),
   sync: z

@@ -139,6 +139,20 @@ export class Streamer {
     if (problems.length > 0) throw new TargetError(problems);
   }
 
+  /** Sources with changes received but not yet applied and acknowledged, `database (sid N)`. */
+  unflushed(): string[] {
+    const out: string[] = [];
+    for (const r of this.runners) {
+      const snap = r.snapshot();
+      const queued = this.engine.sourceStatus(r.id).queuedChanges > 0;
+      const behind =
+        snap.receivedLsn !== undefined &&
+        (snap.flushedLsn === undefined || snap.flushedLsn < snap.receivedLsn);
+      if (queued || behind) out.push(`${r.id.database} (sid ${r.id.sid})`);
+    }
+    return out;
+  }
+
   /** Ready when every source streams. */
   ready(): boolean {
     return this.runners.every((r) => r.snapshot().state === 'streaming');
