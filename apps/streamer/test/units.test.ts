@@ -79,8 +79,8 @@ test('pgoutput and apply share the unchanged-TOAST symbol, so tuples pass throug
       table: 'docs',
       replicaIdentity: 'default',
       columns: [
-        { name: 'id', typeOid: 23, isKey: true },
-        { name: 'body', typeOid: 25, isKey: false },
+        { name: 'id', typeOid: 23, typeModifier: -1, isKey: true },
+        { name: 'body', typeOid: 25, typeModifier: -1, isKey: false },
       ],
     },
     new: ['1', UNCHANGED],
