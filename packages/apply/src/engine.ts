@@ -6,9 +6,10 @@ import {
   linkTables,
   loadForeignKeys,
   noopLogger,
+  quoteIdent,
 } from '@kuvasz/core';
 import type pg from 'pg';
-import type { SourceId, SourceTransaction } from './change.js';
+import type { SourceId, SourceRelation, SourceTransaction } from './change.js';
 import { ApplyError, TargetError, toError } from './errors.js';
 import { logEvents } from './event-log.js';
 import type { StepName } from './executor/destination-tx.js';
@@ -125,6 +126,7 @@ export class ApplyEngine {
   private flushWaiter: WalFlushWaiter | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private watching = false;
+  private readonly addsColumns: boolean;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' | 'crashed' = 'new';
 
   constructor(options: ApplyEngineOptions) {
@@ -140,6 +142,7 @@ export class ApplyEngine {
       this.mappings.set(k, list);
     }
     this.router = new Router(this.mappings, this.targets, this.stat, this.log);
+    this.addsColumns = options.tables.some((t) => t.schemaChanges === 'add_columns');
   }
 
   /**
@@ -299,6 +302,49 @@ export class ApplyEngine {
     }
   }
 
+  /**
+   * `schemaChanges: 'add_columns'`: a relation seen for the first time that
+   * has columns its target lacks gets them added to the target (nullable,
+   * the source's type) before any of its rows is routed. Types that are not
+   * built in (their OIDs differ between servers) are left to the user, said
+   * once.
+   */
+  private async addNewColumns(ledger: SourceLedger, tx: SourceTransaction): Promise<void> {
+    if (!this.addsColumns) return;
+    for (const change of tx.changes) {
+      if (change.op === 'truncate' || ledger.seenRelations.has(change.relation)) continue;
+      const relation = change.relation;
+      ledger.seenRelations.add(relation);
+      const maps = this.mappings.get(
+        mappingKey(ledger.id.database, relation.schema, relation.table),
+      );
+      for (const m of maps ?? []) {
+        if (m.schemaChanges !== 'add_columns') continue;
+        const target = this.targets.get(targetKey(m.target));
+        if (!target) continue;
+        const missing = relation.columns.filter(
+          (c) => !target.columns.has(c.name) && c.name !== 'sid' && !c.name.startsWith('kvsz_'),
+        );
+        if (missing.length === 0) continue;
+        const builtIn = missing.filter((c) => c.typeOid < FIRST_USER_OID);
+        const other = missing.filter((c) => c.typeOid >= FIRST_USER_OID);
+        if (other.length > 0) {
+          this.log.warn(
+            { source: ledger.label, table: target.display, columns: other.map((c) => c.name) },
+            'new source columns of types that are not built in: add them to the target yourself (left out until then)',
+          );
+        }
+        if (builtIn.length === 0) continue;
+        await addColumns(this.pool, target, builtIn);
+        this.log.info(
+          { source: ledger.label, table: target.display, columns: builtIn.map((c) => c.name) },
+          'new source columns added to the target',
+        );
+        await this.refreshTargets([target]);
+      }
+    }
+  }
+
   /** Every target a source database feeds. */
   private targetsOf(database: string): Set<TargetInfo> {
     const out = new Set<TargetInfo>();
@@ -360,6 +406,7 @@ export class ApplyEngine {
       ledger.targetsStale = false;
       await this.refreshTargets(this.targetsOf(ledger.id.database));
     }
+    await this.addNewColumns(ledger, tx);
     const final = tx.final ?? true;
     const first = tx.firstChangeIndex ?? 0;
     const from = ledger.newFrom(tx.commitLsn, first, tx.changes.length);
@@ -712,6 +759,30 @@ export class ApplyEngine {
     this.state = crashed || this.state === 'crashed' ? 'crashed' : 'closed';
     this.progress.notify();
     this.log.info({}, 'apply engine closed');
+  }
+}
+
+/** OIDs below this are built into every PostgreSQL: the destination names them as the source does. */
+const FIRST_USER_OID = 16384;
+
+async function addColumns(
+  pool: pg.Pool,
+  target: TargetInfo,
+  columns: SourceRelation['columns'],
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    for (const c of columns) {
+      const res = await client.query<{ t: string }>('SELECT format_type($1::oid, $2::int) AS t', [
+        c.typeOid,
+        c.typeModifier !== undefined && c.typeModifier >= 0 ? c.typeModifier : null,
+      ]);
+      await client.query(
+        `ALTER TABLE ${target.qualified} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${res.rows[0]!.t}`,
+      );
+    }
+  } finally {
+    client.release();
   }
 }
 

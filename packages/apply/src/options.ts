@@ -8,6 +8,12 @@ export interface TableMapping {
   source: { database: string; schema: string; table: string };
   target: { schema: string; table: string };
   type: TableType;
+  /**
+   * A column added to the source table: `ignore` leaves it out until the
+   * target has it (default); `add_columns` adds it to the target (nullable,
+   * the source's type) before the first row that carries it.
+   */
+  schemaChanges?: 'ignore' | 'add_columns';
 }
 
 export interface ApplyEngineOptions {

@@ -20,6 +20,7 @@ function demoConfig(sources: PgCluster[], warehouse: PgCluster): Config {
     target: { schema: 'public', table: t.table },
     type: t.type,
     partitionsRegex: undefined,
+    schemaChanges: 'ignore' as const,
   }));
   return {
     file: '(demo)',

@@ -18,6 +18,8 @@ export interface TableConfig {
   target: TableRef;
   type: TargetType;
   partitionsRegex: RegExp | undefined;
+  /** A column added to the source table: left out, or added to the target. */
+  schemaChanges: 'ignore' | 'add_columns';
 }
 
 export interface SourceConfig {
@@ -205,6 +207,7 @@ function normalize(
         source,
         target,
         type: opts?.type ?? 'clone',
+        schemaChanges: opts?.schema_changes ?? cfg.apply.schema_changes,
         partitionsRegex: opts?.partitions_regex
           ? new RegExp(`^(?:${opts.partitions_regex})$`)
           : undefined,

@@ -23,6 +23,12 @@ export const tableOptionsSchema = z
       .describe(
         'Target table, `table` or `schema.table` (default: the source table name in destination.schema)',
       ),
+    schema_changes: z
+      .enum(['ignore', 'add_columns'])
+      .optional()
+      .describe(
+        "New source columns: ignore (left out until the target has them) or add_columns (added to the target, nullable, with the source's type, before the first row that carries them). Default: apply.schema_changes",
+      ),
     partitions_regex: z
       .string()
       .min(1)
@@ -109,6 +115,12 @@ export const configFileSchema = z.strictObject({
         .default(20)
         .describe(
           'Longest wait before a partial group is applied (a source waits twice as long as its previous group took, at most this)',
+        ),
+      schema_changes: z
+        .enum(['ignore', 'add_columns'])
+        .default('ignore')
+        .describe(
+          'Default for every table: what to do with a column added to a source table (see the table option)',
         ),
       shutdown_timeout_ms: positiveInt(3_600_000)
         .default(30_000)

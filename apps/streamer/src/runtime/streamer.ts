@@ -40,7 +40,12 @@ export function tableMappings(cfg: Config): TableMapping[] {
       const k = `${s.database}\u0000${tableKey(t.source)}`;
       if (seen.has(k)) continue;
       seen.add(k);
-      out.push({ source: { database: s.database, ...t.source }, target: t.target, type: t.type });
+      out.push({
+        source: { database: s.database, ...t.source },
+        target: t.target,
+        type: t.type,
+        schemaChanges: t.schemaChanges,
+      });
     }
   }
   return out;

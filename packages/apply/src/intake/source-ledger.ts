@@ -1,4 +1,4 @@
-import type { SourceId } from '../change.js';
+import type { SourceId, SourceRelation } from '../change.js';
 import type { ApplyError } from '../errors.js';
 import type { SourcePosition } from '../metadata/position-store.js';
 import type { LegacyPositions } from './legacy-positions.js';
@@ -51,6 +51,8 @@ export class SourceLedger {
   readonly exact = new Set<bigint>();
   /** Lane positions of the engine before ordered apply, until the replay passes them. */
   legacy: LegacyPositions | undefined;
+  /** Relations whose new columns were looked at (`schemaChanges: 'add_columns'`). */
+  readonly seenRelations = new WeakSet<SourceRelation>();
   /** Reset by its reader after a failure: its targets are re-read before its next change is routed. */
   targetsStale = false;
   /** A worker holds this source. */
