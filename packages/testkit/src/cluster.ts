@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { TestkitError } from './errors.js';
+import type { TlsFiles } from './tls.js';
 import { waitFor } from './wait-for.js';
 
 export type Backend = 'embedded' | 'testcontainers' | 'external';
@@ -48,6 +49,7 @@ export interface ClusterInit {
   version: number;
   lifecycle: ClusterLifecycle;
   dataDir?: string;
+  tls?: TlsFiles;
 }
 
 /** A running PostgreSQL server owned by a test, with helpers for the common chores. */
@@ -61,6 +63,8 @@ export class PgCluster {
   /** Server major version as reported by `server_version_num`. */
   readonly version: number;
   readonly dataDir: string | undefined;
+  /** Certificates and keys when started with `tls: true` (server TLS on, client certificates accepted). */
+  readonly tls: TlsFiles | undefined;
   private readonly lifecycle: ClusterLifecycle;
   private readonly createdDatabases = new Set<string>();
   private stopped = false;
@@ -73,6 +77,7 @@ export class PgCluster {
     this.password = init.password;
     this.version = init.version;
     this.dataDir = init.dataDir;
+    this.tls = init.tls;
     this.lifecycle = init.lifecycle;
   }
 

@@ -10,6 +10,7 @@ import { DEFAULT_SETTINGS, PgCluster, type ServerSettings, settingsToFlags } fro
 import { TestkitError } from './errors.js';
 import { ensureServerOsUser, isRoot, type OsIds } from './os-user.js';
 import { clustersRoot, kitRoot, OWNER_FILE, trackCluster } from './registry.js';
+import { makeTlsFiles, type TlsFiles } from './tls.js';
 import { embeddedBinariesDir, type PgMajor } from './versions.js';
 
 export interface EmbeddedOptions {
@@ -17,6 +18,8 @@ export interface EmbeddedOptions {
   settings?: ServerSettings;
   /** Milliseconds to wait for the server to accept connections (default 60 s). */
   startTimeoutMs?: number;
+  /** Serve TLS with certificates made for this server; accept client certificates (see TlsFiles). */
+  tls?: boolean;
 }
 
 const SUPERUSER = 'postgres';
@@ -304,10 +307,30 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<PgCluster
   }
   await fsp.rm(pwFile, { force: true });
 
+  let tls: TlsFiles | undefined;
+  let tlsSettings: ServerSettings = {};
+  if (options.tls) {
+    tls = await makeTlsFiles(path.join(dir, 'tls'), ids);
+    // Before the password lines: the certificate role logs in with its certificate only.
+    const hba = path.join(dataDir, 'pg_hba.conf');
+    const lines = await fsp.readFile(hba, 'utf8');
+    await fsp.writeFile(hba, `hostssl all ${tls.certUser} 127.0.0.1/32 cert\n${lines}`);
+    tlsSettings = {
+      ssl: 'on',
+      ssl_cert_file: tls.serverCert,
+      ssl_key_file: tls.serverKey,
+      ssl_ca_file: tls.ca,
+    };
+  }
   const flags = [
     '-k',
     sockDir,
-    ...settingsToFlags({ listen_addresses: '127.0.0.1', ...DEFAULT_SETTINGS, ...options.settings }),
+    ...settingsToFlags({
+      listen_addresses: '127.0.0.1',
+      ...DEFAULT_SETTINGS,
+      ...tlsSettings,
+      ...options.settings,
+    }),
   ];
   const server = new EmbeddedServer(
     bin,
@@ -329,7 +352,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<PgCluster
     throw err;
   }
 
-  return new PgCluster({
+  const cluster = new PgCluster({
     backend: 'embedded',
     host: '127.0.0.1',
     port: server.port,
@@ -337,6 +360,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<PgCluster
     password,
     version: options.version,
     dataDir,
+    ...(tls ? { tls } : {}),
     lifecycle: {
       async stop() {
         await server.shutdown();
@@ -357,4 +381,6 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<PgCluster
       },
     },
   });
+  if (tls) await cluster.sql(`CREATE ROLE ${tls.certUser} LOGIN SUPERUSER REPLICATION`);
+  return cluster;
 }

@@ -6,7 +6,8 @@ export type TestkitErrorCode =
   | 'start_failed'
   | 'backend_unavailable'
   | 'leaked_slot'
-  | 'timeout';
+  | 'timeout'
+  | 'tls_failed';
 
 /** Every failure of the test kit, with a code a test can match on. */
 export class TestkitError extends Error {

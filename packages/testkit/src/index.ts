@@ -10,6 +10,7 @@ export {
 export { TestkitError, type TestkitErrorCode } from './errors.js';
 export { reapOrphanClusters } from './registry.js';
 export { type StartPostgresOptions, startPostgres } from './start-postgres.js';
+export type { TlsFiles } from './tls.js';
 export {
   isSupportedVersion,
   type PgMajor,

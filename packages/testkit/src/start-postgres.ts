@@ -12,6 +12,12 @@ export interface StartPostgresOptions {
   settings?: ServerSettings;
   /** Default: `KUVASZ_PG_BACKEND`, else `embedded`. */
   backend?: 'embedded' | 'testcontainers' | 'external';
+  /**
+   * Serve TLS with a CA, server and client certificates made for this server
+   * (`cluster.tls`); the role `cluster.tls.certUser` logs in with its client
+   * certificate. Embedded backend only; needs the openssl command.
+   */
+  tls?: boolean;
 }
 
 /**
@@ -27,10 +33,13 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       return startEmbedded({
         version,
         ...(options.settings ? { settings: options.settings } : {}),
+        ...(options.tls ? { tls: true } : {}),
       });
     case 'testcontainers':
+      if (options.tls) throw noTls(backend);
       return startContainer(version, options.settings);
     case 'external':
+      if (options.tls) throw noTls(backend);
       if (options.settings && Object.keys(options.settings).length > 0) {
         throw new TestkitError(
           'backend_unavailable',
@@ -44,4 +53,11 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         `unknown KUVASZ_PG_BACKEND '${backend}'; use embedded, testcontainers or external`,
       );
   }
+}
+
+function noTls(backend: string): TestkitError {
+  return new TestkitError(
+    'backend_unavailable',
+    `the ${backend} backend cannot serve TLS with the kit's certificates; this test needs the embedded backend`,
+  );
 }
