@@ -1,4 +1,4 @@
-import { messageOf, redactPasswords, sqlstateOf } from '@kuvasz/core';
+import { connectHint, messageOf, redactPasswords, sqlstateOf } from '@kuvasz/core';
 import pg from 'pg';
 import { ConnectionError, ReplicationError } from './errors.js';
 
@@ -14,20 +14,6 @@ export interface ConnectOptions {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 
-// Hints for the failures people meet first; the server's own message follows.
-const HINTS: Record<string, string> = {
-  '28P01': 'check the user name and password',
-  '28000':
-    'the server refused this role, database or address: check pg_hba.conf (a logical replication connection matches the database name, not the "replication" keyword)',
-  '3D000': 'check the database name in the connection string',
-  '53300':
-    'the server has no free connection slot (max_connections, or max_wal_senders for a replication connection)',
-  '57P03': 'the server is starting up or shutting down; retry later',
-  ECONNREFUSED: 'is the server running and listening on that host and port?',
-  ENOTFOUND: 'the host name does not resolve',
-  ETIMEDOUT: 'the server did not answer in time',
-};
-
 /** Wraps a connect failure into a `ConnectionError` naming the redacted URL, the server's message and a hint. */
 export function connectionError(
   connectionString: string,
@@ -35,9 +21,7 @@ export function connectionError(
   what = 'cannot connect to',
 ): ConnectionError {
   const url = redactPasswords(connectionString);
-  const code =
-    sqlstateOf(e) ?? (typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : '');
-  const hint = typeof code === 'string' ? HINTS[code] : undefined;
+  const hint = connectHint(e);
   const detail = redactPasswords(messageOf(e));
   return new ConnectionError(url, `${what} ${url}: ${detail}${hint ? ` (${hint})` : ''}`, {
     cause: e,

@@ -1,4 +1,4 @@
-import { redactPasswords, type TableRef, tableKey } from '@kuvasz/core';
+import { connectHint, redactPasswords, type TableRef, tableKey } from '@kuvasz/core';
 import pg from 'pg';
 import type { Config, TargetType } from '../config/load.js';
 import { StreamerError } from '../errors.js';
@@ -42,9 +42,10 @@ export async function withPg<T>(
     await client.connect();
   } catch (err: unknown) {
     await client.end().catch(() => undefined);
+    const hint = connectHint(err);
     throw new StreamerError(
       'runtime',
-      `cannot connect to ${what} ${redactPasswords(url)}: ${(err as Error).message}`,
+      `cannot connect to ${what} ${redactPasswords(url)}: ${(err as Error).message}${hint ? ` (${hint})` : ''}`,
       { cause: err },
     );
   }

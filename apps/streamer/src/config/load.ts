@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { displayName, type TableRef, tableKey } from '@kuvasz/core';
+import { displayName, libpqUrl, type TableRef, tableKey } from '@kuvasz/core';
 import { kuvaszObjectName } from '@kuvasz/replication';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -226,7 +226,7 @@ function normalize(
       targets.set(k, t.key);
     }
     for (const u of db.urls)
-      sources.push({ database: db.database, sid: String(u.sid), url: u.url, tables });
+      sources.push({ database: db.database, sid: String(u.sid), url: libpqUrl(u.url), tables });
   });
 
   // Slot and publication names are lower-cased, sanitized and cut to 63 bytes:
@@ -263,7 +263,7 @@ function normalize(
     config: {
       file,
       destination: {
-        url: cfg.destination.url,
+        url: libpqUrl(cfg.destination.url),
         schema: destSchema,
         metadataSchema: cfg.destination.metadata_schema,
       },
