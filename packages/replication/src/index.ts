@@ -38,6 +38,7 @@ export {
   getSlot,
   type SlotHealth,
   slotHealth,
+  slotsHealth,
   type WalStatus,
 } from './slot-health.js';
 export {

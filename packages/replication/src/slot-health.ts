@@ -112,8 +112,8 @@ export async function slotHealth(target: SqlTarget, slot: string): Promise<SlotH
   return (await getSlot(target, slot)) ?? missingSlot(slot);
 }
 
-export function slotHealthSql(major: number): string {
-  return `SELECT plugin, database, temporary, active, active_pid,
+export function slotHealthSql(major: number, many = false): string {
+  return `SELECT ${many ? 'slot_name, ' : ''}plugin, database, temporary, active, active_pid,
           restart_lsn::text AS restart_lsn, confirmed_flush_lsn::text AS confirmed_flush_lsn,
           ${major >= 13 ? 'wal_status' : 'NULL::text'} AS wal_status,
           ${major >= 13 ? 'safe_wal_size::text' : 'NULL::text'} AS safe_wal_size,
@@ -123,7 +123,30 @@ export function slotHealthSql(major: number): string {
                ELSE pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
                                          ELSE pg_current_wal_lsn() END, restart_lsn)::int8::text
           END AS retained
-     FROM pg_replication_slots WHERE slot_name = $1`;
+     FROM pg_replication_slots WHERE ${many ? 'slot_name = ANY($1::text[])' : 'slot_name = $1'}`;
+}
+
+/**
+ * The health of many slots of one server in one query (slots are
+ * server-wide, so any database of the server answers for all of them);
+ * slots that do not exist come back as `missingSlot`.
+ */
+export async function slotsHealth(
+  target: SqlTarget,
+  slots: readonly string[],
+): Promise<Map<string, SlotHealth>> {
+  return withClient(target, async (client) => {
+    const major = majorVersion(await serverVersionNum(client));
+    const rows = await query<SlotRow & { slot_name: string }>(
+      client,
+      slotHealthSql(major, true),
+      [slots],
+      'reading replication slots',
+    );
+    const out = new Map<string, SlotHealth>(slots.map((s) => [s, missingSlot(s)]));
+    for (const r of rows) out.set(r.slot_name, slotHealthFromRow(r.slot_name, r));
+    return out;
+  });
 }
 
 /** The message of a `SlotLostError`: the fact, and how to resync. */

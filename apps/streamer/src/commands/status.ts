@@ -4,7 +4,7 @@ import { kuvaszObjectName } from '@kuvasz/replication';
 import type { CliArgs } from '../cli/args.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { bigintReplacer } from '../observability/http-server.js';
-import { readSourceHealth } from '../runtime/source-health.js';
+import { HealthMonitor } from '../runtime/source-health.js';
 import { StatusStore } from '../runtime/status-store.js';
 import { destinationPool } from '../runtime/streamer.js';
 import { formatBytes } from '../ui/progress.js';
@@ -43,7 +43,7 @@ export async function statusCommand(
   args: CliArgs,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const { cfg, redactor } = await loadContext(args, 'status');
+  const { cfg, redactor, log } = await loadContext(args, 'status');
   const pool = destinationPool(cfg);
   try {
     const store = new StatusStore(pool, cfg.destination.metadataSchema);
@@ -61,20 +61,30 @@ export async function statusCommand(
       metadataSchema: cfg.destination.metadataSchema,
     });
     const report: StatusReport = { sources: [] };
+    // One query per source server for every slot on it.
+    const monitor = new HealthMonitor(
+      cfg.sources.map((s) => ({
+        label: `${s.database} (sid ${s.sid})`,
+        url: s.url,
+        slot: kuvaszObjectName(s.database, s.sid),
+      })),
+      log,
+    );
+    const healths = await monitor.poll().finally(() => monitor.close());
     for (const s of cfg.sources) {
       const slot = kuvaszObjectName(s.database, s.sid);
       const st = stored.find((x) => x.database === s.database && x.sid === s.sid);
       let slotStatus: StatusReport['sources'][number]['slotStatus'];
-      try {
-        const h = await readSourceHealth(s.url, slot);
+      const h = healths.get(slot);
+      if (!h || h.error !== null) {
+        slotStatus = { error: redactor.redact(h?.error ?? 'not read') };
+      } else {
         slotStatus = {
           walStatus: h.walStatus,
           lagBytes: h.lagBytes?.toString() ?? null,
           retainedWalBytes: h.retainedWalBytes?.toString() ?? null,
           confirmedFlushLsn: h.confirmedFlushLsn,
         };
-      } catch (err: unknown) {
-        slotStatus = { error: redactor.redact((err as Error).message) };
       }
       const sync = await copy.state({ database: s.database, sid: s.sid }).catch(() => []);
       report.sources.push({

@@ -300,7 +300,8 @@ export class SourceRunner {
       publication: this.slot,
       ...(createdSlot ? { createdSlot } : {}),
       ...(mapRelation ? { mapRelation } : {}),
-      heartbeat: { intervalMs: 60_000 },
+      // Heartbeats come from the health monitor, only for slots that need them (no connection per source).
+      heartbeat: { intervalMs: 0 },
       spill: { memoryBytes: SPILL_MEMORY_BYTES },
       logger: this.log,
     });

@@ -7,6 +7,8 @@ export interface SourceHealth {
   retainedWalBytes: bigint | null;
   walStatus: string | null;
   confirmedFlushLsn: string | null;
+  /** Why the source server could not be asked (the health monitor's last failure), if it could not. */
+  error: string | null;
 }
 
 export interface TableStat {

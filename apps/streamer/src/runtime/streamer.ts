@@ -13,7 +13,7 @@ import { targetsOf } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SyncProgress } from '../ui/progress.js';
-import { readSourceHealth } from './source-health.js';
+import { HealthMonitor } from './source-health.js';
 import { SourceRunner, type SourceSnapshot } from './source-runner.js';
 import { type SourceHealth, StatusStore, type TableStat } from './status-store.js';
 
@@ -74,6 +74,7 @@ export class Streamer {
   private readonly health = new Map<SourceRunner, SourceHealth>();
   private running: Promise<void>[] = [];
   private healthTimer: NodeJS.Timeout | undefined;
+  private readonly healthMonitor: HealthMonitor;
   private statsSeen = new Map<string, number>();
   private statsSaved = new Map<string, number>();
   private readonly statusWrites = new Map<string, Promise<void>>();
@@ -113,6 +114,14 @@ export class Streamer {
           log,
           onChange: (snap) => void this.saveStatus(snap),
         }),
+    );
+    this.healthMonitor = new HealthMonitor(
+      this.runners.map((r, i) => ({
+        label: `${r.id.database} (sid ${r.id.sid})`,
+        url: cfg.sources[i]!.url,
+        slot: r.slot,
+      })),
+      log,
     );
   }
 
@@ -193,18 +202,15 @@ export class Streamer {
   }
 
   private async pollHealth(): Promise<void> {
+    const healths = await this.healthMonitor.poll();
     await Promise.all(
-      this.runners.map(async (r, i) => {
-        const url = this.cfg.sources[i]?.url;
-        if (!url) return;
-        try {
-          const h = await readSourceHealth(url, r.slot);
+      this.runners.map(async (r) => {
+        const h = healths.get(r.slot);
+        if (h) {
           this.health.set(r, h);
           if (h.lagBytes !== null) this.metrics.lagBytes.set(r.id, Number(h.lagBytes));
           if (h.retainedWalBytes !== null)
             this.metrics.retainedWal.set({ ...r.id, slot: r.slot }, Number(h.retainedWalBytes));
-        } catch {
-          // The runner reports the source's own failures; health is best effort.
         }
         await this.saveStatus(r.snapshot());
       }),
@@ -264,6 +270,7 @@ export class Streamer {
       .catch((err: unknown) => this.log.warn({ err }, 'closing the apply engine failed'));
     await Promise.all(this.runners.map((r) => this.saveStatus(r.snapshot())));
     await this.saveTableStats();
+    await this.healthMonitor.close();
     await this.pool.end().catch(() => undefined);
   }
 }

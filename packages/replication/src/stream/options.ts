@@ -30,7 +30,12 @@ export interface ReplicationStreamOptions {
   streaming?: boolean;
   /** Standby status update period; keep it below the server's wal_sender_timeout (default 10,000 ms). */
   statusIntervalMs?: number;
-  /** Periodic `pg_logical_emit_message(false, prefix, ...)` on a normal connection (default off). */
+  /**
+   * Periodic `pg_logical_emit_message(false, prefix, ...)` on a normal
+   * connection (default off). `intervalMs: 0` only recognises messages with
+   * `prefix` as heartbeats (someone else writes them: the streamer's health
+   * monitor, over one connection for many sources).
+   */
   heartbeat?: { intervalMs: number; prefix?: string } | false;
   /** Streamed transactions past `memoryBytes` (default 32 MiB) go to temp files in `dir` (default the OS temp dir). */
   spill?: { memoryBytes?: number; dir?: string };

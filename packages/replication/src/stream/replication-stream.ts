@@ -481,7 +481,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
 
   private startHeartbeat(): void {
     const hb = this.o.heartbeat;
-    if (!hb || this.heartbeat || this.heartbeatPrefix === undefined) return;
+    if (!hb || hb.intervalMs <= 0 || this.heartbeat || this.heartbeatPrefix === undefined) return;
     this.heartbeat = new Heartbeat(
       this.o.connectionString,
       hb.intervalMs,
