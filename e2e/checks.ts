@@ -53,10 +53,41 @@ export async function waitForSame(
       { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 200 },
     );
   } catch {
+    const diff = await rowDiff(source, sourceQuery, dest, destQuery).catch(
+      (e: unknown) => `  (no diff: ${String(e)})`,
+    );
     throw new Error(
-      `${options.message ?? 'destination to equal source'}: source ${last?.s.rows} rows (${last?.s.md5}), destination ${last?.d.rows} rows (${last?.d.md5})\n  source: ${sourceQuery}\n  destination: ${destQuery}`,
+      `${options.message ?? 'destination to equal source'}: source ${last?.s.rows} rows (${last?.s.md5}), destination ${last?.d.rows} rows (${last?.d.md5})\n  source: ${sourceQuery}\n  destination: ${destQuery}\n${diff}`,
     );
   }
+}
+
+/** Up to 10 rows found on one side only, each as text: what a failed comparison shows. */
+async function rowDiff(
+  source: Db,
+  sourceQuery: string,
+  dest: Db,
+  destQuery: string,
+): Promise<string> {
+  const rows = async (where: Db, query: string) =>
+    (
+      await where.cluster.sql<{ t: string }>(`SELECT x::text AS t FROM (${query}) x`, [], where.db)
+    ).map((r) => r.t);
+  const [s, d] = await Promise.all([rows(source, sourceQuery), rows(dest, destQuery)]);
+  const inDest = new Set(d);
+  const inSource = new Set(s);
+  const onlySource = s
+    .filter((r) => !inDest.has(r))
+    .sort()
+    .slice(0, 10);
+  const onlyDest = d
+    .filter((r) => !inSource.has(r))
+    .sort()
+    .slice(0, 10);
+  return [
+    ...onlySource.map((r) => `  only in source:      ${r}`),
+    ...onlyDest.map((r) => `  only in destination: ${r}`),
+  ].join('\n');
 }
 
 export async function count(where: Db, query: string): Promise<number> {

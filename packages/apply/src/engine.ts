@@ -77,6 +77,8 @@ export interface InternalOptions {
   testHooks?: { step?: (name: StepName, worker: number) => void | Promise<void> };
   /** Inserts of at least this many rows go by COPY (default COPY_MIN_ROWS); tests force either path. */
   copyMinRows?: number;
+  /** A destination transaction running longer is logged (default SLOW_GROUP_MS). */
+  slowGroupMs?: number;
 }
 
 /** Options objects the test entry point registered internal options for (never part of the public type). */
@@ -177,6 +179,7 @@ export class ApplyEngine {
         synchronousCommit: this.opts.synchronousCommit,
         copyMinRows: this.internal.copyMinRows ?? COPY_MIN_ROWS,
         statistics: this.statistics,
+        slowGroupMs: this.internal.slowGroupMs,
         hook: this.internal.testHooks?.step,
       },
       {

@@ -1,4 +1,4 @@
-import { testedVersions } from '@kuvasz/testkit';
+import { testedVersions, waitFor } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, test } from 'vitest';
 import { ApplyError, type SourceTransaction, UNCHANGED } from '../src/index.js';
@@ -152,6 +152,39 @@ describe.each(testedVersions())('errors on PG %i', (version) => {
       ).not.toContain(cluster.password);
       expect(e.sourceStatus(S1).state).toBe('running');
     } finally {
+      await h.close();
+    }
+  });
+
+  test('a group held up in the destination is named while it waits, and when it ends', async () => {
+    const cluster = pgc.get();
+    const h = await harness(cluster, DDL);
+    const locker = await cluster.connect(h.db);
+    try {
+      const log = captureLogger();
+      const e = await h.engine({
+        tables: [mapping('t', 'clone')],
+        workers: 1,
+        logger: log.logger,
+        slowGroupMs: 200,
+      });
+      const r = rel('t', [['id', true], 'v']);
+      // Reads go on (the statistics look), writes wait.
+      await locker.query('BEGIN; LOCK TABLE t IN SHARE MODE');
+      await e.push(txs(S1, 1000n, [[ins(r, ['1', 'v'])]])[0]!);
+      const warned = () => log.lines.find((l) => l.msg.startsWith('destination slow'));
+      await waitFor(() => warned(), { timeoutMs: 10_000 });
+      expect(warned()).toMatchObject({
+        level: 'warn',
+        obj: { source: 'src (sid 1)', step: 'insert public.t' },
+      });
+      expect(await h.rows('SELECT count(*)::int AS n FROM t')).toEqual([{ n: 0 }]);
+      await locker.query('ROLLBACK');
+      await e.flush();
+      expect(await h.rows('SELECT count(*)::int AS n FROM t')).toEqual([{ n: 1 }]);
+      expect(log.lines.some((l) => l.msg === 'slow group finished')).toBe(true);
+    } finally {
+      await locker.end();
       await h.close();
     }
   });

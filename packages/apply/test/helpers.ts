@@ -117,13 +117,14 @@ export async function harness(cluster: PgCluster, ddl: string): Promise<Harness>
     db,
     cluster,
     async engine(options) {
-      const { testHooks, copyMinRows, ...rest } = options;
+      const { testHooks, copyMinRows, slowGroupMs, ...rest } = options;
       const e = new ApplyEngine(
         withInternals(
           { destination: pool, batchRows: 1000, flushIntervalMs: 20, ...rest },
           {
             ...(testHooks ? { testHooks } : {}),
             ...(copyMinRows !== undefined ? { copyMinRows } : {}),
+            ...(slowGroupMs !== undefined ? { slowGroupMs } : {}),
           },
         ),
       );

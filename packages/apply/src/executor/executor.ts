@@ -15,6 +15,7 @@ import { describeKey, type Shape } from '../planner/shape.js';
 import { DestinationTx, type StepName } from './destination-tx.js';
 import { isTransient, type RetryOptions } from './retry.js';
 import { Scheduler } from './scheduler.js';
+import { SlowWatch } from './slow-watch.js';
 import type { TableStatistics } from './table-statistics.js';
 
 /** Thrown by a test hook: the engine stops dead, as if the process died there. */
@@ -66,6 +67,8 @@ export interface ExecutorOptions {
   synchronousCommit: 'on' | 'off';
   copyMinRows: number;
   statistics: TableStatistics;
+  /** A destination transaction running longer is logged (default SLOW_GROUP_MS). */
+  slowGroupMs?: number | undefined;
   /** Test-only: called between the steps of a group; throwing simulates a crash there. */
   hook?: ((name: StepName, worker: number) => void | Promise<void>) | undefined;
 }
@@ -125,6 +128,7 @@ export class Executor {
   private readonly clients: (pg.PoolClient | undefined)[];
   private crashed = false;
   private readonly stats: ExecutorMetrics;
+  private readonly slow: SlowWatch;
 
   constructor(
     private readonly opts: ExecutorOptions,
@@ -132,6 +136,7 @@ export class Executor {
   ) {
     this.scheduler = new Scheduler(opts.batchRows, opts.flushIntervalMs);
     this.clients = new Array(opts.workers).fill(undefined);
+    this.slow = new SlowWatch(opts.logger, opts.slowGroupMs);
     this.stats = {
       groups: 0,
       transactions: 0,
@@ -267,12 +272,12 @@ export class Executor {
     const ready = prepared?.exact === useExact ? prepared : undefined;
     try {
       const result = await this.withRetry(worker, ledger, position, async (tx, client) => {
-        await this.firstLooks(client, changes);
+        await this.firstLooks(client, changes, worker);
         // Statements are pure data: a retry runs the same ones again.
         const plan = ready ?? this.prepare(ledger, changes, useExact);
         const events: AppliedEvent[] = [];
         await this.hook('planned', worker);
-        await this.runPlan(tx, plan, events);
+        await this.runPlan(tx, plan, events, worker);
         return { plans: [plan.plan], events };
       });
       // Committed: recorded even if the source was reset meanwhile, so that its replay skips it.
@@ -377,10 +382,10 @@ export class Executor {
         const broken = part.changes.find((c) => c.error);
         if (broken) throw new Aborted(broken.error!.message, { cause: broken.error });
         if (part.changes.length > 0) {
-          await this.firstLooks(client, part.changes);
+          await this.firstLooks(client, part.changes, worker);
           const plan = this.prepare(ledger, part.changes, exact);
           await this.hook('planned', worker);
-          await this.runPlan(tx, plan, events);
+          await this.runPlan(tx, plan, events, worker);
           plans.push(plan.plan);
           applied += part.changes.length;
         }
@@ -445,11 +450,13 @@ export class Executor {
     tx: DestinationTx,
     prepared: Prepared,
     events: AppliedEvent[],
+    worker: number,
   ): Promise<void> {
     const { plan, steps, exact } = prepared;
     for (let i = 0; i < plan.tasks.length; i++) {
       const task = plan.tasks[i]!;
       const shape = task.kind === 'truncate' ? undefined : task.shape;
+      this.slow.step(worker, `${task.kind} ${task.unit.target.display}`);
       try {
         await tx.run(steps[i]!, (evs) => {
           for (const e of evs)
@@ -480,6 +487,7 @@ export class Executor {
       let client: pg.PoolClient | undefined;
       try {
         client = await this.acquire(worker);
+        this.slow.begin(worker, ledger.label);
         const tx = new DestinationTx(
           client,
           (n) => this.hook(n, worker),
@@ -490,8 +498,10 @@ export class Executor {
           this.positionSql(ledger, position),
           this.opts.synchronousCommit,
         );
+        this.slow.end(worker);
         return { ...result, walLsn };
       } catch (e) {
+        this.slow.end(worker);
         if (e instanceof CrashSignal || this.crashed) {
           this.releaseClient(worker, true);
           throw e instanceof CrashSignal ? e : new CrashSignal('engine crashed');
@@ -546,11 +556,16 @@ export class Executor {
   }
 
   /** Targets seen for the first time get their statistics checked first (TableStatistics). */
-  private async firstLooks(client: pg.PoolClient, changes: RoutedChange[]): Promise<void> {
+  private async firstLooks(
+    client: pg.PoolClient,
+    changes: RoutedChange[],
+    worker: number,
+  ): Promise<void> {
     let last: Unit['target'] | undefined;
     for (const c of changes) {
       if (c.unit.target === last) continue;
       last = c.unit.target;
+      this.slow.step(worker, `statistics of ${last.display}`);
       await this.opts.statistics.firstLook(client, last);
     }
   }

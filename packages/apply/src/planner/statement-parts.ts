@@ -138,8 +138,21 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
   };
 }
 
+/**
+ * The sid restriction of a lookup into the target. On a plain table the sid
+ * is compared through a scalar subquery, which the planner estimates as
+ * "one sid of n_distinct", never from the value: a tenant whose rows were
+ * just copied into a shared table is absent from its statistics, the value
+ * would be estimated at one row, and the planner would scan all of that
+ * sid's rows once per change of the batch (measured: 85 s instead of 45 ms
+ * for 3,000 updates after a 200,000-row copy). A partitioned target keeps
+ * the value, so that its partitions are pruned when the statement is
+ * planned; each partition has statistics of its own.
+ */
 export function sidCond(shape: Shape, sidParam: string | undefined, alias = 't'): string {
-  return sidParam && shape.target.sid ? `${alias}.sid = ${sidParam} AND ` : '';
+  if (!sidParam || !shape.target.sid) return '';
+  const value = shape.target.description.kind === 'p' ? sidParam : `(SELECT ${sidParam})`;
+  return `${alias}.sid = ${value} AND `;
 }
 
 export function sidParamOf(shape: Shape, p: Params, sid: string): string | undefined {

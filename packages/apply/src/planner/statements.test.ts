@@ -61,7 +61,7 @@ describe('statement builders', () => {
     expect(st.values).toEqual(['7', '{"1"}', '{"{\\"a\\":1}"}']);
     expect(st.text).toContain('INSERT INTO "public"."t" (sid, "id", "Doc")');
     expect(st.text).toContain('s.v0::integer, s.v1::json');
-    expect(st.text).toContain('t.sid = $1::text AND t."id" = s.v0::integer');
+    expect(st.text).toContain('t.sid = (SELECT $1::text) AND t."id" = s.v0::integer');
     expect(st.text).not.toContain('only_in_source');
     const arb = resolveShape(rel('default'), { ...target('clone'), uniqueKeys: [['id', 'sid']] });
     expect(arb.arbiter).toEqual(['id', 'sid']);
