@@ -19,12 +19,19 @@ export interface BenchSizes {
   pgbenchScale: number;
   /** Memory: rows of the single large transaction. */
   bigTxRows: number;
+  /** Many tenants: tenant databases on one source server, one run per count. */
+  tenants: number[];
+  /** Many tenants: insert transactions per second over all tenants, for `tenantSeconds`. */
+  tenantRate: number;
+  tenantSeconds: number;
+  /** Many tenants: rows of each tenant's table before the start (copied). */
+  tenantRows: number;
   /** Which benchmarks run (all by default). */
   only: Set<BenchName>;
 }
 
-export type BenchName = 'sync' | 'catchup' | 'latency' | 'memory';
-export const ALL_BENCHES: BenchName[] = ['sync', 'catchup', 'latency', 'memory'];
+export type BenchName = 'sync' | 'catchup' | 'latency' | 'memory' | 'tenants';
+export const ALL_BENCHES: BenchName[] = ['sync', 'catchup', 'latency', 'memory', 'tenants'];
 
 function num(name: string, fallback: number): number {
   const v = process.env[name];
@@ -46,6 +53,13 @@ export function readSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
       : [2_000, 5_000, 10_000, 15_000, 20_000, 30_000];
   if (rates.some((r) => !Number.isFinite(r) || r <= 0))
     throw new Error(`KUVASZ_BENCH_RATES=${env.KUVASZ_BENCH_RATES}: expected numbers`);
+  const tenants = env.KUVASZ_BENCH_TENANTS
+    ? env.KUVASZ_BENCH_TENANTS.split(',').map((r) => Number(r.trim()))
+    : small
+      ? [10, 50]
+      : [10, 50, 100, 200];
+  if (tenants.some((r) => !Number.isInteger(r) || r <= 0))
+    throw new Error(`KUVASZ_BENCH_TENANTS=${env.KUVASZ_BENCH_TENANTS}: expected whole numbers`);
   const only = env.KUVASZ_BENCH_ONLY
     ? new Set(env.KUVASZ_BENCH_ONLY.split(',').map((s) => s.trim() as BenchName))
     : new Set(ALL_BENCHES);
@@ -62,6 +76,10 @@ export function readSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
     rateSeconds: num('KUVASZ_BENCH_RATE_SECONDS', small ? 8 : 30),
     pgbenchScale: num('KUVASZ_BENCH_PGBENCH_SCALE', small ? 2 : 10),
     bigTxRows: num('KUVASZ_BENCH_BIG_ROWS', small ? 200_000 : 2_000_000),
+    tenants,
+    tenantRate: num('KUVASZ_BENCH_TENANT_RATE', 500),
+    tenantSeconds: num('KUVASZ_BENCH_TENANT_SECONDS', small ? 8 : 20),
+    tenantRows: num('KUVASZ_BENCH_TENANT_ROWS', small ? 1_000 : 5_000),
     only,
   };
 }

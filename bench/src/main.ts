@@ -12,6 +12,7 @@ import { benchCatchUp } from './bench-catchup.js';
 import { benchLatency } from './bench-latency.js';
 import { benchMemory } from './bench-memory.js';
 import { benchSync } from './bench-sync.js';
+import { benchTenants } from './bench-tenants.js';
 import { renderChart } from './chart.js';
 import { ALL_BENCHES, readSizes } from './config.js';
 import { machine } from './machine.js';
@@ -36,6 +37,9 @@ real PostgreSQL servers, by \`pnpm bench\` (code in [bench/](../bench/)):
    rate at which each keeps lag flat.
 4. **Memory**: the streamer's peak RSS during a 2,000,000-row transaction and
    during the catch-ups.
+5. **Many tenants**: 10 to 200 tenant databases on one source server under a
+   light load, against one native subscription per tenant: time to copy,
+   latency, CPU of the source server and of the streamer.
 
 This page is rewritten by every full \`pnpm bench\` run; the same figures are in
 [bench/results/latest.md](../bench/results/latest.md) (and \`latest.json\`).
@@ -185,6 +189,14 @@ async function main(): Promise<void> {
           ? Math.max(...results.catchup.rows.map((r) => r.peakRssBytes))
           : undefined,
       };
+    }
+  }
+  if (sizes.only.has('tenants')) {
+    const t = await attempt('many tenants', () => benchTenants(sizes));
+    if (t) {
+      const { problems: tp, ...rest } = t;
+      problems.push(...tp);
+      results.tenants = rest;
     }
   }
   const all: BenchResults = {

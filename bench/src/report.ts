@@ -1,5 +1,6 @@
 import { isFlat, sourceLimited } from './bench-latency.js';
-import type { BenchResults, LatencyPoint } from './types.js';
+import { isFlatTenants } from './bench-tenants.js';
+import type { BenchResults, LatencyPoint, TenantsPoint } from './types.js';
 import { fmt } from './util.js';
 
 const mb = (b: number) => `${fmt(b / 1e6)} MB`;
@@ -30,6 +31,32 @@ export function peakRss(r: BenchResults): number | undefined {
   return all.length > 0 ? Math.max(...all) : undefined;
 }
 
+/** Per tenant count: ours and native's point. */
+function tenantPairs(r: BenchResults): { n: number; ours: TenantsPoint; native: TenantsPoint }[] {
+  const pts = r.tenants?.points ?? [];
+  const out: { n: number; ours: TenantsPoint; native: TenantsPoint }[] = [];
+  for (const ours of pts.filter((p) => p.system === 'kuvasz-streamer')) {
+    const native = pts.find((p) => p.system === 'native' && p.tenants === ours.tenants);
+    if (native) out.push({ n: ours.tenants, ours, native });
+  }
+  return out;
+}
+
+function tenantGoals(r: BenchResults): string[] {
+  const pairs = tenantPairs(r);
+  if (pairs.length === 0)
+    return ['| many tenants: p99, source CPU, idle CPU | see section 5 | not run | n/a |'];
+  const p99 = pairs.map((p) => p.ours.p99Ms / p.native.p99Ms);
+  const cpu = pairs.map((p) => p.ours.sourceCpu / p.native.sourceCpu);
+  const top = pairs[pairs.length - 1]!;
+  const list = (xs: number[]) => pairs.map((p, i) => `${p.n}: ${xs[i]!.toFixed(2)}x`).join(', ');
+  return [
+    `| many tenants: p99 at every N | <= 1.5x native's | ${list(p99)} | ${yes(p99.every((x) => x <= 1.5))} |`,
+    `| many tenants: source server CPU at every N | <= 1.2x native's | ${list(cpu)} | ${yes(cpu.every((x) => x <= 1.2))} |`,
+    `| many tenants: streamer CPU at idle, N = ${top.n} | < 5 % of a core | ${fmt((top.ours.idleCpu ?? 0) * 100, 1)} % | ${yes((top.ours.idleCpu ?? 1) < 0.05)} |`,
+  ];
+}
+
 function goals(r: BenchResults): string[] {
   const clone = r.catchup?.rows.find((c) => c.type === 'clone');
   const ours10k = at(r, 'kuvasz-streamer', 10_000);
@@ -42,6 +69,7 @@ function goals(r: BenchResults): string[] {
     `| clone catch-up vs native subscription | >= 1.0x | ${clone ? `${clone.ratio.toFixed(2)}x` : 'not run'} | ${yes(clone ? clone.ratio >= 1 : undefined)} |`,
     `| p99 commit-to-visible at 10,000 row changes/s | < 2x native's p99 and < 1 s | ${ours10k && native10k ? `${fmt(ours10k.p99Ms)} ms (native ${fmt(native10k.p99Ms)} ms)` : 'not run at 10,000/s'} | ${yes(ours10k && native10k ? ours10k.p99Ms < 2 * native10k.p99Ms && ours10k.p99Ms < 1000 : undefined)} |`,
     `| streamer peak RSS (large transaction, catch-up, sync) | < 200 MB | ${peak ? mb(peak) : 'not run'}${r.memory?.capped && !r.memory.capped.error ? ` (large transaction with the V8 heap capped at ${r.memory.capped.heapMB} MB: ${mb(r.memory.capped.peakRssBytes)})` : ''} | ${yes(peak ? peak < 200e6 : undefined)} |`,
+    ...tenantGoals(r),
   ];
 }
 
@@ -146,6 +174,25 @@ export function renderResults(r: BenchResults, chartPath: string): string {
       '',
     );
   }
+  if (r.tenants) {
+    const t = r.tenants;
+    const pct = (x: number | undefined) => (x === undefined ? '' : `${fmt(x * 100, 1)} %`);
+    out.push(
+      `## 5. Many tenants (PostgreSQL ${t.version} -> ${t.version})`,
+      '',
+      `N tenant databases on one source server, each with a ${fmt(t.tenantRows)}-row table, copied and then loaded with ${fmt(t.rate)} single-row insert transactions per second spread over all of them, for ${t.seconds} s. kuvasz-streamer: one \`databases\` entry with N URLs, into one table with \`sid\`, default settings. Native: one publication per tenant database and one subscription per tenant, each into a destination database of its own (N apply workers). Copy: from the streamer's start / the first \`CREATE SUBSCRIPTION\` until every tenant is copied and streaming. CPU in cores (CPU seconds per second) during the load: the whole source server (including the backends of the load itself, the same for both), the whole destination server, the streamer process; idle: the 10 s after the load drained. Latency as in section 3 (first 2 s left out); "flat": the last quarter's median not above twice the first's (+50 ms) and every row in within 5 s of the end.`,
+      '',
+      '| N | system | copy s | achieved/s | p50 ms | p99 ms | max ms | source CPU | source CPU idle | destination CPU | streamer CPU | streamer idle | flat |',
+      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...[...t.points]
+        .sort((a, b) => a.tenants - b.tenants || a.system.localeCompare(b.system))
+        .map(
+          (p) =>
+            `| ${p.tenants} | ${p.system} | ${fmt(p.copySeconds, 1)} | ${fmt(p.achieved)} | ${fmt(p.p50Ms, 1)} | ${fmt(p.p99Ms, 1)} | ${fmt(p.maxMs)} | ${fmt(p.sourceCpu, 2)} | ${fmt(p.sourceIdleCpu, 2)} | ${fmt(p.destCpu, 2)} | ${p.streamerCpu === undefined ? '' : fmt(p.streamerCpu, 2)} | ${pct(p.idleCpu)} | ${isFlatTenants(p) ? 'yes' : '**no**'} |`,
+        ),
+      '',
+    );
+  }
   return out.join('\n');
 }
 
@@ -158,6 +205,6 @@ export const REPRODUCE = [
   'KUVASZ_BENCH_SCALE=small pnpm bench  # a quick run (a few minutes), written to bench/results/tmp/',
   '```',
   '',
-  'Sizes: `KUVASZ_BENCH_SYNC_ROWS`, `KUVASZ_BENCH_SYNC_WIDE_ROWS`, `KUVASZ_BENCH_CHANGES`, `KUVASZ_BENCH_RATES` (comma-separated row changes/s), `KUVASZ_BENCH_RATE_SECONDS`, `KUVASZ_BENCH_PGBENCH_SCALE`, `KUVASZ_BENCH_BIG_ROWS`, `KUVASZ_BENCH_RUNS` (initial sync repetitions); `KUVASZ_BENCH_ONLY=sync,catchup,latency,memory` runs a subset. Only a full run of all four with the default sizes replaces `bench/results/latest.*` and this page. Needs `pg_dump` and `psql` (Debian: `postgresql-client-15`; installed by the bench when missing and run as root) and `pgbench` (Debian: `postgresql-15`); PostgreSQL servers come from `@kuvasz/testkit`. Run it when the machine is quiet (`uptime`).',
+  'Sizes: `KUVASZ_BENCH_SYNC_ROWS`, `KUVASZ_BENCH_SYNC_WIDE_ROWS`, `KUVASZ_BENCH_CHANGES`, `KUVASZ_BENCH_RATES` (comma-separated row changes/s), `KUVASZ_BENCH_RATE_SECONDS`, `KUVASZ_BENCH_PGBENCH_SCALE`, `KUVASZ_BENCH_BIG_ROWS`, `KUVASZ_BENCH_RUNS` (initial sync repetitions), `KUVASZ_BENCH_TENANTS` (comma-separated tenant counts), `KUVASZ_BENCH_TENANT_RATE`, `KUVASZ_BENCH_TENANT_SECONDS`, `KUVASZ_BENCH_TENANT_ROWS`; `KUVASZ_BENCH_ONLY=sync,catchup,latency,memory,tenants` runs a subset. Only a full run of all five with the default sizes replaces `bench/results/latest.*` and this page. Needs `pg_dump` and `psql` (Debian: `postgresql-client-15`; installed by the bench when missing and run as root) and `pgbench` (Debian: `postgresql-15`); PostgreSQL servers come from `@kuvasz/testkit`. Run it when the machine is quiet (`uptime`).',
   '',
 ].join('\n');

@@ -76,6 +76,30 @@ export interface MemoryResult {
   catchUpPeakRssBytes: number | undefined;
 }
 
+/** A latency point of the many-tenants benchmark: the steady-load figures, plus copy time and CPU. */
+export interface TenantsPoint extends Omit<LatencyPoint, 'system'> {
+  system: 'kuvasz-streamer' | 'native';
+  tenants: number;
+  /** From the streamer's start / the first CREATE SUBSCRIPTION until every tenant is copied and streaming. */
+  copySeconds: number;
+  /** CPU during the load, in cores (CPU seconds per second): the source server, the destination server. */
+  sourceCpu: number;
+  destCpu: number;
+  /** The source server with no load (walsenders, health queries, heartbeats). */
+  sourceIdleCpu: number;
+  /** kuvasz-streamer only: the process during the load, and at idle. */
+  streamerCpu: number | undefined;
+  idleCpu: number | undefined;
+}
+
+export interface TenantsResult {
+  version: number;
+  rate: number;
+  seconds: number;
+  tenantRows: number;
+  points: TenantsPoint[];
+}
+
 export interface Machine {
   date: string;
   cpus: number;
@@ -96,4 +120,5 @@ export interface BenchResults {
   catchup?: CatchUpResult;
   latency?: LatencyResult;
   memory?: MemoryResult;
+  tenants?: TenantsResult;
 }

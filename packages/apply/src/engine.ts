@@ -736,6 +736,7 @@ export class ApplyEngine {
       busyMs: [],
       splits: 0,
       exactRuns: 0,
+      shared: 0,
     };
     return { ...base, queuedChanges: queued, sources: this.ledgers.size, failedSources: failed };
   }

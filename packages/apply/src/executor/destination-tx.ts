@@ -116,13 +116,16 @@ export class DestinationTx {
   }
 
   /**
-   * `finalSql` (the position), COMMIT and, with synchronous_commit off, the
+   * `finalSql` (the positions), COMMIT and, with synchronous_commit off, the
    * WAL insert position that covers the commit record, in one message with
    * whatever is still held: an error anywhere skips the COMMIT.
    */
-  async commit(finalSql: string, synchronousCommit: 'on' | 'off'): Promise<string | undefined> {
+  async commit(
+    finalSql: string | string[],
+    synchronousCommit: 'on' | 'off',
+  ): Promise<string | undefined> {
     await this.hook('before-commit');
-    this.script.add(finalSql);
+    for (const sql of typeof finalSql === 'string' ? [finalSql] : finalSql) this.script.add(sql);
     this.script.add('COMMIT');
     let walLsn: string | undefined;
     if (synchronousCommit === 'off') {

@@ -86,6 +86,15 @@ export interface ExecutorMetrics {
   splits: number;
   /** Transactions applied one change at a time after their set-based form was refused. */
   exactRuns: number;
+  /** Destination transactions that held several sources' groups. */
+  shared: number;
+}
+
+/** One source's group taken for a shared destination transaction. */
+interface Member {
+  ledger: SourceLedger;
+  parts: QueuedPart[];
+  epoch: number;
 }
 
 /** The destination refused a group; `task` is the task whose statement failed, when known. */
@@ -144,6 +153,7 @@ export class Executor {
       busyMs: new Array(opts.workers).fill(0),
       splits: 0,
       exactRuns: 0,
+      shared: 0,
     };
   }
 
@@ -199,6 +209,23 @@ export class Executor {
     if (ledger.state !== 'running') return;
     const epoch = ledger.epoch;
     let parts: QueuedPart[] | undefined = this.take(ledger);
+    if (parts && this.scheduler.waiting > 0 && this.combinable(ledger, parts)) {
+      const others = this.gather(concat(parts).length);
+      if (others.length > 0) {
+        const t0 = performance.now();
+        try {
+          await this.applyTogether(worker, [{ ledger, parts, epoch }, ...others]);
+        } finally {
+          const ms = performance.now() - t0;
+          ledger.lastApplyMs = ms;
+          for (const o of others) {
+            o.ledger.lastApplyMs = ms;
+            if (!this.crashed) this.scheduler.release(o.ledger);
+          }
+        }
+        return;
+      }
+    }
     let prepared: Prepared | undefined;
     while (parts && ledger.epoch === epoch && ledger.state === 'running') {
       if (!parts[0]!.final) {
@@ -223,6 +250,142 @@ export class Executor {
       }
       await current;
       ledger.lastApplyMs = performance.now() - t0;
+    }
+  }
+
+  /** Whole, ordinary transactions that may share a destination transaction with other sources'. */
+  private combinable(ledger: SourceLedger, parts: QueuedPart[]): boolean {
+    return parts.every(
+      (p) => p.final && !ledger.exact.has(p.commitLsn) && !p.changes.some((c) => c.error),
+    );
+  }
+
+  /**
+   * Other sources waiting for a connection, with their groups, up to
+   * `batchRows` changes in all: with many sources and few connections, one
+   * destination transaction for several sources' groups instead of a queue
+   * of small ones (each source still on one connection at a time, its
+   * transactions whole and in order).
+   */
+  private gather(taken: number): Member[] {
+    const out: Member[] = [];
+    let budget = this.opts.batchRows - taken;
+    while (budget > 0) {
+      const l = this.scheduler.takeReady((o) => {
+        const head = o.peek();
+        return (
+          o.state === 'running' && head !== undefined && head.final && head.changes.length <= budget
+        );
+      });
+      if (!l) break;
+      const parts = this.take(l);
+      if (!parts) {
+        this.scheduler.release(l);
+        continue;
+      }
+      out.push({ ledger: l, parts, epoch: l.epoch });
+      budget -= concat(parts).length;
+    }
+    return out;
+  }
+
+  /**
+   * Several sources' groups in one destination transaction, each source's
+   * changes planned and run as its own group would be, every source's
+   * position saved with them. Anything going wrong (a change refused, the
+   * connection lost) sends each group to its own destination transaction,
+   * with the usual retries and fallbacks; where the COMMIT's outcome is
+   * unknown, the stored positions say which groups are in already.
+   */
+  private async applyTogether(worker: number, members: Member[]): Promise<void> {
+    const ready = members.filter((m) => this.combinable(m.ledger, m.parts));
+    const apart = members.filter((m) => !ready.includes(m));
+    let uncertain = false;
+    if (ready.length > 1) {
+      const work = ready
+        .filter((m) => m.ledger.epoch === m.epoch && m.ledger.state === 'running')
+        .map((m) => {
+          const last = m.parts[m.parts.length - 1]!;
+          return {
+            ...m,
+            changes: concat(m.parts),
+            position: { commitLsn: last.commitLsn, endLsn: last.endLsn },
+          };
+        });
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await this.acquire(worker);
+        this.slow.begin(worker, work.map((m) => m.ledger.label).join(', '));
+        const tx = new DestinationTx(
+          client,
+          (n) => this.hook(n, worker),
+          this.opts.synchronousCommit,
+        );
+        const results: { plans: GroupPlan<Unit, RoutedChange>[]; events: AppliedEvent[] }[] = [];
+        for (const m of work) {
+          if (m.changes.length === 0) {
+            results.push({ plans: [], events: [] });
+            continue;
+          }
+          await this.firstLooks(client, m.changes, worker);
+          const plan = this.prepare(m.ledger, m.changes, false);
+          const events: AppliedEvent[] = [];
+          await this.hook('planned', worker);
+          await this.runPlan(tx, plan, events, worker);
+          results.push({ plans: [plan.plan], events });
+        }
+        const walLsn = await tx.commit(
+          work.map((m) => this.positionSql(m.ledger, m.position)),
+          this.opts.synchronousCommit,
+        );
+        this.slow.end(worker);
+        this.stats.groups++;
+        this.stats.shared++;
+        work.forEach((m, i) => {
+          this.count(m.parts, m.changes.length, false);
+          this.events.committed(m.ledger, m.parts, m.position, { ...results[i]!, walLsn });
+        });
+        for (const m of apart)
+          await this.applyTransactions(worker, m.ledger, m.parts, m.epoch, false);
+        return;
+      } catch (e) {
+        uncertain = await this.abandon(worker, client, e);
+      }
+    }
+    for (const m of [...ready, ...apart]) {
+      if (uncertain && (await this.committedMeanwhile(worker, m))) continue;
+      await this.applyTransactions(worker, m.ledger, m.parts, m.epoch, false);
+    }
+  }
+
+  /** After a shared COMMIT whose outcome was lost: whether the member's group is in (then recorded as committed). */
+  private async committedMeanwhile(worker: number, m: Member): Promise<boolean> {
+    const last = m.parts[m.parts.length - 1]!;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const stored = await this.storedPosition(worker, m.ledger);
+        if (!stored || stored.commitLsn < last.commitLsn) return false;
+        this.events.committed(
+          m.ledger,
+          m.parts,
+          { commitLsn: last.commitLsn, endLsn: last.endLsn },
+          undefined,
+        );
+        return true;
+      } catch (e) {
+        if (e instanceof CrashSignal || this.crashed) throw e;
+        this.releaseClient(worker, true);
+        // Unknown yet: applyTransactions would retry as well, but only a known position may decide.
+        if (attempt + 1 >= this.opts.retry.attempts) {
+          if (m.ledger.epoch === m.epoch && m.ledger.state === 'running')
+            this.events.failed(
+              m.ledger,
+              unavailable(e, `destination unavailable after ${attempt + 1} attempts`),
+            );
+          return true;
+        }
+        await sleep(backoffMs(attempt, this.opts.retry));
+      }
     }
   }
 
@@ -501,17 +664,9 @@ export class Executor {
         this.slow.end(worker);
         return { ...result, walLsn };
       } catch (e) {
-        this.slow.end(worker);
-        if (e instanceof CrashSignal || this.crashed) {
-          this.releaseClient(worker, true);
-          throw e instanceof CrashSignal ? e : new CrashSignal('engine crashed');
-        }
         const inner = e instanceof Rejected ? e.original : e;
-        if (!isTransient(inner)) {
-          if (client) await client.query('ROLLBACK').catch(() => this.releaseClient(worker, true));
+        if (!(await this.abandon(worker, client, e)))
           throw e instanceof Rejected ? e : new Rejected(e, undefined);
-        }
-        this.releaseClient(worker, true);
         if (attempt + 1 >= this.opts.retry.attempts) {
           throw new SourceStop(
             unavailable(inner, `destination unavailable after ${attempt + 1} attempts`),
@@ -534,6 +689,29 @@ export class Executor {
         if (stored && stored.commitLsn >= position.commitLsn) return undefined;
       }
     }
+  }
+
+  /**
+   * Leaves a failed destination transaction: a crash goes on up; a refusal
+   * is rolled back on its connection; a transient error (the connection
+   * lost, the COMMIT's outcome unknown) drops the connection and returns true.
+   */
+  private async abandon(
+    worker: number,
+    client: pg.PoolClient | undefined,
+    e: unknown,
+  ): Promise<boolean> {
+    this.slow.end(worker);
+    if (e instanceof CrashSignal || this.crashed) {
+      this.releaseClient(worker, true);
+      throw e instanceof CrashSignal ? e : new CrashSignal('engine crashed');
+    }
+    if (e instanceof Rejected || !isTransient(e)) {
+      if (client) await client.query('ROLLBACK').catch(() => this.releaseClient(worker, true));
+      return false;
+    }
+    this.releaseClient(worker, true);
+    return true;
   }
 
   private async storedPosition(
@@ -570,8 +748,8 @@ export class Executor {
     }
   }
 
-  private count(parts: QueuedPart[], changes: number): void {
-    this.stats.groups++;
+  private count(parts: QueuedPart[], changes: number, group = true): void {
+    if (group) this.stats.groups++;
     this.stats.transactions += parts.filter((p) => p.final).length;
     this.stats.changes += changes;
   }

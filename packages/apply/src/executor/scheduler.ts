@@ -36,6 +36,8 @@ export class Scheduler {
     if (!head || l.state !== 'running') return Number.POSITIVE_INFINITY;
     if (l.flushRequested || !head.final || l.queued >= this.batchRows) return 0;
     const linger = Math.min(this.flushIntervalMs, Math.max(1, LINGER_FACTOR * l.lastApplyMs));
+    // A sparse source (a tenant among hundreds) would only wait: nothing more is coming in time.
+    if (l.arrivalGapMs > linger) return 0;
     return Math.max(0, head.queuedAt + linger - now);
   }
 
@@ -81,6 +83,20 @@ export class Scheduler {
       return Promise.resolve(l);
     }
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /**
+   * The first ready source that `fits`, held by the caller until `release`:
+   * a connection that is about to apply one source's group takes others that
+   * are waiting too, into the same destination transaction.
+   */
+  takeReady(fits: (l: SourceLedger) => boolean): SourceLedger | undefined {
+    const i = this.ready.findIndex(fits);
+    if (i < 0) return undefined;
+    const [l] = this.ready.splice(i, 1);
+    this.queued.delete(l!);
+    l!.inFlight = true;
+    return l;
   }
 
   release(l: SourceLedger): void {

@@ -61,6 +61,13 @@ export class SourceLedger {
   flushRequested = false;
   /** How long the last group took to apply: the next one waits twice as long to fill. */
   lastApplyMs = 0;
+  /**
+   * Typical time between two of the source's transactions (a moving
+   * average; Infinity until two have arrived): a source whose next
+   * transaction is not expected within the wait is applied at once.
+   */
+  arrivalGapMs = Number.POSITIVE_INFINITY;
+  private lastArrival = 0;
   private parts: QueuedPart[] = [];
   private head = 0;
   /** Who waits for the next part of an open transaction (see `partArrival`). */
@@ -99,7 +106,17 @@ export class SourceLedger {
   enqueue(part: QueuedPart): void {
     this.parts.push(part);
     this.queued += part.changes.length;
-    if (part.final) this.pendingFinal++;
+    if (part.final) {
+      this.pendingFinal++;
+      if (this.lastArrival > 0) {
+        const gap = part.queuedAt - this.lastArrival;
+        this.arrivalGapMs =
+          this.arrivalGapMs === Number.POSITIVE_INFINITY
+            ? gap
+            : 0.8 * this.arrivalGapMs + 0.2 * gap;
+      }
+      this.lastArrival = part.queuedAt;
+    }
     this.notifyArrival();
   }
 
