@@ -201,7 +201,7 @@ export const REPRODUCE = [
   '',
   '```sh',
   'pnpm install',
-  "pnpm bench                           # the issue's sizes: 10 to 15 minutes on 2 cores",
+  "pnpm bench                           # the issues' sizes: 25 to 30 minutes on 2 cores",
   'KUVASZ_BENCH_SCALE=small pnpm bench  # a quick run (a few minutes), written to bench/results/tmp/',
   '```',
   '',

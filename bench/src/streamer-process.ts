@@ -54,9 +54,13 @@ export class StreamerProcess {
   constructor(config: string, env: NodeJS.ProcessEnv = {}) {
     // KUVASZ_BENCH_NODE_ARGS: extra node flags for the streamer (profiling: --cpu-prof ...).
     const nodeArgs = process.env.KUVASZ_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    // KUVASZ_BENCH_NICE: the streamer's nice value (e.g. -10, as root): a diagnostic of how much
+    // of its latency is waiting for a CPU on a machine it shares with the servers.
+    const nice = process.env.KUVASZ_BENCH_NICE;
+    const argv = [...nodeArgs, CLI, 'run', '-c', config, '--log-format', 'json'];
     this.child = spawn(
-      process.execPath,
-      [...nodeArgs, CLI, 'run', '-c', config, '--log-format', 'json'],
+      nice ? 'nice' : process.execPath,
+      nice ? ['-n', nice, process.execPath, ...argv] : argv,
       {
         stdio: ['ignore', 'ignore', 'pipe'],
         env: { ...process.env, ...env },
