@@ -43,7 +43,7 @@ import {
 import type { ApplyEngineOptions, ResolvedOptions, TableMapping } from './options.js';
 import { resolveOptions } from './options.js';
 import { COPY_MIN_ROWS } from './planner/program.js';
-import { type OperationResult, type StatEntry, Stats } from './stats.js';
+import { type StatEntry, Stats } from './stats.js';
 import { validateTarget } from './target/target-ddl.js';
 import { loadTargetInfo, type TargetInfo } from './target/target-meta.js';
 
@@ -562,45 +562,12 @@ export class ApplyEngine {
 
   /** Counters per (table, operation, result), logged conflicts, rows added for ANALYZE. */
   private account(result: GroupResult): void {
-    const worst = new Map<unknown, OperationResult>();
-    for (const e of result.events) {
-      const r: OperationResult =
-        e.kind === 'unmaterializable'
-          ? 'error'
-          : e.kind === 'insert_conflict'
-            ? 'conflict'
-            : 'missing';
-      if (e.op.quiet && r !== 'error') continue;
-      if (r === 'error' || !worst.has(e.op)) worst.set(e.op, r);
-    }
-    const add = (c: RoutedChange, r: OperationResult) =>
-      this.stat.add(
-        c.unit.source.id.database,
-        c.unit.source.id.sid,
-        c.unit.target.display,
-        c.operation,
-        r,
-      );
-    for (const plan of result.plans) {
-      for (const g of plan.ignored) for (const c of g.refs) add(c, 'skipped');
-      for (const g of plan.folded) for (const c of g.refs) add(c, 'ok');
-      for (const task of plan.tasks) {
-        if (task.kind === 'truncate') {
-          for (const c of task.refs) add(c, 'ok');
-          continue;
-        }
-        let grown = 0;
-        for (const op of task.ops) {
-          const r = worst.get(op) ?? 'ok';
-          for (const c of op.refs) add(c, r);
-          if (op.kind === 'insert' || (task.kind === 'history' && op.kind === 'update'))
-            grown += op.refs.length;
-        }
-        if (grown > 0) this.statistics.added(task.unit.target, grown);
-      }
-    }
+    const tally = result.tally.settle();
+    for (const e of tally.counts.snapshot())
+      this.stat.add(e.database, e.sid, e.table, e.operation, e.result, e.count);
+    for (const [target, rows] of tally.grown) this.statistics.added(target, rows);
     this.statistics.kick();
-    logEvents(this.log, result.events);
+    logEvents(this.log, tally.events, tally.more);
   }
 
   private failSource(ledger: SourceLedger, error: ApplyError): void {

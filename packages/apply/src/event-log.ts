@@ -3,8 +3,6 @@ import { formatLsn } from '@kuvasz/core';
 import type { AppliedEvent } from './executor/executor.js';
 import { describeKey } from './planner/shape.js';
 
-const LOG_EVENTS_PER_BATCH = 20;
-
 const EVENT_MESSAGES = {
   insert_conflict: 'insert of a key that already exists: kept the existing row',
   update_missing: 'update of a missing row: inserted it from the new values',
@@ -23,14 +21,12 @@ const HISTORY_EVENT_MESSAGES = {
 
 /**
  * Logs what the spec wants logged (conflicts, missing rows, rows that cannot
- * be rebuilt) with the key, never the row; quiet (reconcile) changes only
- * when they cannot be materialized. At most LOG_EVENTS_PER_BATCH lines.
+ * be rebuilt) with the key, never the row. `events` are the first ones of a
+ * destination transaction worth a line (quiet reconcile changes only when
+ * they cannot be materialized, see GroupTally); `more` counts the rest.
  */
-export function logEvents(log: Logger, events: AppliedEvent[]): void {
-  let logged = 0;
+export function logEvents(log: Logger, events: AppliedEvent[], more: number): void {
   for (const e of events) {
-    if (e.op.quiet && e.kind !== 'unmaterializable') continue;
-    if (logged++ >= LOG_EVENTS_PER_BATCH) continue;
     const change = e.op.refs[e.op.refs.length - 1]!;
     const msgs = e.unit.target.type === 'history' ? HISTORY_EVENT_MESSAGES : EVENT_MESSAGES;
     const fields = {
@@ -43,10 +39,7 @@ export function logEvents(log: Logger, events: AppliedEvent[]): void {
     if (e.kind === 'unmaterializable') log.error(fields, msgs[e.kind]);
     else log.warn(fields, msgs[e.kind]);
   }
-  if (logged > LOG_EVENTS_PER_BATCH) {
-    log.warn(
-      { more: logged - LOG_EVENTS_PER_BATCH },
-      'further conflicts in this group not logged one by one (see the counters)',
-    );
+  if (more > 0) {
+    log.warn({ more }, 'further conflicts in this group not logged one by one (see the counters)');
   }
 }

@@ -17,6 +17,7 @@ import { isTransient, type RetryOptions } from './retry.js';
 import { Scheduler } from './scheduler.js';
 import { SlowWatch } from './slow-watch.js';
 import type { TableStatistics } from './table-statistics.js';
+import { GroupTally } from './tally.js';
 
 /** Thrown by a test hook: the engine stops dead, as if the process died there. */
 export class CrashSignal extends Error {
@@ -33,8 +34,7 @@ export interface AppliedEvent {
 
 /** What one committed destination transaction did. */
 export interface GroupResult {
-  plans: GroupPlan<Unit, RoutedChange>[];
-  events: AppliedEvent[];
+  tally: GroupTally;
   /** WAL insert position after COMMIT (synchronous_commit = off only). */
   walLsn: string | undefined;
 }
@@ -321,18 +321,17 @@ export class Executor {
           (n) => this.hook(n, worker),
           this.opts.synchronousCommit,
         );
-        const results: { plans: GroupPlan<Unit, RoutedChange>[]; events: AppliedEvent[] }[] = [];
+        const tallies: GroupTally[] = [];
         for (const m of work) {
-          if (m.changes.length === 0) {
-            results.push({ plans: [], events: [] });
-            continue;
-          }
+          const tally = new GroupTally();
+          tallies.push(tally);
+          if (m.changes.length === 0) continue;
           await this.firstLooks(client, m.changes, worker);
           const plan = this.prepare(m.ledger, m.changes, false);
           const events: AppliedEvent[] = [];
           await this.hook('planned', worker);
           await this.runPlan(tx, plan, events, worker);
-          results.push({ plans: [plan.plan], events });
+          tally.add(plan.plan, events);
         }
         const walLsn = await tx.commit(
           work.map((m) => this.positionSql(m.ledger, m.position)),
@@ -343,7 +342,7 @@ export class Executor {
         this.stats.shared++;
         work.forEach((m, i) => {
           this.count(m.parts, m.changes.length, false);
-          this.events.committed(m.ledger, m.parts, m.position, { ...results[i]!, walLsn });
+          this.events.committed(m.ledger, m.parts, m.position, { tally: tallies[i]!, walLsn });
         });
         for (const m of apart)
           await this.applyTransactions(worker, m.ledger, m.parts, m.epoch, false);
@@ -441,7 +440,9 @@ export class Executor {
         const events: AppliedEvent[] = [];
         await this.hook('planned', worker);
         await this.runPlan(tx, plan, events, worker);
-        return { plans: [plan.plan], events };
+        const tally = new GroupTally();
+        tally.add(plan.plan, events);
+        return { tally };
       });
       // Committed: recorded even if the source was reset meanwhile, so that its replay skips it.
       this.count(parts, changes.length);
@@ -534,8 +535,8 @@ export class Executor {
       return;
     }
     const tx = new DestinationTx(client, (n) => this.hook(n, worker), this.opts.synchronousCommit);
-    const plans: GroupPlan<Unit, RoutedChange>[] = [];
-    const events: AppliedEvent[] = [];
+    // Each part is tallied as it goes: nothing of a part already sent is kept.
+    const tally = new GroupTally();
     const taken: QueuedPart[] = [];
     let part: QueuedPart | undefined = first;
     let applied = 0;
@@ -548,9 +549,15 @@ export class Executor {
           await this.firstLooks(client, part.changes, worker);
           const plan = this.prepare(ledger, part.changes, exact);
           await this.hook('planned', worker);
+          const events: AppliedEvent[] = [];
           await this.runPlan(tx, plan, events, worker);
-          plans.push(plan.plan);
+          // The part's answers in, its plan tallied and its changes let go: a failure
+          // replays the transaction from the source, nothing of the part is needed again.
+          await tx.flush();
+          tally.add(plan.plan, events);
+          tally.settle();
           applied += part.changes.length;
+          part.changes = [];
         }
         if (part.final) break;
         part = await this.nextPart(ledger, epoch);
@@ -562,7 +569,7 @@ export class Executor {
         this.opts.synchronousCommit,
       );
       this.count(taken, applied);
-      this.events.committed(ledger, taken, position, { plans, events, walLsn });
+      this.events.committed(ledger, taken, position, { tally, walLsn });
     } catch (e) {
       if (e instanceof CrashSignal || this.crashed) {
         this.releaseClient(worker, true);
