@@ -90,6 +90,12 @@ export interface ExecutorMetrics {
   shared: number;
 }
 
+/** The position a group of whole transactions leaves its source at. */
+function positionAfter(parts: QueuedPart[]): SourcePosition {
+  const last = parts[parts.length - 1]!;
+  return { commitLsn: last.commitLsn, endLsn: last.endLsn };
+}
+
 /** One source's group taken for a shared destination transaction. */
 interface Member {
   ledger: SourceLedger;
@@ -278,7 +284,7 @@ export class Executor {
         );
       });
       if (!l) break;
-      const parts = this.take(l);
+      const parts = this.take(l, budget);
       if (!parts) {
         this.scheduler.release(l);
         continue;
@@ -301,16 +307,12 @@ export class Executor {
     const ready = members.filter((m) => this.combinable(m.ledger, m.parts));
     const apart = members.filter((m) => !ready.includes(m));
     let uncertain = false;
+    let shared = false;
     if (ready.length > 1) {
       const work = ready
         .filter((m) => m.ledger.epoch === m.epoch && m.ledger.state === 'running')
         .map((m) => {
-          const last = m.parts[m.parts.length - 1]!;
-          return {
-            ...m,
-            changes: concat(m.parts),
-            position: { commitLsn: last.commitLsn, endLsn: last.endLsn },
-          };
+          return { ...m, changes: concat(m.parts), position: positionAfter(m.parts) };
         });
       let client: pg.PoolClient | undefined;
       try {
@@ -344,14 +346,13 @@ export class Executor {
           this.count(m.parts, m.changes.length, false);
           this.events.committed(m.ledger, m.parts, m.position, { tally: tallies[i]!, walLsn });
         });
-        for (const m of apart)
-          await this.applyTransactions(worker, m.ledger, m.parts, m.epoch, false);
-        return;
+        shared = true;
       } catch (e) {
         uncertain = await this.abandon(worker, client, e);
       }
     }
-    for (const m of [...ready, ...apart]) {
+    // Only what the shared transaction does not hold: a failure there must never replay a committed group.
+    for (const m of shared ? apart : [...ready, ...apart]) {
       if (uncertain && (await this.committedMeanwhile(worker, m))) continue;
       await this.applyTransactions(worker, m.ledger, m.parts, m.epoch, false);
     }
@@ -359,17 +360,12 @@ export class Executor {
 
   /** After a shared COMMIT whose outcome was lost: whether the member's group is in (then recorded as committed). */
   private async committedMeanwhile(worker: number, m: Member): Promise<boolean> {
-    const last = m.parts[m.parts.length - 1]!;
+    const position = positionAfter(m.parts);
     for (let attempt = 0; ; attempt++) {
       try {
         const stored = await this.storedPosition(worker, m.ledger);
-        if (!stored || stored.commitLsn < last.commitLsn) return false;
-        this.events.committed(
-          m.ledger,
-          m.parts,
-          { commitLsn: last.commitLsn, endLsn: last.endLsn },
-          undefined,
-        );
+        if (!stored || stored.commitLsn < position.commitLsn) return false;
+        this.events.committed(m.ledger, m.parts, position, undefined);
         return true;
       } catch (e) {
         if (e instanceof CrashSignal || this.crashed) throw e;
@@ -388,8 +384,8 @@ export class Executor {
     }
   }
 
-  private take(ledger: SourceLedger): QueuedPart[] | undefined {
-    const parts = ledger.takeGroup(this.opts.batchRows);
+  private take(ledger: SourceLedger, maxChanges = this.opts.batchRows): QueuedPart[] | undefined {
+    const parts = ledger.takeGroup(maxChanges);
     if (parts.length === 0) return undefined;
     this.events.taken(ledger);
     // Pushed again while an earlier copy was committing (a reader replaying after a reset).
@@ -414,8 +410,7 @@ export class Executor {
     prepared?: Prepared,
   ): Promise<void> {
     if (ledger.epoch !== epoch || ledger.state !== 'running') return;
-    const last = parts[parts.length - 1]!;
-    const position = { commitLsn: last.commitLsn, endLsn: last.endLsn };
+    const position = positionAfter(parts);
     const changes = concat(parts);
     if (changes.length === 0) {
       // Nothing for this engine's targets (or everything already in): acknowledge it.
@@ -430,7 +425,7 @@ export class Executor {
         this.events.failed(ledger, broken.error!);
       return;
     }
-    const useExact = exact || (parts.length === 1 && ledger.exact.has(last.commitLsn));
+    const useExact = exact || (parts.length === 1 && ledger.exact.has(position.commitLsn));
     const ready = prepared?.exact === useExact ? prepared : undefined;
     try {
       const result = await this.withRetry(worker, ledger, position, async (tx, client) => {
@@ -466,7 +461,7 @@ export class Executor {
       if (!useExact) {
         // The set-based form may have reordered what a constraint needed in source order.
         this.stats.exactRuns++;
-        ledger.exact.add(last.commitLsn);
+        ledger.exact.add(position.commitLsn);
         await this.applyTransactions(worker, ledger, parts, epoch, true);
         return;
       }
@@ -562,8 +557,7 @@ export class Executor {
         if (part.final) break;
         part = await this.nextPart(ledger, epoch);
       }
-      const last = taken[taken.length - 1]!;
-      const position = { commitLsn: last.commitLsn, endLsn: last.endLsn };
+      const position = positionAfter(taken);
       const walLsn = await tx.commit(
         this.positionSql(ledger, position),
         this.opts.synchronousCommit,
