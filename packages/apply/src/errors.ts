@@ -12,6 +12,8 @@ export type ApplyErrorCode =
   | 'unmappable_change'
   /** The destination stayed unreachable through every retry. */
   | 'destination_unavailable'
+  /** A table's row rules (filter, computed columns) failed on a change, or could not be bound to its relation: the source stops (fail closed). */
+  | 'rule_failed'
   /** The caller broke the input contract (order, parts, unknown source table). */
   | 'invalid_input'
   /** Bad engine options. */

@@ -25,6 +25,13 @@ export {
 export { ApplyError, type ApplyErrorCode, type ApplyErrorContext, TargetError } from './errors.js';
 export type { RetryOptions } from './executor/retry.js';
 export type { ApplyEngineOptions, TableMapping } from './options.js';
+export type {
+  BoundRowRules,
+  ComputedColumn,
+  RowOp,
+  RowRules,
+  RowTest,
+} from './row-rules.js';
 export type { Operation, OperationResult, StatEntry } from './stats.js';
 export {
   type ColumnDescription,

@@ -2,6 +2,7 @@ import type { Logger } from '@kuvasz/core';
 import type pg from 'pg';
 import { ApplyError } from './errors.js';
 import type { RetryOptions } from './executor/retry.js';
+import type { RowRules } from './row-rules.js';
 import type { TableType } from './target/target-ddl.js';
 
 export interface TableMapping {
@@ -14,6 +15,12 @@ export interface TableMapping {
    * the source's type) before the first row that carries it.
    */
   schemaChanges?: 'ignore' | 'add_columns';
+  /**
+   * Which rows the target keeps and which of its columns are computed (see
+   * `RowRules`). Absent: every row, every value as the source sent it, and
+   * none of the rules' cost.
+   */
+  rows?: RowRules | undefined;
 }
 
 export interface ApplyEngineOptions {

@@ -1,4 +1,4 @@
-export type OperationResult = 'ok' | 'conflict' | 'missing' | 'error' | 'skipped';
+export type OperationResult = 'ok' | 'conflict' | 'missing' | 'error' | 'skipped' | 'filtered';
 export type Operation = 'insert' | 'update' | 'delete' | 'truncate';
 
 export interface StatEntry {

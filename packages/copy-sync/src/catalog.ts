@@ -6,6 +6,7 @@ export interface ColumnInfo {
   name: string;
   /** `format_type(atttypid, atttypmod)`. */
   type: string;
+  typeOid: number;
   notNull: boolean;
   /** Stored or virtual generated column: never written, never read for the copy. */
   generated: boolean;
@@ -41,11 +42,12 @@ export async function describeRelation(
   const cols = await client.query<{
     name: string;
     type: string;
+    type_oid: number;
     not_null: boolean;
     generated: boolean;
     identity: string;
   }>(
-    `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+    `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.atttypid::int AS type_oid,
             a.attnotnull AS not_null, a.attgenerated <> '' AS generated, a.attidentity::text AS identity
        FROM pg_catalog.pg_attribute a
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
@@ -75,6 +77,7 @@ export async function describeRelation(
     columns: cols.rows.map((c) => ({
       name: c.name,
       type: c.type,
+      typeOid: c.type_oid,
       notNull: c.not_null,
       generated: c.generated,
       identity: c.identity,

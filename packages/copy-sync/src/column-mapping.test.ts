@@ -5,6 +5,7 @@ import { copyColumns, mapColumns } from './column-mapping.js';
 const col = (name: string, extra: Partial<ColumnInfo> = {}): ColumnInfo => ({
   name,
   type: 'text',
+  typeOid: 25,
   notNull: false,
   generated: false,
   identity: '',

@@ -1,4 +1,5 @@
 import type { ColumnInfo, RelationInfo } from './catalog.js';
+import type { BoundCopyRules } from './row-rules.js';
 import { identList, literal } from './sql.js';
 import type { TargetType } from './types.js';
 
@@ -27,6 +28,12 @@ export interface ColumnMapping {
   overridingSystemValue: boolean;
   /** Target columns whose types are compared as text by the history merge. */
   types: Map<string, string>;
+  /** Target columns computed by the row rules (after `copied` in every COPY). */
+  computed: string[];
+  /** The table's row rules, bound to the source's columns. */
+  rows: BoundCopyRules | undefined;
+  /** Source columns the rules read (`rows.reads` by name), selected after `copied`. */
+  reads: string[];
 }
 
 export type MappingProblem = { message: string };
@@ -36,8 +43,11 @@ export function mapColumns(
   source: RelationInfo,
   target: RelationInfo,
   type: TargetType,
+  rows?: BoundCopyRules,
 ): { mapping: ColumnMapping; problems: MappingProblem[] } {
   const problems: MappingProblem[] = [];
+  const computed = rows?.computed ?? [];
+  const computedSet = new Set(computed);
   const sourceByName = new Map<string, ColumnInfo>(source.columns.map((c) => [c.name, c]));
   const targetNames = new Set(target.columns.map((c) => c.name));
   const copied: string[] = [];
@@ -46,7 +56,7 @@ export function mapColumns(
   const types = new Map<string, string>();
   for (const col of target.columns) {
     types.set(col.name, col.type);
-    if (MANAGED.has(col.name) || col.generated) continue;
+    if (MANAGED.has(col.name) || col.generated || computedSet.has(col.name)) continue;
     const src = sourceByName.get(col.name);
     if (!src || src.generated) {
       defaulted.push(col.name);
@@ -58,7 +68,15 @@ export function mapColumns(
   const dropped = source.columns
     .filter((c) => !copied.includes(c.name) && !(MANAGED.has(c.name) && targetNames.has(c.name)))
     .map((c) => c.name);
-  if (copied.length === 0) {
+  for (const c of computed) {
+    const t = target.columns.find((x) => x.name === c);
+    if (!t || t.generated || MANAGED.has(c)) {
+      problems.push({
+        message: `the computed column ${c} (set) is not a column the target can receive; add it to the target`,
+      });
+    }
+  }
+  if (copied.length === 0 && computed.length === 0) {
     problems.push({
       message: `no column in common (by name) between source and target; the target needs at least one of: ${source.columns.map((c) => c.name).join(', ')}`,
     });
@@ -73,7 +91,17 @@ export function mapColumns(
     }
   }
   return {
-    mapping: { copied, defaulted, dropped, hasSid, overridingSystemValue: overriding, types },
+    mapping: {
+      copied,
+      defaulted,
+      dropped,
+      hasSid,
+      overridingSystemValue: overriding,
+      types,
+      computed,
+      rows,
+      reads: (rows?.reads ?? []).map((i) => source.columns[i]!.name),
+    },
     problems,
   };
 }
@@ -88,8 +116,11 @@ export function copyColumns(
   sid: string,
   withHistory: boolean,
 ): { targetColumns: string[]; selectList: string } {
-  const targetColumns = [...mapping.copied];
-  const select = [identList(mapping.copied)];
+  // With row rules the source rows carry the fields the rules read where the
+  // computed values go; the row transform swaps them (see RowTransform).
+  const targetColumns = [...mapping.copied, ...mapping.computed];
+  const select = mapping.copied.length > 0 ? [identList(mapping.copied)] : [];
+  if (mapping.reads.length > 0) select.push(identList(mapping.reads));
   if (mapping.hasSid) {
     targetColumns.push(SID_COLUMN);
     select.push(literal(sid));

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { CopySide } from './errors.js';
+import type { RowRateLimit } from './rate-limit.js';
 import { cancelQuery } from './reader-pool.js';
+import type { RowTransform } from './row-transform.js';
 
 /** Why a pipe failed, and which side's error it was. */
 export class PipeFailure extends Error {
@@ -46,6 +48,10 @@ export function pipeCopy(opts: {
   outSql: string;
   inSql: string;
   onData?: (bytes: number, rows: number) => void;
+  /** Rewrites rows (row rules); absent: chunks pass unchanged. */
+  transform?: RowTransform | undefined;
+  /** Rows read from the source wait for their tokens before they go on. */
+  rateLimit?: RowRateLimit | undefined;
   signal?: AbortSignal | undefined;
 }): Promise<{ rows: number; bytes: number }> {
   if (opts.signal?.aborted) {
@@ -58,6 +64,8 @@ export function pipeCopy(opts: {
     let failure: PipeFailure | undefined;
     let outDone = false;
     let inDone = false;
+    /** A chunk waiting for its rate tokens. */
+    let timer: NodeJS.Timeout | undefined;
 
     const settle = (): void => {
       if (!outDone || !inDone) return;
@@ -76,6 +84,12 @@ export function pipeCopy(opts: {
     const fail = (side: CopySide | 'abort', err: unknown): void => {
       if (failure) return;
       failure = new PipeFailure(side, err);
+      if (timer) {
+        // A chunk waiting for its rate tokens is dropped with the COPY.
+        clearTimeout(timer);
+        timer = undefined;
+        out.resume();
+      }
       if (side !== 'source') stopSource();
       if (side !== 'destination' && !inDone) {
         // CopyFail: the server rolls the COPY back and answers with an error.
@@ -85,20 +99,53 @@ export function pipeCopy(opts: {
 
     const onAbort = (): void => fail('abort', opts.signal?.reason ?? new Error('aborted'));
 
-    out.on('data', (chunk: Buffer) => {
-      if (failure) return;
-      bytes += chunk.length;
-      opts.onData?.(chunk.length, countRows(chunk));
-      // onData may have aborted: never write to a destroyed COPY.
-      if (failure) return;
-      out.pause();
-      inp.write(chunk, () => {
+    const write = (chunk: Buffer): void => {
+      timer = undefined;
+      if (failure) {
+        out.resume();
+        return;
+      }
+      let data = chunk;
+      if (opts.transform) {
+        try {
+          data = opts.transform.push(chunk);
+        } catch (e) {
+          fail('source', e);
+          out.resume();
+          return;
+        }
+      }
+      if (data.length === 0) {
+        out.resume();
+        return;
+      }
+      inp.write(data, () => {
         // After a failure too: the source must drain to its end or its error.
         out.resume();
       });
+    };
+
+    out.on('data', (chunk: Buffer) => {
+      if (failure) return;
+      bytes += chunk.length;
+      const rows = countRows(chunk);
+      opts.onData?.(chunk.length, rows);
+      // onData may have aborted: never write to a destroyed COPY.
+      if (failure) return;
+      out.pause();
+      const wait = opts.rateLimit?.take(rows) ?? 0;
+      if (wait > 0) timer = setTimeout(write, wait, chunk);
+      else write(chunk);
     });
     out.on('end', () => {
       outDone = true;
+      if (!failure && opts.transform) {
+        try {
+          opts.transform.end();
+        } catch (e) {
+          fail('source', e);
+        }
+      }
       // end() queues CopyDone behind the write in flight.
       if (!failure) inp.end();
       settle();

@@ -4,6 +4,7 @@ import { DEFAULT_CHUNK_PAGES } from './chunk-plan.js';
 import { type CopyOrder, copyOrder, ONE_CHUNK_PAGES } from './copy-order.js';
 import { CopyError, CopySyncError, SyncFailedError } from './errors.js';
 import { MetadataStore } from './metadata-store.js';
+import type { RowRateLimit } from './rate-limit.js';
 import { ReaderPool } from './reader-pool.js';
 import { ident } from './sql.js';
 import type { TableRunContext } from './table-context.js';
@@ -44,6 +45,7 @@ export class CopySync {
   private readonly readers: number;
   private readonly chunkPages: number;
   private readonly progressIntervalMs: number;
+  private readonly rateLimit: RowRateLimit | undefined;
   private readonly logger: Logger;
 
   constructor(options: CopySyncOptions) {
@@ -66,6 +68,7 @@ export class CopySync {
     this.readers = positiveInt('readers', options.readers, this.parallelTables);
     this.chunkPages = positiveInt('chunkPages', options.chunkPages, DEFAULT_CHUNK_PAGES);
     this.progressIntervalMs = options.progressIntervalMs ?? 250;
+    this.rateLimit = options.rateLimit;
     this.logger = options.logger ?? noopLogger;
   }
 
@@ -227,6 +230,7 @@ export class CopySync {
             // Its own rows reference each other: one COPY, checked as a whole at its end.
             chunkPages: order.selfReferencing.has(i) ? ONE_CHUNK_PAGES : this.chunkPages,
             progressIntervalMs: this.progressIntervalMs,
+            rateLimit: this.rateLimit,
             onProgress: options.onProgress,
             signal,
             logger: log,

@@ -7,6 +7,8 @@ export {
   type CopySyncErrorCode,
   SyncFailedError,
 } from './errors.js';
+export { RowRateLimit } from './rate-limit.js';
+export type { BoundCopyRules, CopyRowRules } from './row-rules.js';
 export type {
   AcquiredSnapshot,
   CopySyncOptions,

@@ -4,6 +4,7 @@ import type { RelationInfo } from './catalog.js';
 import type { ColumnMapping } from './column-mapping.js';
 import { CopyError, type CopySide, CopySyncError } from './errors.js';
 import type { MetadataStore, StateKey } from './metadata-store.js';
+import type { RowRateLimit } from './rate-limit.js';
 import type { ReaderPool } from './reader-pool.js';
 import type { ProgressEvent, SourceConnection, TableSpec } from './types.js';
 
@@ -18,6 +19,7 @@ export interface TableRunContext {
   store: MetadataStore;
   chunkPages: number;
   progressIntervalMs: number;
+  rateLimit: RowRateLimit | undefined;
   onProgress: ((p: ProgressEvent) => void) | undefined;
   signal: AbortSignal | undefined;
   logger: Logger;

@@ -7,6 +7,7 @@ import { copyColumns, HISTORY_COLUMNS, mapColumns, SID_COLUMN } from './column-m
 import { CopyError } from './errors.js';
 import { createStagingSql, deleteSourceRowsSql } from './merge-sql.js';
 import type { StateKey, StoredTable } from './metadata-store.js';
+import type { BoundCopyRules } from './row-rules.js';
 import { ident, literal } from './sql.js';
 import { type TablePlan, type TableRunContext, tableError } from './table-context.js';
 import type { TableSpec } from './types.js';
@@ -121,7 +122,13 @@ export async function planTable(
   if (!ACCEPTED_KINDS.has(target.kind)) {
     throw problem(ctx, 'destination', `the target is not a table (relkind '${target.kind}')`);
   }
-  const { mapping, problems } = mapColumns(src.info, target, spec.type);
+  let rows: BoundCopyRules | undefined;
+  try {
+    rows = spec.rows?.bind(src.info.columns);
+  } catch (e: unknown) {
+    throw problem(ctx, 'source', `row rules: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const { mapping, problems } = mapColumns(src.info, target, spec.type, rows);
   if (problems.length > 0) {
     throw problem(ctx, 'destination', problems.map((p) => p.message).join('; '));
   }

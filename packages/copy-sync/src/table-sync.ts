@@ -16,6 +16,7 @@ import {
 import type { StoredTable } from './metadata-store.js';
 import { ProgressReporter } from './progress.js';
 import type { Reader } from './reader-pool.js';
+import { RowTransform } from './row-transform.js';
 import { abortedError, type TablePlan, type TableRunContext, tableError } from './table-context.js';
 import { historyKey, planTable } from './table-plan.js';
 import type { TableSyncResult } from './types.js';
@@ -142,7 +143,12 @@ async function copyChunk(
   const { targetColumns, selectList } = copyColumns(plan.mapping, ctx.source.sid, withHistory);
   const target = qualifiedName(ctx.spec.target);
   const loadInto = plan.upsert ? TEMP_STAGING : (plan.staging ?? target);
-  const where = chunkPredicate(chunk, plan.chunksTotal, plan.chunkPages);
+  const chunkWhere = chunkPredicate(chunk, plan.chunksTotal, plan.chunkPages);
+  const pushed = plan.mapping.rows?.where;
+  const where = pushed ? (chunkWhere ? `(${chunkWhere}) AND (${pushed})` : pushed) : chunkWhere;
+  const transform = plan.mapping.rows
+    ? new RowTransform(plan.mapping.rows, plan.mapping.copied.length)
+    : undefined;
   let counted = { bytes: 0, rows: 0 };
   let side: 'source' | 'destination' = 'destination';
   let destBroken: unknown;
@@ -160,6 +166,8 @@ async function copyChunk(
       dest,
       outSql: copyOutSql(selectList, qualifiedName(ctx.spec.source), where),
       inSql: copyInSql(loadInto, targetColumns),
+      transform,
+      rateLimit: ctx.rateLimit,
       onData: (b, r) => {
         counted = { bytes: counted.bytes + b, rows: counted.rows + r };
         progress.add(b, r);
@@ -240,7 +248,7 @@ async function finalize(
           for (const sql of historyMergeSql({
             target,
             staging: plan.staging,
-            columns: plan.mapping.copied,
+            columns: [...plan.mapping.copied, ...plan.mapping.computed],
             key: historyKey(plan.source, plan.target, plan.mapping.copied),
             sid,
             time: plan.historyTime.toISOString(),

@@ -1,5 +1,7 @@
 import type { Logger, TableRef } from '@kuvasz/core';
 import type pg from 'pg';
+import type { RowRateLimit } from './rate-limit.js';
+import type { CopyRowRules } from './row-rules.js';
 
 export type { TableRef };
 
@@ -10,6 +12,8 @@ export interface TableSpec {
   source: TableRef;
   target: TableRef;
   type: TargetType;
+  /** Which rows are loaded and which target columns are computed; absent: every row as it is. */
+  rows?: CopyRowRules | undefined;
 }
 
 /** Identifies one source: a database of the configuration and the `sid` of one of its servers. */
@@ -138,6 +142,12 @@ export interface CopySyncOptions {
   readers?: number;
   /** Pages (8 KiB blocks) per ctid range on PostgreSQL 14+. Default 16384 (128 MiB). */
   chunkPages?: number;
+  /**
+   * Rows per second read by every copy that shares this limit (pass one
+   * instance to every `CopySync` of the process for a global limit).
+   * Default: no limit.
+   */
+  rateLimit?: RowRateLimit | undefined;
   /** Minimum time between two progress events of one table. Default 250 ms. */
   progressIntervalMs?: number;
   logger?: Logger;

@@ -21,6 +21,7 @@ function demoConfig(sources: PgCluster[], warehouse: PgCluster): Config {
     type: t.type,
     partitionsRegex: undefined,
     schemaChanges: 'ignore' as const,
+    rules: undefined,
   }));
   return {
     file: '(demo)',
@@ -32,7 +33,7 @@ function demoConfig(sources: PgCluster[], warehouse: PgCluster): Config {
       tables,
     })),
     apply: { workers: 2, batchRows: 5_000, flushIntervalMs: 20, shutdownTimeoutMs: 30_000 },
-    sync: { parallelTables: 2 },
+    sync: { parallelTables: 2, rate: undefined },
     http: undefined,
     log: { level: 'warn', format: 'pretty' },
     secrets: [...sources, warehouse].map((c) => c.password),

@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { type HttpServer, startHttpServer } from '../observability/http-server.js';
 import { createMetrics } from '../observability/metrics.js';
+import { checkRules } from '../rules/check-rules.js';
 import { Streamer } from '../runtime/streamer.js';
 import { configFile, loadContext } from './context.js';
 
@@ -23,6 +24,20 @@ export async function runCommand(
   const stopping = new AbortController();
   const tty = process.stderr.isTTY ? process.stderr : undefined;
   let streamer: Streamer | undefined;
+
+  /** The configuration's filter / set expressions, type-checked on the sources that answer. */
+  const rulesProblem = async (c: typeof cfg): Promise<string | undefined> => {
+    const { problems, unreachable } = await checkRules(c);
+    for (const u of unreachable)
+      log.info(
+        { source: u },
+        'source not reachable: its filter / set expressions are checked when it connects',
+      );
+    if (problems.length === 0) return undefined;
+    return `${problems.length} filter / set expression(s) do not fit their source table:\n${problems.map((p) => `- ${p.source} table ${p.table}: ${p.message}`).join('\n')}`;
+  };
+  const firstProblem = await rulesProblem(cfg);
+  if (firstProblem) throw new StreamerError('config', firstProblem);
 
   const start = async (): Promise<Streamer | undefined> => {
     const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
@@ -79,7 +94,10 @@ export async function runCommand(
       if (stopping.signal.aborted) return;
       log.info({ file: cfg.file }, 'SIGHUP: reloading the configuration');
       try {
-        cfg = await loadConfig(configFile(args, 'run'), { destination: args.destination });
+        const next = await loadConfig(configFile(args, 'run'), { destination: args.destination });
+        const problem = await rulesProblem(next);
+        if (problem) throw new StreamerError('config', problem);
+        cfg = next;
       } catch (err: unknown) {
         log.error({ err }, 'the new configuration is invalid; keeping the running one');
         return;

@@ -4,12 +4,15 @@ import { kuvaszObjectName, preflight } from '@kuvasz/replication';
 import type { CliArgs } from '../cli/args.js';
 import type { Config } from '../config/load.js';
 import { EXIT } from '../errors.js';
+import { RuleError } from '../rules/table-rules.js';
 import { loadContext } from './context.js';
 import { targetsOf, withPg } from './targets.js';
 
 interface Section {
   title: string;
   problems: string[];
+  /** filter / set expressions that do not fit their source table: configuration errors. */
+  ruleProblems: string[];
   warnings: string[];
 }
 
@@ -22,6 +25,7 @@ async function checkSources(
       const section: Section = {
         title: `source ${s.database} (sid ${s.sid}) ${redactPasswords(s.url)}`,
         problems: [],
+        ruleProblems: [],
         warnings: [],
       };
       const name = kuvaszObjectName(s.database, s.sid);
@@ -38,6 +42,14 @@ async function checkSources(
           for (const t of s.tables) {
             const d = await describeTable(c, t.source);
             if (d) sourceTables.set(`${s.database}\u0000${s.sid}\u0000${tableKey(t.source)}`, d);
+            if (d && t.rules) {
+              try {
+                t.rules.bind(d.columns, s.sid);
+              } catch (e) {
+                if (!(e instanceof RuleError)) throw e;
+                section.ruleProblems.push(`table ${displayName(t.source)}: ${e.message}`);
+              }
+            }
           }
         });
       } catch (err: unknown) {
@@ -56,6 +68,7 @@ async function checkTargets(
   const section: Section = {
     title: `destination ${redactPasswords(cfg.destination.url)}`,
     problems: [],
+    ruleProblems: [],
     warnings: [],
   };
   try {
@@ -102,15 +115,20 @@ export async function validateCommand(
   const { sections, sourceTables } = await checkSources(cfg);
   sections.push(await checkTargets(cfg, sourceTables));
   let problems = 0;
+  let ruleProblems = 0;
   let warnings = 0;
   for (const s of sections) {
     out.write(`${s.title}\n`);
+    s.problems.push(...s.ruleProblems);
     if (s.problems.length === 0 && s.warnings.length === 0) out.write('  ok\n');
     for (const p of s.problems) out.write(`  problem: ${redactor.redact(p)}\n`);
+    ruleProblems += s.ruleProblems.length;
     for (const w of s.warnings) out.write(`  warning: ${redactor.redact(w)}\n`);
     problems += s.problems.length;
     warnings += s.warnings.length;
   }
   out.write(`${problems} problem(s), ${warnings} warning(s)\n`);
+  // A filter or set that does not compile is a configuration error, like one the file itself has.
+  if (ruleProblems > 0) return EXIT.usage;
   return problems === 0 ? EXIT.ok : EXIT.failed;
 }

@@ -4,6 +4,7 @@ import { kuvaszObjectName } from '@kuvasz/replication';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { TableRules } from '../rules/table-rules.js';
 import { expandEnv } from './env.js';
 import { parseQualifiedName } from './names.js';
 import { type ConfigFile, configFileSchema } from './schema.js';
@@ -20,6 +21,8 @@ export interface TableConfig {
   partitionsRegex: RegExp | undefined;
   /** A column added to the source table: left out, or added to the target. */
   schemaChanges: 'ignore' | 'add_columns';
+  /** `filter` and `set` expressions, parsed; undefined when the table has neither. */
+  rules: TableRules | undefined;
 }
 
 export interface SourceConfig {
@@ -35,7 +38,11 @@ export interface Config {
   /** One entry per (database, url): what the streamer runs. */
   sources: SourceConfig[];
   apply: { workers: number; batchRows: number; flushIntervalMs: number; shutdownTimeoutMs: number };
-  sync: { parallelTables: number };
+  sync: {
+    parallelTables: number;
+    /** Shared by every initial copy of the process; undefined: no limit. */
+    rate: { rowsPerSecond: number; burst: number } | undefined;
+  };
   http: { host: string; port: number } | undefined;
   log: { level: ConfigFile['log']['level']; format: 'json' | 'pretty' | undefined };
   /** Passwords of every configured URL, for redaction. */
@@ -202,11 +209,19 @@ function normalize(
         });
         continue;
       }
+      const parsed = TableRules.parse(opts?.filter, opts?.set);
+      for (const p of parsed.problems) {
+        issues.push({
+          path: ['databases', di, 'tables', key, ...p.field.split('.').slice(0, 2)],
+          message: p.message,
+        });
+      }
       tables.push({
         key,
         source,
         target,
         type: opts?.type ?? 'clone',
+        rules: parsed.rules,
         schemaChanges: opts?.schema_changes ?? cfg.apply.schema_changes,
         partitionsRegex: opts?.partitions_regex
           ? new RegExp(`^(?:${opts.partitions_regex})$`)
@@ -274,7 +289,13 @@ function normalize(
         flushIntervalMs: cfg.apply.flush_interval_ms,
         shutdownTimeoutMs: cfg.apply.shutdown_timeout_ms,
       },
-      sync: { parallelTables: cfg.sync.parallel_tables },
+      sync: {
+        parallelTables: cfg.sync.parallel_tables,
+        rate:
+          cfg.sync.rows_per_second === undefined
+            ? undefined
+            : { rowsPerSecond: cfg.sync.rows_per_second, burst: cfg.sync.burst ?? 1000 },
+      },
       http,
       log: { level: cfg.log.level, format: cfg.log.format },
       secrets,

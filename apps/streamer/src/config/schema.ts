@@ -29,6 +29,19 @@ export const tableOptionsSchema = z
       .describe(
         "New source columns: ignore (left out until the target has them) or add_columns (added to the target, nullable, with the source's type, before the first row that carries them). Default: apply.schema_changes",
       ),
+    filter: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'CEL expression over the source row (columns by name, sid, op): only rows for which it is true are replicated, in the initial copy and in the stream. An error stops the source (fail closed)',
+      ),
+    set: z
+      .record(z.string().min(1), z.string().min(1))
+      .optional()
+      .describe(
+        'Target columns computed from the source row: target column -> CEL expression (the same variables as filter)',
+      ),
     partitions_regex: z
       .string()
       .min(1)
@@ -134,6 +147,18 @@ export const configFileSchema = z.strictObject({
       parallel_tables: positiveInt(64)
         .default(2)
         .describe('Tables copied at once during an initial sync'),
+      rows_per_second: z
+        .number()
+        .positive()
+        .optional()
+        .describe(
+          'Rows per second read by all initial copies of the process together (the original app.sync_rate); default: no limit',
+        ),
+      burst: positiveInt(100_000_000)
+        .optional()
+        .describe(
+          'Rows a copy may read ahead of the rate after a pause (the original app.sync_burst); default 1000',
+        ),
     })
     .prefault({}),
   http: z

@@ -19,6 +19,7 @@ import {
 import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
+import { copyRules } from '../rules/table-rules.js';
 import type { SyncProgress } from '../ui/progress.js';
 import { LagTracker } from './lag-tracker.js';
 import { toSourceTransaction } from './to-apply.js';
@@ -197,6 +198,7 @@ export class SourceRunner {
       source: t.source,
       target: t.target,
       type: t.type,
+      ...(t.rules ? { rows: copyRules(t.rules, this.cfg.sid) } : {}),
     }));
     let created: CreatedSlot | undefined;
     const existing = await step('slot', () => getSlot(url, this.slot));

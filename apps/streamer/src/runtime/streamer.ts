@@ -5,13 +5,14 @@ import {
   type TableMapping,
   TargetError,
 } from '@kuvasz/apply';
-import { CopySync } from '@kuvasz/copy-sync';
+import { CopySync, RowRateLimit } from '@kuvasz/copy-sync';
 import { displayName, tableKey } from '@kuvasz/core';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { targetsOf } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
+import { rowRules } from '../rules/table-rules.js';
 import { SyncProgress } from '../ui/progress.js';
 import { HealthMonitor } from './source-health.js';
 import { SourceRunner, type SourceSnapshot } from './source-runner.js';
@@ -45,6 +46,7 @@ export function tableMappings(cfg: Config): TableMapping[] {
         target: t.target,
         type: t.type,
         schemaChanges: t.schemaChanges,
+        ...(t.rules ? { rows: rowRules(t.rules) } : {}),
       });
     }
   }
@@ -100,10 +102,12 @@ export class Streamer {
       destination: this.pool,
       metadataSchema: cfg.destination.metadataSchema,
       parallelTables: cfg.sync.parallelTables,
+      // One bucket for every copy of the process: sync.rows_per_second is global.
+      rateLimit: cfg.sync.rate ? new RowRateLimit(cfg.sync.rate) : undefined,
       logger: log,
     });
     this.status = new StatusStore(this.pool, cfg.destination.metadataSchema);
-    const progress = new SyncProgress(progressOut, log);
+    const progress = new SyncProgress(progressOut, log, cfg.sync.rate?.rowsPerSecond);
     this.runners = cfg.sources.map(
       (s) =>
         new SourceRunner(s, {

@@ -65,6 +65,8 @@ export class SyncProgress {
   constructor(
     private readonly out: NodeJS.WriteStream | undefined,
     private readonly log: Logger,
+    /** sync.rows_per_second, shown with the bars and logged with the progress. */
+    private readonly rowsPerSecondLimit?: number | undefined,
     private readonly logEveryMs = 5000,
   ) {}
 
@@ -89,6 +91,9 @@ export class SyncProgress {
           bytes: p.bytes,
           chunks: `${p.chunksDone}/${p.chunksTotal}`,
           bytesPerSecond: Math.round(p.bytesPerSecond),
+          ...(this.rowsPerSecondLimit !== undefined
+            ? { limitRowsPerSecond: this.rowsPerSecondLimit }
+            : {}),
         },
         p.done ? 'table synced' : 'sync progress',
       );
@@ -100,6 +105,11 @@ export class SyncProgress {
     if (!out) return;
     this.lastDraw = Date.now();
     const lines = [...this.tables.values()].map((p) => renderBar(p, 24));
+    if (this.rowsPerSecondLimit !== undefined) {
+      lines.unshift(
+        `initial copy limited to ${formatCount(this.rowsPerSecondLimit)} rows/s for all tables (sync.rows_per_second)`,
+      );
+    }
     let s = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
     for (const l of lines) s += `\x1b[2K${l}\n`;
     out.write(s);

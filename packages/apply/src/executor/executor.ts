@@ -252,7 +252,9 @@ export class Executor {
         this.scheduler.dueIn(ledger, Date.now()) === 0
       ) {
         parts = this.take(ledger);
-        if (parts) prepared = this.prepare(ledger, concat(parts), false);
+        // A change that could not be routed is reported by applyTransactions, never planned.
+        if (parts && !parts.some((p) => p.changes.some((c) => c.error)))
+          prepared = this.prepare(ledger, concat(parts), false);
       }
       await current;
       ledger.lastApplyMs = performance.now() - t0;

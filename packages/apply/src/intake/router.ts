@@ -1,9 +1,17 @@
 import { formatLsn, type Logger } from '@kuvasz/core';
-import type { RowChange, SourceRelation } from '../change.js';
+import { type ChangeTuple, type RowChange, type SourceRelation, UNCHANGED } from '../change.js';
 import { ApplyError, toError } from '../errors.js';
 import type { TableMapping } from '../options.js';
 import type { PlanItem } from '../planner/plan-units.js';
-import { requireKey, resolveShape, type Shape } from '../planner/shape.js';
+import { describeKey, requireKey, resolveShape, type Shape } from '../planner/shape.js';
+import {
+  type AppliedRules,
+  applyRules,
+  extendRow,
+  type RowOp,
+  type RowRules,
+  readsUnchanged,
+} from '../row-rules.js';
 import type { Operation, Stats } from '../stats.js';
 import type { TargetInfo } from '../target/target-meta.js';
 import type { SourceLedger } from './source-ledger.js';
@@ -13,6 +21,15 @@ export interface TableWatermark {
   skipBefore?: bigint;
   /** Changes committed before this LSN are applied idempotently and quietly. */
   reconcileBefore?: bigint;
+}
+
+/** A change the table's filter leaves out. */
+const FILTERED = Symbol('filtered');
+
+/** The new row with unchanged TOAST values taken from the old row, where the source sent it (REPLICA IDENTITY FULL). */
+function filled(row: ChangeTuple, old: ChangeTuple | undefined): ChangeTuple {
+  if (!old || !row.includes(UNCHANGED)) return row;
+  return row.map((v, i) => (v === UNCHANGED && old[i] !== UNCHANGED ? (old[i] ?? null) : v));
 }
 
 /** One (source, target table) pair: what statements are planned for. */
@@ -25,6 +42,9 @@ export interface Unit {
   shapes: WeakMap<SourceRelation, Shape>;
   /** Source columns the target lacks, as last reported (see `planItem`). */
   ignored: string;
+  /** The table's row rules (filter, computed columns), bound per relation shape. */
+  rules: RowRules | undefined;
+  bound: WeakMap<SourceRelation, AppliedRules>;
 }
 
 /** One change for one unit, as the engine holds it until it is applied. */
@@ -150,12 +170,18 @@ export class Router {
       const quiet = wm?.reconcileBefore !== undefined && lsn < wm.reconcileBefore;
       const routed: RoutedChange = { unit, lsn, index, operation: change.op, item: undefined };
       try {
-        routed.item = this.planItem(unit, change, relation, lsn, time, quiet, routed);
+        const item = this.planItem(unit, change, relation, lsn, time, quiet, routed);
+        if (item === FILTERED) {
+          this.stats.add(src.id.database, src.id.sid, unit.target.display, change.op, 'filtered');
+          continue;
+        }
+        routed.item = item;
       } catch (e) {
         routed.error =
           e instanceof ApplyError
             ? new ApplyError(e.code, `${src.label}: ${e.message}`, {
                 table: unit.target.display,
+                key: e.key,
                 lsn: formatLsn(lsn),
                 changeIndex: index,
                 source: src.label,
@@ -186,7 +212,16 @@ export class Router {
       }
       this.targetSids.set(tk, src.id.sid);
     }
-    u = { key: k, source: src, target, targetKey: tk, shapes: new WeakMap(), ignored: '' };
+    u = {
+      key: k,
+      source: src,
+      target,
+      targetKey: tk,
+      shapes: new WeakMap(),
+      ignored: '',
+      rules: m.rows,
+      bound: new WeakMap(),
+    };
     this.units.set(k, u);
     return u;
   }
@@ -199,14 +234,10 @@ export class Router {
     time: string,
     quiet: boolean,
     ref: RoutedChange,
-  ): PlanItem<RoutedChange> {
+  ): PlanItem<RoutedChange> | typeof FILTERED {
     if (change.op === 'truncate') return { op: 'truncate', tx: lsn, time, quiet, ref };
-    let shape: Shape | undefined = unit.shapes.get(relation);
-    if (!shape) {
-      shape = resolveShape(relation, unit.target);
-      unit.shapes.set(relation, shape);
-      this.reportIgnored(unit, shape);
-    }
+    if (unit.rules) return this.planRuled(unit, change, relation, lsn, time, quiet, ref);
+    const shape = this.shapeOf(unit, relation);
     if (change.op === 'insert') {
       return {
         op: 'insert',
@@ -234,6 +265,144 @@ export class Router {
       );
     }
     return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet, ref };
+  }
+
+  private shapeOf(unit: Unit, relation: SourceRelation): Shape {
+    let shape: Shape | undefined = unit.shapes.get(relation);
+    if (!shape) {
+      shape = resolveShape(relation, unit.target);
+      unit.shapes.set(relation, shape);
+      this.reportIgnored(unit, shape);
+    }
+    return shape;
+  }
+
+  private bindRules(unit: Unit, relation: SourceRelation): AppliedRules {
+    let applied = unit.bound.get(relation);
+    if (!applied) {
+      try {
+        applied = applyRules(relation, unit.rules!.bind(relation, unit.source.id));
+      } catch (e) {
+        throw new ApplyError(
+          'rule_failed',
+          `row rules of ${relation.schema}.${relation.table} for ${unit.target.display}: ${toError(e).message}`,
+          { table: unit.target.display, cause: e },
+        );
+      }
+      unit.bound.set(relation, applied);
+    }
+    return applied;
+  }
+
+  /**
+   * A table with row rules. Rows move in and out of the filter, so the
+   * target may or may not hold a row: updates and deletes are applied
+   * idempotently and quietly (an update of a row the target lacks inserts
+   * it, a delete of one it lacks is no error). An insert outside the filter
+   * is skipped; an update whose new row is outside it removes the row
+   * (clone), closes its open version (history), or is skipped (append);
+   * deletes are applied as they come (deleting a row never replicated
+   * changes nothing).
+   */
+  private planRuled(
+    unit: Unit,
+    change: Exclude<RowChange, { op: 'truncate' }>,
+    relation: SourceRelation,
+    lsn: bigint,
+    time: string,
+    quiet: boolean,
+    ref: RoutedChange,
+  ): PlanItem<RoutedChange> | typeof FILTERED {
+    const applied = this.bindRules(unit, relation);
+    const shape = this.shapeOf(unit, applied.relation);
+    // A key-only tuple gets NULL computed values: only under FULL (the old row) do they locate a row.
+    const extend = (t: ChangeTuple, op: RowOp, full: boolean) =>
+      this.guarded(unit, shape, t, () => extendRow(applied, t, op, full));
+    if (change.op === 'delete') {
+      requireKey(shape, applied.relation);
+      const loc = change.key ?? change.old;
+      if (!loc) {
+        throw new ApplyError(
+          'invalid_input',
+          `delete on ${relation.schema}.${relation.table} carries neither key nor old row`,
+        );
+      }
+      const whereT = extend(loc, 'update', loc === change.old);
+      return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet: true, ref };
+    }
+    const op: RowOp = change.op;
+    const row = change.op === 'update' ? filled(change.new, change.old) : change.new;
+    const keep = this.evaluate(unit, shape, applied, row, op);
+    if (change.op === 'insert') {
+      if (!keep) return FILTERED;
+      const newT = extend(row, op, true);
+      return { op: 'insert', shape, newT, whereT: undefined, tx: lsn, time, quiet, ref };
+    }
+    requireKey(shape, applied.relation);
+    if (!keep && unit.target.type === 'append') return FILTERED;
+    const newT = keep ? extend(row, op, true) : undefined;
+    const loc = shape.full ? change.old : (change.key ?? change.old);
+    const whereT = loc ? extend(loc, op, loc === change.old) : (newT ?? extend(row, op, false));
+    if (newT) return { op: 'update', shape, newT, whereT, tx: lsn, time, quiet: true, ref };
+    return {
+      op: 'delete',
+      shape,
+      whereT,
+      newT: undefined,
+      tx: lsn,
+      time,
+      quiet: true,
+      leaves: true,
+      ref,
+    };
+  }
+
+  /** The filter's answer for a row; an error (or a value it cannot read) stops the source. */
+  private evaluate(
+    unit: Unit,
+    shape: Shape,
+    applied: AppliedRules,
+    row: ChangeTuple,
+    op: RowOp,
+  ): boolean {
+    const filter = applied.rules.filter;
+    if (!filter) return true;
+    if (readsUnchanged(row, filter.reads)) {
+      const names = filter.reads
+        .filter((i) => row[i] === UNCHANGED)
+        .map((i) => applied.relation.columns[i]!.name);
+      throw this.ruleError(
+        unit,
+        shape,
+        row,
+        `the filter reads ${names.join(', ')}, which the source did not resend (an unchanged TOAST value); set REPLICA IDENTITY FULL on the source table so that updates carry the old values`,
+      );
+    }
+    return this.guarded(unit, shape, row, () => filter.test(row, op));
+  }
+
+  /** Runs a rule; what it throws becomes the typed error naming the table and the key. */
+  private guarded<T>(unit: Unit, shape: Shape, row: ChangeTuple, rule: () => T): T {
+    try {
+      return rule();
+    } catch (e) {
+      throw this.ruleError(unit, shape, row, toError(e).message, e);
+    }
+  }
+
+  private ruleError(
+    unit: Unit,
+    shape: Shape,
+    row: ChangeTuple,
+    message: string,
+    cause?: unknown,
+  ): ApplyError {
+    const key = describeKey(shape, row);
+    return new ApplyError('rule_failed', `${unit.target.display} (${key}): ${message}`, {
+      table: unit.target.display,
+      key,
+      cause,
+    });
   }
 
   /** Source columns the target lacks are left out, as the specification says: said once per table and set of columns. */

@@ -19,6 +19,8 @@ export type PlanItem<R> =
       time: string;
       /** Reconcile window: idempotent and quiet. */
       quiet: boolean;
+      /** A delete that only takes the row out of the target (it left the table's filter): history closes its version without marking it deleted. */
+      leaves?: boolean | undefined;
       ref: R;
       /** `identity()` of `newT` / `whereT`, when the caller computed it already. */
       newId?: string | undefined;
@@ -35,6 +37,8 @@ export interface PlannedOp<R> {
   keyChanged: boolean;
   time: string;
   quiet: boolean;
+  /** See `PlanItem.leaves`. */
+  leaves?: boolean | undefined;
   /** Every change folded into this operation (several when collapsed). */
   refs: R[];
   /** Cached `identity()` of `newT` / `whereT` (undefined: not computed yet). */
@@ -99,6 +103,7 @@ export function toOp<R>(item: RowItem<R>, seq: number): PlannedOp<R> {
     keyChanged,
     time: item.time,
     quiet: item.quiet,
+    leaves: item.leaves,
     refs: [item.ref],
     newId: item.newId,
     whereId: item.whereId,
@@ -110,6 +115,8 @@ interface Chain<R> {
   existing: boolean;
   where: ChangeTuple | undefined;
   final: ChangeTuple | 'deleted';
+  /** The chain ends with a delete that only left the filter. */
+  leaves: boolean;
   time: string;
   quiet: boolean;
   refs: R[];
@@ -142,6 +149,7 @@ export function collapseHistory<R>(
         existing,
         where: existing ? item.whereT : undefined,
         final: item.op === 'delete' ? 'deleted' : item.newT!,
+        leaves: item.op === 'delete' && item.leaves === true,
         time: item.time,
         quiet: item.quiet,
         refs: [item.ref],
@@ -158,6 +166,7 @@ export function collapseHistory<R>(
         if (revived) {
           gone.delete(k);
           revived.final = item.newT!;
+          revived.leaves = false;
           revived.refs.push(item.ref);
           live.set(k, revived);
         } else live.set(k, start(item, seq, false));
@@ -167,6 +176,7 @@ export function collapseHistory<R>(
         if (c) {
           live.delete(kw);
           c.final = overlay(c.final === 'deleted' ? undefined : c.final, item.newT!);
+          c.leaves = false;
           c.refs.push(item.ref);
         } else c = start(item, seq, true);
         live.set(newIdOf(shape, item), c);
@@ -176,6 +186,7 @@ export function collapseHistory<R>(
         if (c) {
           live.delete(kw);
           c.final = 'deleted';
+          c.leaves = item.leaves === true;
           c.refs.push(item.ref);
         } else c = start(item, seq, true);
         gone.set(kw, c);
@@ -194,7 +205,14 @@ export function collapseHistory<R>(
             ...base,
           });
       } else if (c.final === 'deleted') {
-        ops.push({ kind: 'delete', newT: undefined, whereT: c.where, keyChanged: false, ...base });
+        ops.push({
+          kind: 'delete',
+          newT: undefined,
+          whereT: c.where,
+          keyChanged: false,
+          leaves: c.leaves,
+          ...base,
+        });
       } else {
         ops.push({
           kind: 'update',

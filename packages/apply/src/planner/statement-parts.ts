@@ -124,7 +124,7 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
     names.push('tm');
   }
   if (spec.deleted) {
-    arrays.push(p.column(ops, (o) => o.kind === 'delete', 'bool[]'));
+    arrays.push(p.column(ops, (o) => o.kind === 'delete' && o.leaves !== true, 'bool[]'));
     names.push('del');
   }
   if (spec.kind) {
