@@ -126,3 +126,31 @@ describe('values', () => {
     expect(fromCel(null)).toBeNull();
   });
 });
+
+describe('the copy pre-filter pushed to the source', () => {
+  const sql = (filter: string) => bind(filter).filter!.sql;
+
+  test('comparisons keep NULLs for the process to decide; numeric compares as float8', () => {
+    expect(sql('status == "open" && amount >= 10.0')).toBe(
+      `(("status" = 'open') IS NOT FALSE) AND (("amount"::float8 >= '10'::float8) IS NOT FALSE)`,
+    );
+    expect(sql('10 < id || id in [1, 2]')).toBe(
+      '((id > 10) IS NOT FALSE) OR ((id IN (1, 2)) IS NOT FALSE)'.replace(/id/g, '"id"'),
+    );
+    expect(sql('active')).toBe('"active" IS NOT FALSE');
+  });
+
+  test('what does not translate exactly is left to the process', () => {
+    // Untranslated conjuncts are dropped (the rest still filters); a disjunction needs both sides.
+    expect(sql('status == "open" && email.startsWith("a")')).toBe(
+      `(("status" = 'open') IS NOT FALSE)`,
+    );
+    expect(sql('status == "open" || email.startsWith("a")')).toBeUndefined();
+    // Negations, string ordering, int against double, timestamps: not pushed.
+    expect(sql('!(status == "open")')).toBeUndefined();
+    expect(sql('status < "b"')).toBeUndefined();
+    expect(sql('id > 1.5')).toBeUndefined();
+    expect(sql('created > timestamp("2024-01-01T00:00:00Z")')).toBeUndefined();
+    expect(sql('sid == "tenant1"')).toBeUndefined();
+  });
+});

@@ -89,6 +89,7 @@ export function pipeCopy(opts: {
         clearTimeout(timer);
         timer = undefined;
         out.resume();
+        if (ended) finishInput();
       }
       if (side !== 'source') stopSource();
       if (side !== 'destination' && !inDone) {
@@ -99,30 +100,37 @@ export function pipeCopy(opts: {
 
     const onAbort = (): void => fail('abort', opts.signal?.reason ?? new Error('aborted'));
 
-    const write = (chunk: Buffer): void => {
-      timer = undefined;
-      if (failure) {
-        out.resume();
-        return;
-      }
-      let data = chunk;
-      if (opts.transform) {
+    /** The source has ended: CopyDone goes after the last chunk, which may still wait for its tokens. */
+    let ended = false;
+    const finishInput = (): void => {
+      if (!failure && opts.transform) {
         try {
-          data = opts.transform.push(chunk);
+          opts.transform.end();
         } catch (e) {
           fail('source', e);
-          out.resume();
-          return;
         }
       }
-      if (data.length === 0) {
-        out.resume();
-        return;
+      // end() queues CopyDone behind the write in flight.
+      if (!failure) inp.end();
+    };
+    const write = (chunk: Buffer): void => {
+      timer = undefined;
+      let data = failure ? undefined : chunk;
+      if (data && opts.transform) {
+        try {
+          data = opts.transform.push(data);
+        } catch (e) {
+          fail('source', e);
+          data = undefined;
+        }
       }
-      inp.write(data, () => {
-        // After a failure too: the source must drain to its end or its error.
-        out.resume();
-      });
+      if (data && data.length > 0) {
+        inp.write(data, () => {
+          // After a failure too: the source must drain to its end or its error.
+          out.resume();
+        });
+      } else out.resume();
+      if (ended) finishInput();
     };
 
     out.on('data', (chunk: Buffer) => {
@@ -139,15 +147,9 @@ export function pipeCopy(opts: {
     });
     out.on('end', () => {
       outDone = true;
-      if (!failure && opts.transform) {
-        try {
-          opts.transform.end();
-        } catch (e) {
-          fail('source', e);
-        }
-      }
-      // end() queues CopyDone behind the write in flight.
-      if (!failure) inp.end();
+      ended = true;
+      // 'end' comes once every chunk was delivered, even to a paused stream.
+      if (!timer) finishInput();
       settle();
     });
     out.on('error', (e) => {

@@ -1,7 +1,7 @@
 import { ensureMetadataSchema, formatLsn, messageOf, parseLsn, type TableRef } from '@kuvasz/core';
 import type pg from 'pg';
 import { CopySyncError } from './errors.js';
-import { ident, literal } from './sql.js';
+import { ident } from './sql.js';
 import type { SourceId, TableState, TargetType } from './types.js';
 
 /** The key of one table of one source in the metadata tables. */

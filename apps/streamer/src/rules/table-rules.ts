@@ -2,6 +2,7 @@ import type { BoundRowRules, RowOp, RowRules } from '@kuvasz/apply';
 import type { BoundCopyRules, CopyRowRules } from '@kuvasz/copy-sync';
 import { Environment } from '@marcbachmann/cel-js';
 import { type CelTypeName, celTypeOf, fromCel, oidOfCelType, toCel } from './cel-values.js';
+import { filterToSql } from './sql-pushdown.js';
 
 /**
  * A table's `filter` and `set` expressions (CEL), parsed when the
@@ -34,7 +35,14 @@ export class RuleError extends Error {
 export type ValueAt = (index: number) => string | null;
 
 export interface BoundRules {
-  filter?: { reads: number[]; test(get: ValueAt, op: RowOp): boolean } | undefined;
+  filter?:
+    | {
+        reads: number[];
+        test(get: ValueAt, op: RowOp): boolean;
+        /** The part of the filter PostgreSQL can run first (see sql-pushdown.ts), if any. */
+        sql: string | undefined;
+      }
+    | undefined;
   computed: {
     name: string;
     typeOid: number;
@@ -119,6 +127,7 @@ interface Compiled {
   reads: number[];
   resultType: string;
   run: (ctx: Record<string, unknown>) => unknown;
+  ast: unknown;
 }
 
 export class TableRules {
@@ -192,7 +201,12 @@ export class TableRules {
         if (relaxed.valid) checked = relaxed;
       }
       if (!checked.valid) throw failure(what, expr, checked.error);
-      return { reads: [...reads].sort((a, b) => a - b), resultType: String(checked.type), run };
+      return {
+        reads: [...reads].sort((a, b) => a - b),
+        resultType: String(checked.type),
+        run,
+        ast,
+      };
     };
     const context = (c: Compiled, get: ValueAt, op: RowOp): Record<string, unknown> => {
       const ctx: Record<string, unknown> = { sid, op };
@@ -217,8 +231,12 @@ export class TableRules {
           expr,
         );
       }
+      const named = new Map(
+        [...byName].map(([name, i]) => [name, { name, type: types[i]! }] as const),
+      );
       out.filter = {
         reads: c.reads,
+        sql: filterToSql(c.ast, named),
         test: (get, op) => {
           const v = evaluate('filter', expr, c, get, op);
           if (typeof v !== 'boolean') {
@@ -279,6 +297,7 @@ export function copyRules(rules: TableRules, sid: string): CopyRowRules {
       return {
         reads: [...reads].sort((x, y) => x - y),
         computed: b.computed.map((c) => c.name),
+        where: b.filter?.sql,
         row(get) {
           if (b.filter && !b.filter.test(get, 'insert')) return null;
           return b.computed.map((c) => c.value(get, 'insert'));
