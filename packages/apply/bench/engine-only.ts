@@ -2,17 +2,23 @@
  * Engine-only micro benchmark (no source, no decoding): N inserts in 10-row
  * transactions, then N updates, pushed from memory into a clone target.
  * `node bench/dist/engine-only.mjs` after bundling like bench.ts. Env:
- * KUVASZ_BENCH_CHANGES (default 200,000), KUVASZ_BENCH_WORKERS.
+ * KUVASZ_BENCH_CHANGES (default 200,000), KUVASZ_BENCH_WORKERS;
+ * KUVASZ_BENCH_RULES=1 gives the table row rules that keep every row (a
+ * filter reading one column): the cost of the rules' path in the engine.
  */
 import { startPostgres } from '@kuvasz/testkit';
 import pg from 'pg';
-import { ApplyEngine, type RowChange } from '../src/index.js';
+import { ApplyEngine, type RowChange, type RowRules } from '../src/index.js';
 import { benchRelation } from './forms-fixture.js';
 
 const N = Number(process.env.KUVASZ_BENCH_CHANGES ?? 200_000);
 const WORKERS = Number(process.env.KUVASZ_BENCH_WORKERS ?? 4);
 
 const rel = benchRelation('t');
+
+const keepAll: RowRules = {
+  bind: () => ({ filter: { reads: [1], test: (row) => row[1] !== '-1' }, computed: [] }),
+};
 
 const cluster = await startPostgres({
   version: 17,
@@ -41,6 +47,7 @@ try {
         source: { database: 'b', schema: 'public', table: 't' },
         target: { schema: 'public', table: 't' },
         type: 'clone',
+        ...(process.env.KUVASZ_BENCH_RULES === '1' ? { rows: keepAll } : {}),
       },
     ],
   });
