@@ -1,8 +1,10 @@
-import { describeTable, planTargetDdl } from '@kuvasz/apply';
+import { describeTable, planTargetDdl, type TableDescription } from '@kuvasz/apply';
 import { displayName } from '@kuvasz/core';
 import type { CliArgs } from '../cli/args.js';
 import type { Config } from '../config/load.js';
 import { EXIT, StreamerError } from '../errors.js';
+import { pgTypeOfOid } from '../rules/cel-values.js';
+import { RuleError, type TableRules } from '../rules/table-rules.js';
 import { loadContext } from './context.js';
 import { targetsOf, withPg } from './targets.js';
 
@@ -49,7 +51,8 @@ export async function planDestination(
           { exitCode: EXIT.failed },
         );
       }
-      const ddl = planTargetDdl(source, { target: use.target, type: use.type, hasSid: true });
+      const shaped = feed.rules ? withComputedColumns(source, feed.rules, feed.sid) : source;
+      const ddl = planTargetDdl(shaped, { target: use.target, type: use.type, hasSid: true });
       ddls.push(ddl);
       statements.push(
         `-- ${use.type} table for ${feed.database}.${displayName(feed.source)} (${use.feeds.length} source${use.feeds.length > 1 ? 's' : ''})\n${ddl}`,
@@ -72,4 +75,36 @@ export async function planDestination(
       out.write(`-- applied ${ddls.length} table definition(s)\n`);
     }
   });
+}
+
+/** The source's shape with the columns `set` computes (their type from the expression's). */
+function withComputedColumns(
+  source: TableDescription,
+  rules: TableRules,
+  sid: string,
+): TableDescription {
+  let bound: ReturnType<TableRules['bind']>;
+  try {
+    bound = rules.bind(source.columns, sid);
+  } catch (e) {
+    if (e instanceof RuleError)
+      throw new StreamerError('config', `table ${displayName(source)}: ${e.message}`);
+    throw e;
+  }
+  const columns = source.columns.slice();
+  for (const c of bound.computed) {
+    const col = {
+      name: c.name,
+      type: pgTypeOfOid(c.typeOid),
+      typeOid: c.typeOid,
+      notNull: false,
+      default: undefined,
+      generated: false,
+      identityAlways: false,
+    };
+    const at = columns.findIndex((x) => x.name === c.name);
+    if (at >= 0) columns[at] = col;
+    else columns.push(col);
+  }
+  return { ...source, columns };
 }

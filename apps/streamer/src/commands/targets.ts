@@ -2,12 +2,19 @@ import { connectHint, redactPasswords, type TableRef, tableKey } from '@kuvasz/c
 import pg from 'pg';
 import type { Config, TargetType } from '../config/load.js';
 import { StreamerError } from '../errors.js';
+import type { TableRules } from '../rules/table-rules.js';
 
 export interface TargetUse {
   target: TableRef;
   type: TargetType;
   /** Every (database, sid) that writes into it, with the source table. */
-  feeds: { database: string; sid: string; url: string; source: TableRef }[];
+  feeds: {
+    database: string;
+    sid: string;
+    url: string;
+    source: TableRef;
+    rules: TableRules | undefined;
+  }[];
 }
 
 /** The distinct target tables of a configuration and what feeds each. */
@@ -21,7 +28,13 @@ export function targetsOf(cfg: Config): TargetUse[] {
         use = { target: t.target, type: t.type, feeds: [] };
         byKey.set(k, use);
       }
-      use.feeds.push({ database: s.database, sid: s.sid, url: s.url, source: t.source });
+      use.feeds.push({
+        database: s.database,
+        sid: s.sid,
+        url: s.url,
+        source: t.source,
+        rules: t.rules,
+      });
     }
   }
   return [...byKey.values()];

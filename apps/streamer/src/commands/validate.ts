@@ -87,6 +87,18 @@ async function checkTargets(
             sourceColumns: source?.columns.map((c) => c.name),
           }),
         );
+        if (desc && source && feed?.rules) {
+          try {
+            for (const c of feed.rules.bind(source.columns, feed.sid).computed) {
+              if (!desc.columns.some((t) => t.name === c.name))
+                section.problems.push(
+                  `${displayName(use.target)} has no column ${c.name}, which set computes; add it (kuvasz-streamer plan prints a target with it)`,
+                );
+            }
+          } catch {
+            // Reported with the source.
+          }
+        }
         if (desc && source) {
           const targetCols = new Map(desc.columns.map((c) => [c.name, c]));
           for (const sc of source.columns) {

@@ -158,3 +158,25 @@ export function fromCel(v: unknown): string | null {
     return jsonOf(v);
   return String(v);
 }
+
+/** The column type `plan` gives a computed column of this OID (see `oidOfCelType`). */
+export function pgTypeOfOid(oid: number): string {
+  switch (oid) {
+    case 20:
+      return 'bigint';
+    case 1700:
+      return 'numeric';
+    case 701:
+      return 'double precision';
+    case 16:
+      return 'boolean';
+    case 17:
+      return 'bytea';
+    case 1184:
+      return 'timestamp with time zone';
+    case 3802:
+      return 'jsonb';
+    default:
+      return 'text';
+  }
+}
