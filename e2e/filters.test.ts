@@ -9,7 +9,7 @@
 import type { PgCluster } from '@kuvasz/testkit';
 import { startPostgres } from '@kuvasz/testkit';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type Db, waitForSame } from './checks.js';
+import { assertNoLeftovers, type Db, waitForSame } from './checks.js';
 import { runCli } from './cli.js';
 import { killAll, startRun, tempDir, writeConfig } from './harness.js';
 
@@ -141,6 +141,7 @@ test('copy and stream keep the same rows; rows move in and out for clone, append
   } finally {
     await cli.stop('SIGKILL');
   }
+  expect(runCli(['teardown', '-c', file, '--yes']).status).toBe(0);
 }, 180_000);
 
 test('a bad expression is a configuration error naming the table, the expression and the position', async () => {
@@ -209,6 +210,7 @@ test('an expression that fails on a row stops its source (fail closed); fixing t
   } finally {
     await cli.stop('SIGKILL');
   }
+  expect(runCli(['teardown', '-c', file, '--yes']).status).toBe(0);
 }, 180_000);
 
 test('sync.rows_per_second limits the initial copy (within 10 %), and the progress says so', async () => {
@@ -245,4 +247,6 @@ sync: { rows_per_second: 4000, burst: 1000 }
   } finally {
     await cli.stop('SIGKILL');
   }
+  expect(runCli(['teardown', '-c', file, '--yes']).status).toBe(0);
+  await assertNoLeftovers([srcPg, dwhPg]);
 }, 120_000);
