@@ -129,6 +129,32 @@ const MIGRATIONS: readonly Migration[] = [
          PRIMARY KEY (source_database, sid))`,
     ],
   },
+  {
+    version: 6,
+    name: 'streamer: the map (databases, URLs, tables) when it is kept in the destination',
+    statements: (s) => [
+      `CREATE TABLE ${s}.map_db (
+         id serial PRIMARY KEY,
+         name text NOT NULL UNIQUE)`,
+      `CREATE TABLE ${s}.map_url (
+         id serial PRIMARY KEY,
+         db_id integer NOT NULL REFERENCES ${s}.map_db (id) ON DELETE CASCADE,
+         url text NOT NULL,
+         sid text NOT NULL,
+         UNIQUE (db_id, sid))`,
+      `CREATE TABLE ${s}.map_tbl (
+         id serial PRIMARY KEY,
+         db_id integer NOT NULL REFERENCES ${s}.map_db (id) ON DELETE CASCADE,
+         schema text NOT NULL,
+         name text NOT NULL,
+         type text NOT NULL CHECK (type IN ('clone', 'append', 'history')),
+         target text,
+         partitions_regex text,
+         filter text,
+         set jsonb,
+         UNIQUE (db_id, schema, name))`,
+    ],
+  },
 ];
 
 /** The version this code writes. */

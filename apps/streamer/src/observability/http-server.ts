@@ -11,6 +11,8 @@ export interface HttpHandlers {
   status: () => Promise<unknown> | unknown;
   /** Ready: every source streaming (or deliberately idle). */
   ready: () => boolean;
+  /** The admin API and page: true when it answered the request. */
+  admin?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 }
 
 export interface HttpServer {
@@ -56,6 +58,7 @@ export async function startHttpServer(
             );
             return;
           default:
+            if (handlers.admin && (await handlers.admin(req, res))) return;
             send(404, 'text/plain', 'not found: try /metrics, /healthz, /readyz, /api/status\n');
         }
       } catch (err: unknown) {
