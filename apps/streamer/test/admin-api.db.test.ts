@@ -62,8 +62,9 @@ async function startApi(
     c.release();
   }
   const applied: string[] = [];
+  const mapStore = store(pool);
   const deps = adminDeps({
-    store: store(pool),
+    store: () => mapStore,
     destination: pool,
     destinationUrl: () => destUrl,
     destinationSchema: () => 'public',

@@ -13,7 +13,8 @@ import type { TableType, TblRow, UrlRow } from './map-model.js';
 import type { MapStore } from './map-store.js';
 
 export interface AdminOptions {
-  store: MapStore;
+  /** The map as it is now (a file map is replaced at each reload). */
+  store: () => MapStore;
   destination: pg.Pool;
   destinationUrl: () => string;
   destinationSchema: () => string;
@@ -65,16 +66,18 @@ export function adminDeps(o: AdminOptions): AdminDeps {
     );
   }
   const catalog = new MapCatalog(
-    () => o.store.load(),
+    () => o.store().load(),
     o.destinationUrl,
     o.destinationSchema,
     o.metadataSchema,
     connectUrl,
   );
   const urlsOf = async (dbId: number): Promise<UrlRow[]> =>
-    (await o.store.load()).urls.filter((u) => u.db_id === dbId);
+    (await o.store().load()).urls.filter((u) => u.db_id === dbId);
   return {
-    store: o.store,
+    get store() {
+      return o.store();
+    },
     catalog,
     auth,
     cors: o.cors,

@@ -1,0 +1,28 @@
+import { type Config, parseConfig } from '../config/load.js';
+import { type MapSnapshot, toDatabases } from './map-model.js';
+
+/**
+ * The configuration with its sources taken from the map in the destination:
+ * the map goes through the same validation as a configuration file's
+ * `databases` (table names, types, expressions, sids), so a map that a file
+ * could not hold is refused the same way.
+ */
+export function withMapSources(cfg: Config, map: MapSnapshot): { cfg: Config; idle: string[] } {
+  const { databases, idle } = toDatabases(map);
+  if (databases.length === 0) return { cfg: { ...cfg, sources: [] }, idle };
+  const fromMap = parseConfig(
+    JSON.stringify({
+      destination: { url: cfg.destination.url, schema: cfg.destination.schema },
+      databases,
+    }),
+    '(the map in the destination)',
+  );
+  return {
+    cfg: {
+      ...cfg,
+      sources: fromMap.sources,
+      secrets: [...new Set([...cfg.secrets, ...fromMap.secrets])],
+    },
+    idle,
+  };
+}
