@@ -101,6 +101,7 @@ export function assembleConfig(draft: Draft, options: LoadOptions): Config {
     for (const issue of parsed.error.issues) {
       // Reported above, in the map file's words.
       if (draft.isMapFile && issue.path[0] === 'destination') continue;
+      if (overlay.refused(issue.path as Path)) continue;
       issues.push({ path: where(issue.path as Path), message: describeIssue(issue) });
     }
   }
@@ -157,6 +158,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_type':
+      if (/received undefined$/.test(issue.message)) return 'required, not set';
+      return issue.message.replace(/^Invalid input: /, '');
     default:
       return issue.message.replace(/^Invalid input: /, '');
   }

@@ -25,6 +25,8 @@ export interface Overlay {
   defaultSchema: string | undefined;
   /** The source of a YAML path's value, for the issues found later (longest prefix wins). */
   originOf(path: Path): string | undefined;
+  /** A setting whose value was refused writes there: what the schema says of it repeats that. */
+  refused(path: Path): boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export function overlaySettings(raw: Record<string, unknown>, values: SettingVal
   const issues: ConfigIssue[] = [];
   const ignored: string[] = [];
   const origins = new Map<string, string>();
+  const refused = new Set<string>();
   let mapFile: Overlay['mapFile'];
   let defaultSchema: string | undefined;
 
@@ -51,6 +54,7 @@ export function overlaySettings(raw: Record<string, unknown>, values: SettingVal
     const converted = convertSetting(setting, value);
     if (!converted.ok) {
       issues.push({ path: from, message: converted.message });
+      refused.add(setting.target.join('.'));
       continue;
     }
     const target = setting.target;
@@ -91,6 +95,7 @@ export function overlaySettings(raw: Record<string, unknown>, values: SettingVal
       }
       return undefined;
     },
+    refused: (path) => path.some((_, n) => refused.has(path.slice(0, n + 1).join('.'))),
   };
 }
 

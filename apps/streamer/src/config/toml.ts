@@ -56,7 +56,7 @@ export function readTomlDraft(text: string, file: string): Draft {
     );
   return {
     file,
-    raw: { http: { listen: DEFAULT_TOML_LISTEN } },
+    raw: { destination: {}, http: { listen: DEFAULT_TOML_LISTEN } },
     where: (path) => `${file}: ${settingAt(path)}`,
     fileSettings,
     notices,
