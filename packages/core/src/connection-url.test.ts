@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { connectHint, libpqUrl } from './connection-url.js';
+import { connectHint, libpqUrl, withoutClientParams } from './connection-url.js';
 
 describe('libpqUrl', () => {
   test.each([
@@ -54,5 +54,39 @@ describe('connectHint', () => {
   test('nothing useful known: undefined', () => {
     expect(connectHint(new Error('boom'))).toBeUndefined();
     expect(connectHint('x')).toBeUndefined();
+  });
+});
+
+describe('withoutClientParams', () => {
+  test.each([
+    ['no parameters', 'postgres://u:p@h/db', 'postgres://u:p@h/db', []],
+    [
+      "the original's map URL",
+      'postgres://kuvasz:kuvasz@127.0.0.1:6012/db1?replication=database&application_name=repl_db1',
+      'postgres://kuvasz:kuvasz@127.0.0.1:6012/db1?application_name=repl_db1',
+      ['replication=database'],
+    ],
+    [
+      'any value, anywhere, other parameters kept as written',
+      'postgresql://u@h/db?sslrootcert=%2Fetc%2Fca.pem&replication=true&application_name=a%20b#x',
+      'postgresql://u@h/db?sslrootcert=%2Fetc%2Fca.pem&application_name=a%20b#x',
+      ['replication=true'],
+    ],
+    [
+      'the only parameter',
+      'postgres://u@h/db?replication=database',
+      'postgres://u@h/db',
+      ['replication=database'],
+    ],
+    ['without a value', 'postgres://u@h/db?replication', 'postgres://u@h/db', ['replication=']],
+    [
+      'a lookalike is kept',
+      'postgres://u@h/db?replication_x=1',
+      'postgres://u@h/db?replication_x=1',
+      [],
+    ],
+    ['not a URL', 'host=h replication=database', 'host=h replication=database', []],
+  ])('%s', (_name, input, url, removed) => {
+    expect(withoutClientParams(input)).toEqual({ url, removed });
   });
 });

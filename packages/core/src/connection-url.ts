@@ -33,6 +33,55 @@ export function libpqUrl(url: string): string {
   return `${url.slice(0, q)}?${params.toString()}${hash < 0 ? '' : url.slice(hash)}`;
 }
 
+/**
+ * URL parameters node-postgres must not take from a URL. It copies every
+ * parameter into its connection settings, over its own: `replication` (the
+ * original kuvasz-streamer's map URLs carry `replication=database`) would
+ * turn every ordinary connection into a walsender one, where queries fail
+ * with "extended query protocol not supported in a replication connection".
+ * The replication connections are opened as such by the streamer itself.
+ */
+const CLIENT_OWNED_PARAMS = new Set(['replication']);
+
+/**
+ * `url` without the parameters this client sets itself (see
+ * CLIENT_OWNED_PARAMS), and what was removed as `name=value`, for the
+ * caller to say so. The other parameters are kept as written. Anything that
+ * is not a `postgres://` / `postgresql://` URL comes back unchanged.
+ */
+export function withoutClientParams(url: string): { url: string; removed: string[] } {
+  if (!/^postgres(ql)?:\/\//i.test(url)) return { url, removed: [] };
+  const q = url.indexOf('?');
+  if (q < 0) return { url, removed: [] };
+  const hash = url.indexOf('#', q);
+  const parts = url.slice(q + 1, hash < 0 ? undefined : hash).split('&');
+  const kept: string[] = [];
+  const removed: string[] = [];
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    const name = decodeParam(eq < 0 ? part : part.slice(0, eq));
+    if (CLIENT_OWNED_PARAMS.has(name)) {
+      removed.push(`${name}=${eq < 0 ? '' : decodeParam(part.slice(eq + 1))}`);
+    } else {
+      kept.push(part);
+    }
+  }
+  if (removed.length === 0) return { url, removed };
+  const query = kept.filter((p) => p.length > 0).join('&');
+  return {
+    url: `${url.slice(0, q)}${query ? `?${query}` : ''}${hash < 0 ? '' : url.slice(hash)}`,
+    removed,
+  };
+}
+
+function decodeParam(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
 /** Node's codes for a server certificate this client does not trust. */
 const UNTRUSTED = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',

@@ -1,5 +1,5 @@
 export { Backoff, type BackoffOptions, backoffMs, sleep } from './backoff.js';
-export { connectHint, libpqUrl } from './connection-url.js';
+export { connectHint, libpqUrl, withoutClientParams } from './connection-url.js';
 export { messageOf, sqlstateOf } from './error-info.js';
 export {
   type Link,

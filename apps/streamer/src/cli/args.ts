@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { type SettingFlag, splitSettingFlags } from '../config/settings.js';
 import { StreamerError } from '../errors.js';
 
 export const COMMANDS = [
@@ -18,7 +19,11 @@ export interface CliArgs {
   help: boolean;
   version: boolean;
   config: string | undefined;
+  /** `--conf <file>`: the original's TOML configuration. */
+  conf: string | undefined;
   map: string | undefined;
+  /** `--<section>.<param>=value`: the original's settings, over the file and the environment. */
+  settings: SettingFlag[];
   destination: string | undefined;
   logLevel: string | undefined;
   logFormat: 'json' | 'pretty' | undefined;
@@ -38,9 +43,12 @@ function positiveNumber(name: string, v: string | undefined): number | undefined
 }
 
 export function parseCli(argv: string[]): CliArgs {
+  const settings = splitSettingFlags(argv);
+  if (settings.problems.length > 0)
+    throw new StreamerError('usage', `${settings.problems.join('; ')}; run kuvasz-streamer --help`);
   let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(argv);
+    parsed = parse(settings.rest);
   } catch (err: unknown) {
     throw new StreamerError(
       'usage',
@@ -61,14 +69,16 @@ export function parseCli(argv: string[]): CliArgs {
   if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
     throw new StreamerError('usage', `--log-format expects json or pretty, got '${logFormat}'`);
   }
-  if (values.config && values.map)
-    throw new StreamerError('usage', 'give either -c <file> or --map <file>, not both');
+  if ([values.config, values.conf, values.map].filter(Boolean).length > 1)
+    throw new StreamerError('usage', 'give one of -c <file>, --conf <file> or --map <file>');
   return {
     command: first as Command | undefined,
     help: values.help ?? false,
     version: values.version ?? false,
     config: values.config,
+    conf: values.conf,
     map: values.map,
+    settings: settings.flags,
     destination: values.destination,
     logLevel: values['log-level'],
     logFormat,
@@ -89,6 +99,7 @@ function parse(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
       config: { type: 'string', short: 'c' },
+      conf: { type: 'string' },
       map: { type: 'string' },
       destination: { type: 'string' },
       'log-level': { type: 'string' },

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { CliArgs } from '../cli/args.js';
-import { type Config, loadConfig } from '../config/load.js';
+import type { Config } from '../config/load.js';
+import { loadRequestedConfig } from '../config/resolve.js';
 import { Redactor } from '../config/secrets.js';
-import { StreamerError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 
 export interface Context {
@@ -11,24 +11,29 @@ export interface Context {
   redactor: Redactor;
 }
 
-export function configFile(args: CliArgs, command: string): string {
-  const file = args.config ?? args.map;
-  if (!file)
-    throw new StreamerError(
-      'usage',
-      `${command} needs a configuration: -c <file> (or --map <file> --destination <url>)`,
-    );
-  return file;
+/** The configuration the command line asks for (`-c`, `--conf`, `--map`, or the original's search path). */
+export function loadArgsConfig(args: CliArgs, command: string): Promise<Config> {
+  return loadRequestedConfig(
+    {
+      config: args.config,
+      conf: args.conf,
+      map: args.map,
+      destination: args.destination,
+      settings: args.settings,
+    },
+    command,
+  );
 }
 
 /** Loads and validates the configuration before anything connects anywhere. */
 export async function loadContext(args: CliArgs, command: string): Promise<Context> {
-  const cfg = await loadConfig(configFile(args, command), { destination: args.destination });
+  const cfg = await loadArgsConfig(args, command);
   const redactor = new Redactor(cfg.secrets);
   const log = createLogger({
     level: args.logLevel ?? cfg.log.level,
     format: args.logFormat ?? cfg.log.format,
     redactor,
   });
+  for (const notice of cfg.notices) log.info({ config: cfg.file }, notice);
   return { cfg, log, redactor };
 }

@@ -35,8 +35,12 @@ function demoConfig(sources: PgCluster[], warehouse: PgCluster): Config {
     apply: { workers: 2, batchRows: 5_000, flushIntervalMs: 20, shutdownTimeoutMs: 30_000 },
     sync: { parallelTables: 2, rate: undefined },
     http: undefined,
+    cors: undefined,
+    auth: { adminPasswordHash: undefined, jwtKey: undefined, ttlSeconds: 300 },
+    map: { mode: 'file' },
     log: { level: 'warn', format: 'pretty' },
     secrets: [...sources, warehouse].map((c) => c.password),
+    notices: [],
   };
 }
 

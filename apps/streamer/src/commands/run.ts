@@ -1,13 +1,12 @@
 import { TargetError } from '@kuvasz/apply';
 import { Backoff, sleep } from '@kuvasz/core';
 import type { CliArgs } from '../cli/args.js';
-import { loadConfig } from '../config/load.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { type HttpServer, startHttpServer } from '../observability/http-server.js';
 import { createMetrics } from '../observability/metrics.js';
 import { checkRules } from '../rules/check-rules.js';
 import { Streamer } from '../runtime/streamer.js';
-import { configFile, loadContext } from './context.js';
+import { loadArgsConfig, loadContext } from './context.js';
 
 /**
  * `run`: the service. Resolves with the exit code once stopped by SIGINT /
@@ -94,7 +93,7 @@ export async function runCommand(
       if (stopping.signal.aborted) return;
       log.info({ file: cfg.file }, 'SIGHUP: reloading the configuration');
       try {
-        const next = await loadConfig(configFile(args, 'run'), { destination: args.destination });
+        const next = await loadArgsConfig(args, 'run');
         const problem = await rulesProblem(next);
         if (problem) throw new StreamerError('config', problem);
         cfg = next;

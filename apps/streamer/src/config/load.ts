@@ -1,14 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { displayName, libpqUrl, type TableRef, tableKey } from '@kuvasz/core';
-import { kuvaszObjectName } from '@kuvasz/replication';
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
-import { ConfigError, type ConfigIssue } from '../errors.js';
-import { TableRules } from '../rules/table-rules.js';
-import { expandEnv } from './env.js';
-import { parseQualifiedName } from './names.js';
-import { type ConfigFile, configFileSchema } from './schema.js';
-import { passwordsIn } from './secrets.js';
+import type { TableRef } from '@kuvasz/core';
+import { ConfigError } from '../errors.js';
+import type { TableRules } from '../rules/table-rules.js';
+import { assembleConfig, whyUnreadable } from './assemble.js';
+import type { ConfigFile } from './schema.js';
+import type { SettingFlag } from './settings.js';
+import { readTomlDraft } from './toml.js';
+import { readYamlDoc } from './yaml-doc.js';
 
 export type TargetType = 'clone' | 'append' | 'history';
 
@@ -43,262 +41,88 @@ export interface Config {
     /** Shared by every initial copy of the process; undefined: no limit. */
     rate: { rowsPerSecond: number; burst: number } | undefined;
   };
-  http: { host: string; port: number } | undefined;
+  /** The listener of /metrics, /healthz, /readyz, /api/status and the admin API; undefined: none. */
+  http:
+    | {
+        host: string;
+        port: number;
+        timeouts?: { readMs?: number; readHeaderMs?: number; writeMs?: number; idleMs?: number };
+      }
+    | undefined;
+  /** CORS headers of the HTTP answers; undefined: none at all. */
+  cors:
+    | {
+        allowedOrigins: string[];
+        allowMethods: string[];
+        allowHeaders: string[];
+        allowCredentials: boolean;
+        maxAgeSeconds: number;
+      }
+    | undefined;
+  /** The admin API's login; no built-in password or key (the original ships both). */
+  auth: { adminPasswordHash: string | undefined; jwtKey: string | undefined; ttlSeconds: number };
+  /** Where the map lives: the file (`databases`, app.map_file), or the destination (the original's database mode). */
+  map: { mode: 'file' } | { mode: 'database'; sqliteImport: string | undefined };
   log: { level: ConfigFile['log']['level']; format: 'json' | 'pretty' | undefined };
-  /** Passwords of every configured URL, for redaction. */
+  /** Passwords of every configured URL, the admin password hash and the JWT key, for redaction. */
   secrets: string[];
+  /** Said once at info level at startup: URL parameters stripped, settings ignored. */
+  notices: string[];
 }
 
 export interface LoadOptions {
   /** Destination URL from the command line; required for a bare map file. */
   destination?: string | undefined;
   env?: NodeJS.ProcessEnv;
+  /** `--<section>.<param>=value` flags, over the file and the environment. */
+  flags?: readonly SettingFlag[];
 }
 
-type Path = (string | number)[];
+export type ConfigFormat = 'yaml' | 'toml';
 
-function formatPath(path: Path): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) out += out ? `.${p}` : p;
-    else out += `[${JSON.stringify(p)}]`;
-  }
-  return out;
+/** TOML for `*.toml` (the original's kuvasz-streamer.toml), YAML otherwise. */
+export function formatOf(file: string): ConfigFormat {
+  return /\.toml$/i.test(file) ? 'toml' : 'yaml';
 }
 
-/** Parses and validates a configuration, reporting every problem at once. */
-export async function loadConfig(file: string, options: LoadOptions = {}): Promise<Config> {
+/** Reads, parses and validates a configuration file, reporting every problem at once. */
+export async function loadConfig(
+  file: string,
+  options: LoadOptions & { format?: ConfigFormat } = {},
+): Promise<Config> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err: unknown) {
-    const e = err as NodeJS.ErrnoException;
-    const why =
-      e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
-    throw new ConfigError(file, [{ path: '', message: `cannot read the file (${why})` }]);
-  }
-  return parseConfig(text, file, options);
-}
-
-export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        return {
-          path: `line ${pos.line}, column ${pos.col}`,
-          message: `YAML: ${e.message.split('\n')[0]}`,
-        };
-      }),
-    );
-  }
-  const isMapFile = isSeq(doc.contents);
-  if (!isMapFile && !isMap(doc.contents)) {
     throw new ConfigError(file, [
-      {
-        path: '',
-        message:
-          'expected a mapping with destination and databases, or a kuvasz-streamer map file (a list of databases)',
-      },
+      { path: '', message: `cannot read the file (${whyUnreadable(err)})` },
     ]);
   }
+  return (options.format ?? formatOf(file)) === 'toml'
+    ? parseTomlConfig(text, file, options)
+    : parseConfig(text, file, options);
+}
 
+/** The YAML configuration, or a bare map file (the original's map.yaml) with the destination given apart. */
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
+  const doc = readYamlDoc(text, file);
   // A map file's paths are reported as written: `[0].urls...`, not `databases[0]...`.
-  const docPath = (path: Path): Path =>
-    isMapFile && path[0] === 'databases' ? path.slice(1) : path;
-  const where = (path: Path): string => {
-    const p = docPath(path);
-    const node = doc.getIn(p, true) as { range?: [number, number, number] } | undefined;
-    const offset = node?.range?.[0];
-    const shown = isMapFile ? formatPath(p) || '(top level)' : formatPath(p);
-    if (offset === undefined) return shown;
-    return `${shown} (line ${lines.linePos(offset).line})`;
-  };
-
-  let raw: unknown = doc.toJS();
-  if (isMapFile) {
-    raw = { destination: { url: options.destination ?? '' }, databases: raw };
-  } else if (options.destination) {
-    const obj = raw as Record<string, unknown>;
-    const dest = (obj.destination ?? {}) as Record<string, unknown>;
-    raw = { ...obj, destination: { ...dest, url: options.destination } };
-  }
-
-  const envIssues: { path: Path; message: string }[] = [];
-  const expanded = expandEnv(raw, options.env ?? process.env, [], envIssues);
-  const issues: ConfigIssue[] = envIssues.map((i) => ({ path: where(i.path), message: i.message }));
-
-  if (isMapFile && !options.destination) {
-    issues.push({
-      path: '',
-      message:
-        'a map file (a bare list of databases) needs the destination: add --destination <url>',
-    });
-  }
-
-  const parsed = configFileSchema.safeParse(expanded);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues)
-      issues.push({ path: where(issue.path as Path), message: describeIssue(issue) });
-  }
-  if (issues.length > 0 || !parsed.success) throw new ConfigError(file, dedupe(issues));
-
-  const cfg = parsed.data;
-  const normalized = normalize(cfg, file);
-  if (normalized.issues.length > 0)
-    throw new ConfigError(
+  const raw = doc.isList ? { databases: doc.value } : { ...(doc.value as Record<string, unknown>) };
+  return assembleConfig(
+    {
       file,
-      normalized.issues.map((i) => ({ path: where(i.path), message: i.message })),
-    );
-  return normalized.config;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-    case 'invalid_value':
-      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'invalid_type':
-      return issue.message.replace(/^Invalid input: /, '');
-    default:
-      return issue.message.replace(/^Invalid input: /, '');
-  }
-}
-
-function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
-  const seen = new Set<string>();
-  return issues.filter((i) => {
-    const k = `${i.path}\u0000${i.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
-
-function normalize(
-  cfg: ConfigFile,
-  file: string,
-): { config: Config; issues: { path: Path; message: string }[] } {
-  const issues: { path: Path; message: string }[] = [];
-  const destSchema = cfg.destination.schema;
-  const sources: SourceConfig[] = [];
-  cfg.databases.forEach((db, di) => {
-    const tables: TableConfig[] = [];
-    for (const [key, opts] of Object.entries(db.tables)) {
-      const source = parseQualifiedName(key, 'public');
-      if (!source) {
-        issues.push({
-          path: ['databases', di, 'tables', key],
-          message: 'expected `table` or `schema.table` (double-quote names that contain dots)',
-        });
-        continue;
-      }
-      const targetText = opts?.target;
-      const target = targetText
-        ? parseQualifiedName(targetText, destSchema)
-        : { schema: destSchema, table: source.table };
-      if (!target) {
-        issues.push({
-          path: ['databases', di, 'tables', key, 'target'],
-          message: 'expected `table` or `schema.table`',
-        });
-        continue;
-      }
-      const parsed = TableRules.parse(opts?.filter, opts?.set);
-      for (const p of parsed.problems) {
-        issues.push({
-          path: ['databases', di, 'tables', key, ...p.field.split('.').slice(0, 2)],
-          message: p.message,
-        });
-      }
-      tables.push({
-        key,
-        source,
-        target,
-        type: opts?.type ?? 'clone',
-        rules: parsed.rules,
-        schemaChanges: opts?.schema_changes ?? cfg.apply.schema_changes,
-        partitionsRegex: opts?.partitions_regex
-          ? new RegExp(`^(?:${opts.partitions_regex})$`)
-          : undefined,
-      });
-    }
-    const targets = new Map<string, string>();
-    for (const t of tables) {
-      const k = tableKey(t.target);
-      const other = targets.get(k);
-      if (other !== undefined) {
-        issues.push({
-          path: ['databases', di, 'tables', t.key],
-          message: `target ${displayName(t.target)} is also the target of ${other}; each source table needs its own target`,
-        });
-      }
-      targets.set(k, t.key);
-    }
-    for (const u of db.urls)
-      sources.push({ database: db.database, sid: String(u.sid), url: libpqUrl(u.url), tables });
-  });
-
-  // Slot and publication names are lower-cased, sanitized and cut to 63 bytes:
-  // two sources may end up with the same one.
-  const names = new Map<string, { db: number; sid: string }>();
-  cfg.databases.forEach((db, di) => {
-    db.urls.forEach((u, ui) => {
-      const name = kuvaszObjectName(db.database, String(u.sid));
-      const other = names.get(name);
-      if (other && !(other.db === di && other.sid === String(u.sid))) {
-        issues.push({
-          path: ['databases', di, 'urls', ui, 'sid'],
-          message: `slot and publication name ${name} is also the name of databases[${other.db}] sid ${JSON.stringify(other.sid)}; names are lower-cased, non [a-z0-9_] characters become _, and they are cut to 63 bytes: choose another sid`,
-        });
-      } else {
-        names.set(name, { db: di, sid: String(u.sid) });
-      }
-    });
-  });
-
-  const secrets = [cfg.destination.url, ...sources.map((s) => s.url)].flatMap(passwordsIn);
-  let http: Config['http'];
-  if (cfg.http) {
-    const i = cfg.http.listen.lastIndexOf(':');
-    http = {
-      host: cfg.http.listen.slice(0, i).replace(/^\[|\]$/g, ''),
-      port: Number(cfg.http.listen.slice(i + 1)),
-    };
-    if (http.port > 65535)
-      issues.push({ path: ['http', 'listen'], message: 'port must be at most 65535' });
-  }
-  return {
-    issues,
-    config: {
-      file,
-      destination: {
-        url: libpqUrl(cfg.destination.url),
-        schema: destSchema,
-        metadataSchema: cfg.destination.metadata_schema,
-      },
-      sources,
-      apply: {
-        workers: cfg.apply.workers,
-        batchRows: cfg.apply.batch_rows,
-        flushIntervalMs: cfg.apply.flush_interval_ms,
-        shutdownTimeoutMs: cfg.apply.shutdown_timeout_ms,
-      },
-      sync: {
-        parallelTables: cfg.sync.parallel_tables,
-        rate:
-          cfg.sync.rows_per_second === undefined
-            ? undefined
-            : { rowsPerSecond: cfg.sync.rows_per_second, burst: cfg.sync.burst ?? 1000 },
-      },
-      http,
-      log: { level: cfg.log.level, format: cfg.log.format },
-      secrets,
+      raw,
+      where: (path) => doc.where(doc.isList && path[0] === 'databases' ? path.slice(1) : path),
+      fileSettings: [],
+      notices: [],
+      isMapFile: doc.isList,
+      defaultMapFile: undefined,
     },
-  };
+    options,
+  );
+}
+
+/** The original's kuvasz-streamer.toml, with its map file (app.map_file). */
+export function parseTomlConfig(text: string, file: string, options: LoadOptions = {}): Config {
+  return assembleConfig(readTomlDraft(text, file), options);
 }

@@ -115,7 +115,27 @@ export const configFileSchema = z.strictObject({
       .default('kuvasz')
       .describe("The streamer's own state (positions, sync progress)"),
   }),
-  databases: z.array(databaseSchema).min(1),
+  databases: z
+    .array(databaseSchema)
+    .default([])
+    .describe('The source databases (the same list as the original map.yaml)'),
+  map: z
+    .strictObject({
+      store: z
+        .enum(['file', 'destination'])
+        .default('file')
+        .describe(
+          'file: the map is `databases` (or the original app.map_file), read at start and on SIGHUP; destination: the map is kept in the destination database and edited through the admin API (the original database mode)',
+        ),
+      import_sqlite: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "The original's SQLite map database (app.map_database), imported into the destination store",
+        ),
+    })
+    .prefault({}),
   apply: z
     .strictObject({
       workers: positiveInt(64)
@@ -168,7 +188,61 @@ export const configFileSchema = z.strictObject({
         .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, {
           message: 'expected host:port, e.g. 127.0.0.1:8080',
         })
-        .describe('Address of /metrics, /healthz, /readyz and /api/status'),
+        .describe('Address of /metrics, /healthz, /readyz, /api/status and the admin API'),
+      timeouts: z
+        .strictObject({
+          read_ms: positiveInt(3_600_000)
+            .optional()
+            .describe('Longest time to read a whole request'),
+          read_header_ms: positiveInt(3_600_000)
+            .optional()
+            .describe("Longest time to read a request's headers"),
+          write_ms: positiveInt(3_600_000).optional().describe('Longest time to write a response'),
+          idle_ms: positiveInt(3_600_000)
+            .optional()
+            .describe('Longest time a kept-alive connection waits for its next request'),
+        })
+        .optional(),
+      cors: z
+        .strictObject({
+          allowed_origins: z
+            .array(z.string().min(1))
+            .describe('Origins allowed to call the API (no CORS headers at all when empty)'),
+          allow_methods: z
+            .array(z.string().min(1))
+            .optional()
+            .describe('Default GET, POST, PATCH, PUT, DELETE'),
+          allow_headers: z
+            .array(z.string().min(1))
+            .optional()
+            .describe(
+              'Default Authorization, User-Agent, If-Modified-Since, Cache-Control, Content-Type, X-Total-Count',
+            ),
+          allow_credentials: z.boolean().optional().describe('Default true'),
+          max_age: positiveInt(31_536_000)
+            .optional()
+            .describe('Seconds a browser may keep a preflight answer (default 86400)'),
+        })
+        .optional(),
+      auth: z
+        .strictObject({
+          admin_password: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+              "The admin password's hash (mkpasswd output, as in the original); ${VAR} is read from the environment. No default",
+            ),
+          jwt_key: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+              'Key signing the API tokens (e.g. openssl rand -base64 32); ${VAR} is read from the environment. No default',
+            ),
+          ttl: positiveInt(31_536_000).default(300).describe('Seconds a token is valid'),
+        })
+        .optional(),
     })
     .optional(),
   log: z
