@@ -1,8 +1,18 @@
 import { TargetError } from '@kuvasz/apply';
 import { Backoff, sleep } from '@kuvasz/core';
+import pg from 'pg';
+import { handleAdmin } from '../admin/admin-api.js';
+import { adminDeps } from '../admin/admin-deps.js';
+import { MapSource } from '../admin/map-source.js';
+import { openApiDocument } from '../admin/openapi.js';
 import type { CliArgs } from '../cli/args.js';
+import { VERSION } from '../cli/help.js';
 import { EXIT, StreamerError } from '../errors.js';
-import { type HttpServer, startHttpServer } from '../observability/http-server.js';
+import {
+  type HttpHandlers,
+  type HttpServer,
+  startHttpServer,
+} from '../observability/http-server.js';
 import { createMetrics } from '../observability/metrics.js';
 import { checkRules } from '../rules/check-rules.js';
 import { Streamer } from '../runtime/streamer.js';
@@ -17,10 +27,13 @@ export async function runCommand(
   args: CliArgs,
   hooks: { onStarted?: (s: Streamer) => void } = {},
 ): Promise<number> {
-  const { cfg: firstCfg, log } = await loadContext(args, 'run');
-  let cfg = firstCfg;
+  const { cfg: firstCfg, log, redactor } = await loadContext(args, 'run', { withMap: false });
   const metrics = createMetrics();
   const stopping = new AbortController();
+  // In database mode the sources come from the map in the destination.
+  const mapSource = await MapSource.open(firstCfg, log, redactor, stopping.signal);
+  let fileCfg = firstCfg;
+  let cfg = await mapSource.resolve(firstCfg);
   const tty = process.stderr.isTTY ? process.stderr : undefined;
   let streamer: Streamer | undefined;
 
@@ -82,20 +95,27 @@ export async function runCommand(
         beforeScrape: () => streamer?.syncOperationMetrics(),
         status: () => streamer?.snapshot() ?? { sources: [], tables: [] },
         ready: () => streamer?.ready() ?? false,
+        admin: adminHandler(),
       },
       log,
     );
   }
 
+  /**
+   * Restarts the pipeline: with the file read again (SIGHUP), or with the
+   * map as the admin API left it. An invalid result keeps the running one.
+   */
   let reloading: Promise<void> = Promise.resolve();
-  const reload = () => {
+  const reload = (reason: string, rereadFile: boolean): Promise<void> => {
     reloading = reloading.then(async () => {
       if (stopping.signal.aborted) return;
-      log.info({ file: cfg.file }, 'SIGHUP: reloading the configuration');
+      log.info({ file: cfg.file, reason }, 'reloading the configuration');
       try {
-        const next = await loadArgsConfig(args, 'run');
+        const file = rereadFile ? await loadArgsConfig(args, 'run') : fileCfg;
+        const next = await mapSource.resolve(file);
         const problem = await rulesProblem(next);
         if (problem) throw new StreamerError('config', problem);
+        fileCfg = file;
         cfg = next;
       } catch (err: unknown) {
         log.error({ err }, 'the new configuration is invalid; keeping the running one');
@@ -104,7 +124,38 @@ export async function runCommand(
       await streamer?.stop();
       streamer = await start();
     });
+    return reloading;
   };
+  const onHup = () => void reload('SIGHUP', true);
+
+  function adminHandler(): NonNullable<HttpHandlers['admin']> {
+    const deps = adminDeps({
+      store: () => mapSource.store(),
+      destination: destinationPoolFor(),
+      destinationUrl: () => cfg.destination.url,
+      destinationSchema: () => cfg.destination.schema,
+      metadataSchema: () => cfg.destination.metadataSchema,
+      auth: { ...cfg.auth, apiToken: process.env.KUVASZ_API_TOKEN || undefined },
+      cors: cfg.cors,
+      apply: (reason) => reload(reason, false),
+      copySync: () => streamer?.copy,
+      log,
+    });
+    const doc = openApiDocument(VERSION);
+    return (req, res) => handleAdmin(req, res, deps, () => doc);
+  }
+
+  /** A small pool of its own for the admin API (creating targets), opened on first use. */
+  let adminPool: pg.Pool | undefined;
+  function destinationPoolFor(): pg.Pool {
+    adminPool ??= new pg.Pool({
+      connectionString: cfg.destination.url,
+      max: 2,
+      application_name: 'kuvasz-streamer',
+    });
+    adminPool.on('error', () => undefined);
+    return adminPool;
+  }
 
   let signals = 0;
   const stop = (sig: NodeJS.Signals) => {
@@ -118,7 +169,7 @@ export async function runCommand(
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  process.on('SIGHUP', reload);
+  process.on('SIGHUP', onHup);
   try {
     streamer = await start();
     if (!stopping.signal.aborted) {
@@ -141,8 +192,10 @@ export async function runCommand(
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    process.off('SIGHUP', reload);
+    process.off('SIGHUP', onHup);
     await http?.close();
+    await adminPool?.end().catch(() => undefined);
+    await mapSource.close().catch(() => undefined);
   }
 }
 

@@ -26,13 +26,20 @@ export function passwordsIn(connectionString: string): string[] {
 
 /** Replaces every known secret, and any password in a URL or conninfo (`redactPasswords`), with `***`. */
 export class Redactor {
-  private readonly secrets: string[];
+  private secrets: string[];
 
   constructor(secrets: Iterable<string> = []) {
-    // Longest first, so a secret containing another is replaced whole.
-    this.secrets = [...new Set(secrets)]
-      .filter((s) => s.length >= 3)
-      .sort((a, b) => b.length - a.length);
+    this.secrets = Redactor.order(secrets);
+  }
+
+  // Longest first, so a secret containing another is replaced whole.
+  private static order(secrets: Iterable<string>): string[] {
+    return [...new Set(secrets)].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+  }
+
+  /** Learns more secrets (a source added at run time): every later line is redacted with them too. */
+  add(more: Iterable<string>): void {
+    this.secrets = Redactor.order([...this.secrets, ...more]);
   }
 
   with(more: Iterable<string>): Redactor {

@@ -22,7 +22,11 @@ export interface HttpServer {
 
 /** `/metrics`, `/healthz`, `/readyz`, `/api/status`. */
 export async function startHttpServer(
-  listen: { host: string; port: number },
+  listen: {
+    host: string;
+    port: number;
+    timeouts?: { readMs?: number; readHeaderMs?: number; writeMs?: number; idleMs?: number };
+  },
   handlers: HttpHandlers,
   log: Logger,
 ): Promise<HttpServer> {
@@ -67,6 +71,12 @@ export async function startHttpServer(
       }
     })();
   });
+  // The original's server.*_timeout settings.
+  const t = listen.timeouts;
+  if (t?.readMs !== undefined) server.requestTimeout = t.readMs;
+  if (t?.readHeaderMs !== undefined) server.headersTimeout = t.readHeaderMs;
+  if (t?.idleMs !== undefined) server.keepAliveTimeout = t.idleMs;
+  if (t?.writeMs !== undefined) server.timeout = t.writeMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
