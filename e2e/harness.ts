@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { PgCluster } from '@kuvasz/testkit';
@@ -16,9 +17,10 @@ export class CliProcess {
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, options: { cwd?: string } = {}) {
     this.child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, ...env },
+      ...(options.cwd ? { cwd: options.cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout?.on('data', (d: Buffer) => {
@@ -132,6 +134,15 @@ export async function killAll(): Promise<number> {
 /** CLI processes of this file that are still running. */
 export function runningProcesses(): CliProcess[] {
   return [...live];
+}
+
+/** A TCP port nothing listens on right now (for an HTTP listener). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
 export function tempDir(prefix = 'kvsz-e2e-'): string {

@@ -115,7 +115,7 @@ databases:
     [
       'no databases',
       'destination: { url: "postgres://dw:dest-secret-pw@h/w" }\ndatabases: []\n',
-      /databases \(line 2\): Too small/,
+      /databases \(line 2\): at least one database is needed/,
     ],
   ];
   test.each(cases)('%s', (name, text, expected, env) => {

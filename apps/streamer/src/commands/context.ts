@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { MapSource } from '../admin/map-source.js';
 import type { CliArgs } from '../cli/args.js';
 import type { Config } from '../config/load.js';
-import { loadRequestedConfig } from '../config/resolve.js';
+import { configSource, loadRequestedConfig } from '../config/resolve.js';
 import { Redactor } from '../config/secrets.js';
 import { StreamerError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
@@ -15,6 +15,11 @@ export interface Context {
   cfg: Config;
   log: Logger;
   redactor: Redactor;
+}
+
+/** The file the command line names, or the first of the original's search path that exists. */
+export function configFile(args: CliArgs, command: string): string {
+  return configSource({ config: args.config, conf: args.conf, map: args.map }, command).file;
 }
 
 /** The configuration the command line asks for (`-c`, `--conf`, `--map`, or the original's search path). */
