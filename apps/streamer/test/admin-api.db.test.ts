@@ -79,7 +79,6 @@ async function startApi(
     apply: async (reason) => {
       applied.push(reason);
     },
-    copySync: () => undefined,
     log,
   });
   const server = await startHttpServer(

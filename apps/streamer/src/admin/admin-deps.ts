@@ -1,5 +1,5 @@
 import { describeTable, planTargetDdl } from '@kuvasz/apply';
-import type { CopySync } from '@kuvasz/copy-sync';
+import { CopySync } from '@kuvasz/copy-sync';
 import { displayName, libpqUrl } from '@kuvasz/core';
 import { dropPublication, dropSlot, kuvaszObjectName } from '@kuvasz/replication';
 import pg from 'pg';
@@ -21,9 +21,11 @@ export interface AdminOptions {
   metadataSchema: () => string;
   auth: AuthSettings;
   cors: CorsSettings | undefined;
-  /** Restarts the pipeline with the map as it is now. */
-  apply: (reason: string) => Promise<void>;
-  copySync: () => CopySync | undefined;
+  /**
+   * Restarts the pipeline with the map as it is now; `between` runs once the
+   * old pipeline stopped, before the new one starts.
+   */
+  apply: (reason: string, between?: () => Promise<void>) => Promise<void>;
   log: Logger;
 }
 
@@ -107,14 +109,22 @@ export function adminDeps(o: AdminOptions): AdminDeps {
       o.log.info({ table: displayName(ref), type }, 'target table created through the admin API');
     },
     async resync(tbl: TblRow) {
-      const copy = o.copySync();
-      if (!copy) throw badRequest('the pipeline is not running');
-      for (const u of await urlsOf(tbl.db_id))
-        await copy.forget(
-          { database: tbl.db_name, sid: u.sid },
-          { schema: tbl.schema, table: tbl.name },
-        );
-      await o.apply(`table ${tbl.schema}.${tbl.name} of ${tbl.db_name} to be copied again`);
+      const urls = await urlsOf(tbl.db_id);
+      // Forgotten between the two pipelines: no runner holds the table's copy state meanwhile.
+      void o.apply(
+        `table ${tbl.schema}.${tbl.name} of ${tbl.db_name} to be copied again`,
+        async () => {
+          const copy = new CopySync({
+            destination: o.destination,
+            metadataSchema: o.metadataSchema(),
+          });
+          for (const u of urls)
+            await copy.forget(
+              { database: tbl.db_name, sid: u.sid },
+              { schema: tbl.schema, table: tbl.name },
+            );
+        },
+      );
     },
     async dropSlot(url: UrlRow) {
       const name = kuvaszObjectName(url.db_name, url.sid);

@@ -86,6 +86,8 @@ export async function runCommand(
     }
   };
 
+  /** A small pool of its own for the admin API (creating targets), opened on first use. */
+  let adminPool: pg.Pool | undefined;
   let http: HttpServer | undefined;
   if (cfg.http) {
     http = await startHttpServer(
@@ -106,7 +108,11 @@ export async function runCommand(
    * map as the admin API left it. An invalid result keeps the running one.
    */
   let reloading: Promise<void> = Promise.resolve();
-  const reload = (reason: string, rereadFile: boolean): Promise<void> => {
+  const reload = (
+    reason: string,
+    rereadFile: boolean,
+    between?: () => Promise<void>,
+  ): Promise<void> => {
     reloading = reloading.then(async () => {
       if (stopping.signal.aborted) return;
       log.info({ file: cfg.file, reason }, 'reloading the configuration');
@@ -122,6 +128,7 @@ export async function runCommand(
         return;
       }
       await streamer?.stop();
+      await between?.().catch((err: unknown) => log.error({ err, reason }, 'reload step failed'));
       streamer = await start();
     });
     return reloading;
@@ -137,16 +144,13 @@ export async function runCommand(
       metadataSchema: () => cfg.destination.metadataSchema,
       auth: { ...cfg.auth, apiToken: process.env.KUVASZ_API_TOKEN || undefined },
       cors: cfg.cors,
-      apply: (reason) => reload(reason, false),
-      copySync: () => streamer?.copy,
+      apply: (reason, between) => reload(reason, false, between),
       log,
     });
     const doc = openApiDocument(VERSION);
     return (req, res) => handleAdmin(req, res, deps, () => doc);
   }
 
-  /** A small pool of its own for the admin API (creating targets), opened on first use. */
-  let adminPool: pg.Pool | undefined;
   function destinationPoolFor(): pg.Pool {
     adminPool ??= new pg.Pool({
       connectionString: cfg.destination.url,

@@ -171,11 +171,6 @@ export class Streamer {
     return out;
   }
 
-  /** The initial copies of this pipeline (the admin API's re-copy forgets a table's copy through it). */
-  get copy(): CopySync {
-    return this.copySync;
-  }
-
   /** Ready when every source streams. */
   ready(): boolean {
     return this.runners.every((r) => r.snapshot().state === 'streaming');
