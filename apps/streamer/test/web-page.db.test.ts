@@ -27,21 +27,22 @@ import {
 /** A table name that is markup: the page must show it as text. */
 const HOSTILE = '<img src=x onerror=window.pwned=1>';
 
-/** Debian's chromium on PATH, or KUVASZ_CHROMIUM. */
+/** KUVASZ_CHROMIUM, else Debian's chromium on PATH; a clear failure when there is none. */
 function chromiumBinary(): string {
   const explicit = process.env.KUVASZ_CHROMIUM;
-  if (explicit) return explicit;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, 'chromium');
+  const candidates = explicit
+    ? [explicit]
+    : (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'chromium'));
+  for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
     } catch {
-      // not in this directory
+      // not this one
     }
   }
   throw new Error(
-    'headless Chromium not found: the page tests need Debian’s chromium (apt-get install -y chromium; .ci/run installs it) or KUVASZ_CHROMIUM set to a Chromium binary',
+    `headless Chromium not found (${explicit ? `KUVASZ_CHROMIUM=${explicit} is not executable` : 'no chromium on PATH'}): the page tests need Debian’s chromium (apt-get install -y chromium; .ci/run installs it) or KUVASZ_CHROMIUM set to a Chromium binary`,
   );
 }
 
