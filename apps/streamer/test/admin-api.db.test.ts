@@ -5,134 +5,22 @@
  * declarative (file) map read-only; CORS as configured; the OpenAPI
  * document and the handlers agree.
  */
-import { ensureMetadataSchema } from '@kuvasz/core';
 import { testedVersions } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
-import pg from 'pg';
-import pino from 'pino';
-import { encrypt } from 'unixcrypt';
-import { afterEach, describe, expect, test } from 'vitest';
-import { handleAdmin, ROUTES } from '../src/admin/admin-api.js';
-import { adminDeps } from '../src/admin/admin-deps.js';
-import { DestinationMapStore, FileMapStore, type MapStore } from '../src/admin/map-store.js';
-import { openApiDocument } from '../src/admin/openapi.js';
-import { parseConfig } from '../src/config/load.js';
-import { type HttpServer, startHttpServer } from '../src/observability/http-server.js';
-import { createMetrics } from '../src/observability/metrics.js';
-
-const PASSWORD = 'correct horse';
-const log = pino({ level: 'silent' });
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked field by field
-type Json = any;
-
-interface Api {
-  url: string;
-  applied: string[];
-  call(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<{ status: number; body: Json; headers: Headers }>;
-  token(): Promise<string>;
-  close(): Promise<void>;
-}
-
-const servers: HttpServer[] = [];
-const pools: pg.Pool[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-  for (const p of pools.splice(0)) await p.end();
-});
-
-async function startApi(
-  destUrl: string,
-  store: (pool: pg.Pool) => MapStore,
-  cors?: Parameters<typeof adminDeps>[0]['cors'],
-): Promise<Api> {
-  const pool = new pg.Pool({ connectionString: destUrl, max: 4 });
-  // The cluster may be stopped before the pool ends: an idle client's termination is no error here.
-  pool.on('error', () => undefined);
-  pools.push(pool);
-  const c = await pool.connect();
-  try {
-    await ensureMetadataSchema(c, 'kuvasz');
-  } finally {
-    c.release();
-  }
-  const applied: string[] = [];
-  const mapStore = store(pool);
-  const deps = adminDeps({
-    store: () => mapStore,
-    destination: pool,
-    destinationUrl: () => destUrl,
-    destinationSchema: () => 'public',
-    metadataSchema: () => 'kuvasz',
-    auth: {
-      adminPasswordHash: encrypt(PASSWORD),
-      jwtKey: 'a-test-key-of-32-bytes-or-more!!',
-      ttlSeconds: 300,
-      apiToken: undefined,
-    },
-    cors,
-    apply: async (reason) => {
-      applied.push(reason);
-    },
-    log,
-  });
-  const server = await startHttpServer(
-    { host: '127.0.0.1', port: 0 },
-    {
-      metrics: createMetrics(),
-      status: () => ({}),
-      ready: () => true,
-      admin: (req, res) => handleAdmin(req, res, deps, () => openApiDocument('test')),
-    },
-    log,
-  );
-  servers.push(server);
-  const call: Api['call'] = async (method, path, body, headers = {}) => {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...headers },
-      ...(body === undefined
-        ? {}
-        : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-  };
-  let token: string | undefined;
-  return {
-    url: server.url,
-    applied,
-    call,
-    async token() {
-      if (!token) token = (await call('POST', '/api/login', { password: PASSWORD })).body.token;
-      return token!;
-    },
-    close: () => server.close(),
-  };
-}
+import { describe, expect, test } from 'vitest';
+import { ROUTES } from '../src/admin/admin-api.js';
+import { DestinationMapStore } from '../src/admin/map-store.js';
+import { declarativeStore, type Json, sourceAndDestination, startApi } from './admin-server.js';
 
 describe.each(testedVersions())('admin API on PG %i', (version) => {
   const pgc = useCluster({ version });
 
-  async function setup() {
-    const c = pgc.get();
-    const src = await c.createDatabase();
-    const dst = await c.createDatabase();
-    await c.sql(
-      `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
-       CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int, total numeric(10,2));
-       CREATE TABLE events (id int, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+  const setup = () =>
+    sourceAndDestination(
+      pgc.get(),
+      `CREATE TABLE events (id int, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`,
-      [],
-      src,
     );
-    return { c, src, dst };
-  }
 
   test('databases, URLs and tables: codes, bodies, passwords, authentication', async () => {
     const { c, src, dst } = await setup();
@@ -253,21 +141,14 @@ describe.each(testedVersions())('admin API on PG %i', (version) => {
 
   test('the declarative map is read-only; CORS as configured', async () => {
     const { c, src, dst } = await setup();
-    const cfg = parseConfig(
-      `destination: { url: "${c.urlFor(dst)}" }
-databases:
-  - database: crm
-    urls: [{ url: "${c.urlFor(src)}", sid: eu }]
-    tables: { customers: { type: append } }
-`,
-      'streamer.yaml',
-    );
-    const api = await startApi(c.urlFor(dst), () => new FileMapStore(cfg, 'streamer.yaml'), {
-      allowedOrigins: ['http://ui.example'],
-      allowMethods: ['GET', 'POST'],
-      allowHeaders: ['Authorization', 'Content-Type'],
-      allowCredentials: true,
-      maxAgeSeconds: 600,
+    const api = await startApi(c.urlFor(dst), declarativeStore(c.urlFor(dst), c.urlFor(src)), {
+      cors: {
+        allowedOrigins: ['http://ui.example'],
+        allowMethods: ['GET', 'POST'],
+        allowHeaders: ['Authorization', 'Content-Type'],
+        allowCredentials: true,
+        maxAgeSeconds: 600,
+      },
     });
     expect((await api.call('GET', '/api/tbl')).body).toEqual([
       {

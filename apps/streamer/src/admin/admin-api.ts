@@ -14,6 +14,7 @@ import {
   urlInput,
 } from './map-model.js';
 import type { MapStore } from './map-store.js';
+import { serveWebPage } from './web-page.js';
 
 export interface CorsSettings {
   allowedOrigins: string[];
@@ -474,7 +475,7 @@ function corsHeaders(
 }
 
 /**
- * Handles `/api/...` routes of the admin API; false when the path is not
+ * Handles `/api/...` routes of the admin API and the page (`/`, `/ui/...`); false when the path is not
  * one of them (the HTTP server then answers it or 404s).
  */
 export async function handleAdmin(
@@ -485,6 +486,7 @@ export async function handleAdmin(
 ): Promise<boolean> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname.replace(/\/+$/, '') || '/';
+  if (serveWebPage(req, res, path, deps.store.mode)) return true;
   const cors = corsHeaders(deps.cors, req.headers.origin);
   for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
   if (req.method === 'OPTIONS' && path.startsWith('/api/')) {
@@ -507,6 +509,8 @@ export async function handleAdmin(
     try {
       if (route.auth) await deps.auth.check(req);
       const reply = await route.handle({ req, params, query: url.searchParams, deps });
+      // The map's replicated / present flags follow the change (map routes refresh it themselves).
+      if (route.method !== 'GET' && !route.path.startsWith('/api/map')) deps.catalog.invalidate();
       if ('list' in reply) sendList(res, reply.list);
       else sendJson(res, reply.status, reply.body);
     } catch (e) {

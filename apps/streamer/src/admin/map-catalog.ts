@@ -119,6 +119,11 @@ export class MapCatalog {
     return e;
   }
 
+  /** The map changed: the next read refreshes (replicated / present flags follow the map). */
+  invalidate(): void {
+    this.entries = undefined;
+  }
+
   async refresh(): Promise<void> {
     const map = await this.load();
     const destTables = await withClient(this.destinationUrl(), (c) =>
