@@ -1,10 +1,12 @@
 // Bundles the CLI into one ESM file that runs with plain `node` from any
 // directory: workspace packages and npm dependencies are inlined, so nothing
 // is resolved at run time except the optional embedded PostgreSQL binaries.
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+// engines.node is `>=X.Y`: the one place the minimum is written.
+const MIN_NODE = /^>=(\d+)\.(\d+)$/.exec(pkg.engines.node).slice(1).map(Number);
 
 await build({
   entryPoints: ['src/main.ts'],
@@ -21,6 +23,13 @@ await build({
   banner: {
     js: [
       '#!/usr/bin/env node',
+      // Before any bundled code runs: an older Node fails somewhere deep otherwise.
+      // Kept to syntax and builtins every Node since 12 has.
+      `{ const [maj, min] = process.versions.node.split('.').map(Number);`,
+      `  if (maj < ${MIN_NODE[0]} || (maj === ${MIN_NODE[0]} && min < ${MIN_NODE[1]})) {`,
+      `    process.stderr.write('kuvasz-streamer: Node.js ' + process.versions.node + ' is not supported; it needs Node.js ${MIN_NODE.join('.')} or later (https://nodejs.org/en/download)\\n');`,
+      '    process.exit(2);',
+      '  } }',
       // Bundled CommonJS dependencies (pg, pino) call require(); give them one.
       "import { createRequire as __kvszCreateRequire } from 'node:module';",
       'const require = __kvszCreateRequire(import.meta.url);',
@@ -28,3 +37,5 @@ await build({
   },
   logLevel: 'warning',
 });
+// The package's bin: executable in the tarball and when run from a checkout.
+chmodSync('dist/kuvasz-streamer.mjs', 0o755);
