@@ -7,7 +7,6 @@
  * it), and once the target is fixed the source resumes on its own retry
  * with nothing lost and nothing doubled.
  */
-import net from 'node:net';
 import type { PgCluster } from '@kuvasz/testkit';
 import { startPostgres, waitFor } from '@kuvasz/testkit';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -20,7 +19,7 @@ import {
   waitForSame,
 } from './checks.js';
 import { runCli } from './cli.js';
-import { assertNoSecrets, killAll, startRun, tempDir, writeConfig } from './harness.js';
+import { assertNoSecrets, freePort, killAll, startRun, tempDir, writeConfig } from './harness.js';
 import { commitsMore, Workload } from './workload.js';
 
 let a: PgCluster;
@@ -31,14 +30,6 @@ let srcB: Db;
 let dwh: Db;
 let config: string;
 let httpUrl: string;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 beforeAll(async () => {
   [a, b, dwhPg] = await Promise.all([

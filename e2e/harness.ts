@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { PgCluster } from '@kuvasz/testkit';
@@ -156,4 +157,13 @@ export function assertNoSecrets(text: string, clusters: PgCluster[]): void {
 export async function tableRows(c: PgCluster, db: string, sql: string): Promise<string[]> {
   const rows = await c.sql(sql, [], db);
   return rows.map((r) => JSON.stringify(r)).sort();
+}
+
+/** A TCP port free on 127.0.0.1 right now (for `http.listen`). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }

@@ -35,6 +35,11 @@ async function dispatch(args: CliArgs): Promise<number> {
     case 'schema':
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
       return EXIT.ok;
+    case 'status-schema': {
+      const { statusJsonSchema } = await import('./runtime/status-document.js');
+      process.stdout.write(`${JSON.stringify(statusJsonSchema(), null, 2)}\n`);
+      return EXIT.ok;
+    }
     default: {
       const { runCommand } = await import('./commands/index.js');
       return runCommand(args.command, args);

@@ -129,6 +129,16 @@ const MIGRATIONS: readonly Migration[] = [
          PRIMARY KEY (source_database, sid))`,
     ],
   },
+  {
+    version: 5,
+    name: 'streamer: received and flushed positions and retries in the status per source',
+    statements: (s) => [
+      `ALTER TABLE ${s}.streamer_status
+         ADD COLUMN received_lsn pg_lsn,
+         ADD COLUMN flushed_lsn pg_lsn,
+         ADD COLUMN retries integer`,
+    ],
+  },
 ];
 
 /** The version this code writes. */

@@ -10,6 +10,7 @@ export const COMMANDS = [
   'teardown',
   'demo',
   'schema',
+  'status-schema',
   'help',
   'version',
 ] as const;

@@ -1,10 +1,12 @@
 import { TargetError } from '@kuvasz/apply';
 import { Backoff, sleep } from '@kuvasz/core';
 import type { CliArgs } from '../cli/args.js';
-import { loadConfig } from '../config/load.js';
+import { type Config, loadConfig } from '../config/load.js';
+import { Redactor } from '../config/secrets.js';
 import { EXIT, StreamerError } from '../errors.js';
 import { type HttpServer, startHttpServer } from '../observability/http-server.js';
 import { createMetrics } from '../observability/metrics.js';
+import { buildStatusDocument, type StatusDocument } from '../runtime/status-document.js';
 import { Streamer } from '../runtime/streamer.js';
 import { configFile, loadContext } from './context.js';
 
@@ -66,7 +68,10 @@ export async function runCommand(
       {
         metrics,
         beforeScrape: () => streamer?.syncOperationMetrics(),
-        status: () => streamer?.snapshot() ?? { sources: [], tables: [] },
+        status: () => {
+          const redactor = new Redactor(cfg.secrets);
+          return streamer ? streamer.statusDocument(redactor) : startingStatus(cfg, redactor);
+        },
         ready: () => streamer?.ready() ?? false,
       },
       log,
@@ -141,4 +146,27 @@ async function stopWithin(streamer: Streamer | undefined, ms: number): Promise<b
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The status while the pipeline (re)starts: every source starting, nothing read yet. */
+function startingStatus(cfg: Config, redactor: Redactor): StatusDocument {
+  return buildStatusDocument({
+    cfg,
+    redactor,
+    stored: [],
+    live: cfg.sources.map((s) => ({
+      database: s.database,
+      sid: s.sid,
+      slot: '',
+      state: 'starting',
+      lastError: undefined,
+      receivedLsn: undefined,
+      flushedLsn: undefined,
+      lagSeconds: 0,
+      retries: 0,
+    })),
+    health: new Map(),
+    sync: new Map(),
+    stats: [],
+  });
 }
