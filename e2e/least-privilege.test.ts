@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { PgCluster } from '@kuvasz/testkit';
 import { startPostgres, testedVersions, waitFor } from '@kuvasz/testkit';
 import { afterAll, describe, expect, test } from 'vitest';
+import { z } from 'zod';
 import { assertNoLeftovers, type Db, waitForSame } from './checks.js';
 import { runCli } from './cli.js';
 import { assertNoSecrets, freePort, killAll, startRun, tempDir, writeConfig } from './harness.js';
@@ -133,8 +134,16 @@ http: { listen: "127.0.0.1:${port}" }
       },
       { timeoutMs: 40_000, intervalMs: 1000, message: 'status --json to equal /api/status' },
     );
-    const schemaRes = await fetch(`http://127.0.0.1:${port}/api/status/schema`);
-    expect(await schemaRes.json()).toEqual(JSON.parse(runCli(['status-schema']).stdout));
+    // Both documents are valid against the JSON Schema that run serves (and status-schema prints).
+    const served = (await (
+      await fetch(`http://127.0.0.1:${port}/api/status/schema`)
+    ).json()) as z.core.JSONSchema.JSONSchema;
+    expect(served).toEqual(JSON.parse(runCli(['status-schema']).stdout));
+    const validator = z.fromJSONSchema(served);
+    for (const doc of [fromApi!, fromCommand!]) {
+      const checked = validator.safeParse(doc);
+      expect(checked.error?.issues ?? []).toEqual([]);
+    }
     for (const doc of [fromApi!, fromCommand!]) {
       expect(Object.keys(doc).sort()).toEqual(['generatedAt', 'sources']);
       const s = doc.sources[0]!;
