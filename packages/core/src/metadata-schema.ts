@@ -129,8 +129,10 @@ const MIGRATIONS: readonly Migration[] = [
          PRIMARY KEY (source_database, sid))`,
     ],
   },
+  // 7, not 5: main's version 6 (the admin API's map) came first; a database it
+  // migrated to 6 would never run a 5 (migrations above the stored version run).
   {
-    version: 5,
+    version: 7,
     name: 'streamer: received and flushed positions and retries in the status per source',
     statements: (s) => [
       `ALTER TABLE ${s}.streamer_status
