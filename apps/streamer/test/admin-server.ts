@@ -13,7 +13,11 @@ import { adminDeps } from '../src/admin/admin-deps.js';
 import { FileMapStore, type MapStore } from '../src/admin/map-store.js';
 import { openApiDocument } from '../src/admin/openapi.js';
 import { parseConfig } from '../src/config/load.js';
-import { type HttpServer, startHttpServer } from '../src/observability/http-server.js';
+import {
+  type HttpHandlers,
+  type HttpServer,
+  startHttpServer,
+} from '../src/observability/http-server.js';
 import { createMetrics } from '../src/observability/metrics.js';
 
 export const PASSWORD = 'correct horse';
@@ -88,7 +92,9 @@ export async function startApi(
     { host: '127.0.0.1', port: 0 },
     {
       metrics: createMetrics(),
-      status: options.status ?? (() => ({})),
+      // A test's partial document stands for the status document.
+      status: (options.status ??
+        (() => ({ generatedAt: '', sources: [] }))) as HttpHandlers['status'],
       ready: () => true,
       admin: (req, res) => handleAdmin(req, res, deps, () => openApiDocument('test')),
     },

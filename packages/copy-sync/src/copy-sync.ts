@@ -1,4 +1,4 @@
-import { displayName, type Logger, noopLogger, tableKey } from '@kuvasz/core';
+import { displayName, formatLsn, type Logger, noopLogger, tableKey } from '@kuvasz/core';
 import type pg from 'pg';
 import { DEFAULT_CHUNK_PAGES } from './chunk-plan.js';
 import { type CopyOrder, copyOrder, ONE_CHUNK_PAGES } from './copy-order.js';
@@ -144,7 +144,7 @@ export class CopySync {
           logger: log,
         });
         log.info(
-          { readers: size, snapshot: snapshot.name, lsn: snapshot.lsn.toString() },
+          { readers: size, snapshot: snapshot.name, lsn: formatLsn(snapshot.lsn) },
           'snapshot imported',
         );
       }

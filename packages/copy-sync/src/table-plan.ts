@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { displayName, qualifiedName } from '@kuvasz/core';
+import { displayName, formatLsn, qualifiedName } from '@kuvasz/core';
 import type pg from 'pg';
 import { describeRelation, type RelationInfo, relationPages } from './catalog.js';
 import { chunkCount } from './chunk-plan.js';
@@ -261,7 +261,7 @@ export async function planTable(
       {
         table: displayName(spec.source),
         chunksDone: done.size,
-        reconcileBefore: reconcileBefore.toString(),
+        reconcileBefore: formatLsn(reconcileBefore),
       },
       'resuming copy at a new snapshot',
     );

@@ -1,4 +1,4 @@
-import { displayName, qualifiedName } from '@kuvasz/core';
+import { displayName, formatLsn, qualifiedName } from '@kuvasz/core';
 import type pg from 'pg';
 import { chunkPredicate } from './chunk-plan.js';
 import { copyColumns } from './column-mapping.js';
@@ -110,7 +110,7 @@ export async function syncTable(ctx: TableRunContext): Promise<TableSyncResult> 
   const stored = await finalize(ctx, plan, rowsCopied);
   progress.done();
   log.info(
-    { rows: stored.rows, bytes: stored.bytes, skipBefore: stored.skipBefore.toString() },
+    { rows: stored.rows, bytes: stored.bytes, skipBefore: formatLsn(stored.skipBefore) },
     'table synced',
   );
   return resultOf(stored, plan.resumed, false);

@@ -130,7 +130,7 @@ const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    version: 6,
+    version: 5,
     name: 'streamer: the map (databases, URLs, tables) when it is kept in the destination',
     statements: (s) => [
       `CREATE TABLE ${s}.map_db (
@@ -153,6 +153,16 @@ const MIGRATIONS: readonly Migration[] = [
          filter text,
          set jsonb,
          UNIQUE (db_id, schema, name))`,
+    ],
+  },
+  {
+    version: 6,
+    name: 'streamer: received and flushed positions and retries in the status per source',
+    statements: (s) => [
+      `ALTER TABLE ${s}.streamer_status
+         ADD COLUMN received_lsn pg_lsn,
+         ADD COLUMN flushed_lsn pg_lsn,
+         ADD COLUMN retries integer`,
     ],
   },
 ];

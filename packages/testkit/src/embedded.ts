@@ -20,6 +20,8 @@ export interface EmbeddedOptions {
   startTimeoutMs?: number;
   /** Serve TLS with certificates made for this server; accept client certificates (see TlsFiles). */
   tls?: boolean;
+  /** The binaries' `native/` folder (bin, lib, share), instead of the installed `pg-binaries-<major>`. */
+  binaries?: string;
 }
 
 const SUPERUSER = 'postgres';
@@ -34,8 +36,8 @@ function mkdirShared(dir: string): void {
  * traverse the checkout (mktemp -d and /root are 0700). The binaries are
  * copied once per version into a world-readable cache under the kit's root.
  */
-async function stageBinaries(version: PgMajor): Promise<string> {
-  const source = embeddedBinariesDir(version);
+async function stageBinaries(version: PgMajor, binaries: string | undefined): Promise<string> {
+  const source = binaries ?? embeddedBinariesDir(version);
   if (!fs.existsSync(path.join(source, 'bin', 'postgres'))) {
     throw new TestkitError(
       'binaries_missing',
@@ -251,7 +253,7 @@ class EmbeddedServer {
 
 /** Starts a throwaway cluster from the npm-packaged binaries of `version`. */
 export async function startEmbedded(options: EmbeddedOptions): Promise<PgCluster> {
-  const bin = await stageBinaries(options.version);
+  const bin = await stageBinaries(options.version, options.binaries);
   const ids = isRoot() ? await ensureServerOsUser() : undefined;
 
   mkdirShared(kitRoot());

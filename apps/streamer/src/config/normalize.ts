@@ -5,7 +5,6 @@ import {
   tableKey,
   withoutClientParams,
 } from '@kuvasz/core';
-import { kuvaszObjectName } from '@kuvasz/replication';
 import { TableRules } from '../rules/table-rules.js';
 import type { Config, SourceConfig, TableConfig } from './load.js';
 import { parseQualifiedName } from './names.js';
@@ -116,24 +115,6 @@ export function normalize(
       const url = clientUrl(u.url, `source ${db.database} (sid ${sid})`);
       sources.push({ database: db.database, sid, url, tables });
     }
-  });
-
-  // Slot and publication names are lower-cased, sanitized and cut to 63 bytes:
-  // two sources may end up with the same one.
-  const names = new Map<string, { db: number; sid: string }>();
-  cfg.databases.forEach((db, di) => {
-    db.urls.forEach((u, ui) => {
-      const name = kuvaszObjectName(db.database, String(u.sid));
-      const other = names.get(name);
-      if (other && !(other.db === di && other.sid === String(u.sid))) {
-        issues.push({
-          path: ['databases', di, 'urls', ui, 'sid'],
-          message: `slot and publication name ${name} is also the name of databases[${other.db}] sid ${JSON.stringify(other.sid)}; names are lower-cased, non [a-z0-9_] characters become _, and they are cut to 63 bytes: choose another sid`,
-        });
-      } else {
-        names.set(name, { db: di, sid: String(u.sid) });
-      }
-    });
   });
 
   const destinationUrl = clientUrl(cfg.destination.url, 'destination');

@@ -70,37 +70,22 @@ export const sourceUrlSchema = z.strictObject({
     .describe("Source id written into the target tables' sid column (a string or a number)"),
 });
 
-export const databaseSchema = z
-  .strictObject({
-    database: z
-      .string()
-      .min(1)
-      .describe('Name of the source database (used in slot and publication names)'),
-    urls: z
-      .array(sourceUrlSchema)
-      .min(1)
-      .describe('One entry per source server holding this database'),
-    tables: z
-      .record(z.string().min(1), tableOptionsSchema)
-      .refine((t) => Object.keys(t).length > 0, { message: 'at least one table is needed' })
-      .describe('Source tables (`table` or `schema.table`) to replicate, with their options'),
-  })
-  .superRefine((db, ctx) => {
-    const seen = new Map<string, number>();
-    db.urls.forEach((u, i) => {
-      const sid = String(u.sid);
-      const first = seen.get(sid);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['urls', i, 'sid'],
-          message: `duplicate sid ${JSON.stringify(sid)} (also urls[${first}]); every source of a database needs its own sid`,
-        });
-      } else {
-        seen.set(sid, i);
-      }
-    });
-  });
+// Duplicate sids and colliding slot names are checked in load.ts on the raw
+// document, so that they are reported together with every other issue.
+export const databaseSchema = z.strictObject({
+  database: z
+    .string()
+    .min(1)
+    .describe('Name of the source database (used in slot and publication names)'),
+  urls: z
+    .array(sourceUrlSchema)
+    .min(1)
+    .describe('One entry per source server holding this database'),
+  tables: z
+    .record(z.string().min(1), tableOptionsSchema)
+    .refine((t) => Object.keys(t).length > 0, { message: 'at least one table is needed' })
+    .describe('Source tables (`table` or `schema.table`) to replicate, with their options'),
+});
 
 export const configFileSchema = z.strictObject({
   destination: z.strictObject({

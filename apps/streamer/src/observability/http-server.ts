@@ -1,14 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { type StatusDocument, statusJsonSchema } from '../runtime/status-document.js';
 import type { Metrics } from './metrics.js';
 
 export interface HttpHandlers {
   metrics: Metrics;
   /** Refreshes pulled metrics right before a scrape. */
   beforeScrape?: () => void;
-  /** The JSON of `status`. */
-  status: () => Promise<unknown> | unknown;
+  /** The status document (the same as `status --json`). */
+  status: () => Promise<StatusDocument> | StatusDocument;
   /** Ready: every source streaming (or deliberately idle). */
   ready: () => boolean;
   /** The admin API and page: true when it answered the request. */
@@ -20,7 +21,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** `/metrics`, `/healthz`, `/readyz`, `/api/status`. */
+/** `/metrics`, `/healthz`, `/readyz`, `/api/status`, `/api/status/schema`. */
 export async function startHttpServer(
   listen: {
     host: string;
@@ -55,15 +56,22 @@ export async function startHttpServer(
             else send(503, 'text/plain', 'not ready\n');
             return;
           case '/api/status':
+            send(200, 'application/json', `${JSON.stringify(await handlers.status(), null, 2)}\n`);
+            return;
+          case '/api/status/schema':
             send(
               200,
-              'application/json',
-              `${JSON.stringify(await handlers.status(), bigintReplacer, 2)}\n`,
+              'application/schema+json',
+              `${JSON.stringify(statusJsonSchema(), null, 2)}\n`,
             );
             return;
           default:
             if (handlers.admin && (await handlers.admin(req, res))) return;
-            send(404, 'text/plain', 'not found: try /metrics, /healthz, /readyz, /api/status\n');
+            send(
+              404,
+              'text/plain',
+              'not found: try /metrics, /healthz, /readyz, /api/status, /api/status/schema\n',
+            );
         }
       } catch (err: unknown) {
         log.error({ err, path }, 'http handler failed');
@@ -92,8 +100,4 @@ export async function startHttpServer(
         server.closeAllConnections();
       }),
   };
-}
-
-export function bigintReplacer(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
 }

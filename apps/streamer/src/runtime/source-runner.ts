@@ -1,6 +1,6 @@
 import type { ApplyEngine, SourceId } from '@kuvasz/apply';
 import type { CopySync, TableSpec } from '@kuvasz/copy-sync';
-import { Backoff, displayName, sleep, tableKey } from '@kuvasz/core';
+import { Backoff, displayName, formatLsn, sleep, tableKey } from '@kuvasz/core';
 import {
   assertPreflight,
   assertSlotUsable,
@@ -210,7 +210,7 @@ export class SourceRunner {
           createSlotWithSnapshot({ connectionString: url, slot: this.slot, logger: this.log }),
         );
         this.log.info(
-          { slot: this.slot, consistentPoint: created.consistentPoint.toString(16) },
+          { slot: this.slot, consistentPoint: formatLsn(created.consistentPoint) },
           'slot created; copying tables',
         );
         // A new slot: every table is copied again in its snapshot, whatever an earlier slot left.
@@ -339,7 +339,7 @@ export class SourceRunner {
         const part = next.value;
         this.log.debug(
           {
-            commitLsn: part.commitLsn.toString(16),
+            commitLsn: formatLsn(part.commitLsn),
             changes: part.changes.length,
             final: part.final,
           },

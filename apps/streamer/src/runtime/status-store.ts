@@ -1,4 +1,4 @@
-import { ensureMetadataSchema } from '@kuvasz/core';
+import { ensureMetadataSchema, formatLsn } from '@kuvasz/core';
 import pg from 'pg';
 import type { SourceSnapshot } from './source-runner.js';
 
@@ -31,6 +31,10 @@ export interface StoredSourceStatus {
   lag_bytes: string | null;
   retained_wal_bytes: string | null;
   wal_status: string | null;
+  /** `X/Y`, as pg_lsn prints. */
+  received_lsn: string | null;
+  flushed_lsn: string | null;
+  retries: number | null;
   updated_at: Date;
 }
 
@@ -72,14 +76,18 @@ export class StatusStore {
     await this.ensure();
     await this.pool.query(
       `INSERT INTO ${this.table} AS t (database, sid, state, last_error, last_error_kind, last_error_at,
-                                       lag_seconds, lag_bytes, retained_wal_bytes, wal_status, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+                                       lag_seconds, lag_bytes, retained_wal_bytes, wal_status,
+                                       received_lsn, flushed_lsn, retries, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())
        ON CONFLICT (database, sid) DO UPDATE SET
          state = EXCLUDED.state, last_error = EXCLUDED.last_error, last_error_kind = EXCLUDED.last_error_kind,
          last_error_at = EXCLUDED.last_error_at, lag_seconds = EXCLUDED.lag_seconds,
          lag_bytes = COALESCE(EXCLUDED.lag_bytes, t.lag_bytes),
          retained_wal_bytes = COALESCE(EXCLUDED.retained_wal_bytes, t.retained_wal_bytes),
-         wal_status = COALESCE(EXCLUDED.wal_status, t.wal_status), updated_at = now()`,
+         wal_status = COALESCE(EXCLUDED.wal_status, t.wal_status),
+         received_lsn = COALESCE(EXCLUDED.received_lsn, t.received_lsn),
+         flushed_lsn = COALESCE(EXCLUDED.flushed_lsn, t.flushed_lsn),
+         retries = EXCLUDED.retries, updated_at = now()`,
       [
         s.database,
         s.sid,
@@ -91,6 +99,9 @@ export class StatusStore {
         health?.lagBytes?.toString() ?? null,
         health?.retainedWalBytes?.toString() ?? null,
         health?.walStatus ?? null,
+        s.receivedLsn === undefined ? null : formatLsn(s.receivedLsn),
+        s.flushedLsn === undefined ? null : formatLsn(s.flushedLsn),
+        s.retries,
       ],
     );
   }
@@ -135,7 +146,10 @@ export class StatusStore {
     ]);
     if (!exists.rows[0]?.t) return [];
     const res = await this.pool.query<StoredSourceStatus>(
-      `SELECT * FROM ${this.table} ORDER BY database, sid`,
+      `SELECT database, sid, state, last_error, last_error_kind, last_error_at, lag_seconds,
+              lag_bytes::text, retained_wal_bytes::text, wal_status, received_lsn::text,
+              flushed_lsn::text, retries, updated_at
+         FROM ${this.table} ORDER BY database, sid`,
     );
     return res.rows;
   }

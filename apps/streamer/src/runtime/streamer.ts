@@ -11,25 +11,21 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { targetsOf } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
+import type { Redactor } from '../config/secrets.js';
 import type { Metrics } from '../observability/metrics.js';
 import { rowRules } from '../rules/table-rules.js';
 import { SyncProgress } from '../ui/progress.js';
 import { HealthMonitor } from './source-health.js';
 import { SourceRunner, type SourceSnapshot } from './source-runner.js';
+import { collectStatus, type StatusDocument } from './status-document.js';
 import { type SourceHealth, StatusStore, type TableStat } from './status-store.js';
 
 const HEALTH_INTERVAL_MS = 10_000;
 
+/** What `demo` reads of a running streamer (the status document is `statusDocument()`). */
 export interface StreamerStatus {
   sources: (SourceSnapshot & { health: SourceHealth | undefined })[];
-  tables: {
-    database: string;
-    sid: string;
-    table: string;
-    operation: string;
-    result: string;
-    count: number;
-  }[];
+  tables: StatEntry[];
 }
 
 /** Every (database, url) mapping of a target table, deduplicated per database. */
@@ -183,6 +179,35 @@ export class Streamer {
     };
   }
 
+  /** The status document (/api/status): this process's sources and counters over what the destination holds. */
+  statusDocument(redactor: Redactor): Promise<StatusDocument> {
+    return collectStatus({
+      cfg: this.cfg,
+      redactor,
+      store: this.status,
+      copy: this.copySync,
+      health: new Map(
+        this.runners.flatMap((r) => {
+          const h = this.health.get(r);
+          return h ? [[r.slot, h] as const] : [];
+        }),
+      ),
+      live: this.runners.map((r) => r.snapshot()),
+      unsavedStats: this.unsavedStats(),
+    });
+  }
+
+  /** What the engine applied since the last save of the counters. */
+  private unsavedStats(): TableStat[] {
+    const deltas: TableStat[] = [];
+    for (const e of this.engine.stats()) {
+      const k = `${e.database}\u0000${e.sid}\u0000${e.table}\u0000${e.operation}\u0000${e.result}`;
+      const delta = e.count - (this.statsSaved.get(k) ?? 0);
+      if (delta > 0) deltas.push({ ...e, count: delta });
+    }
+    return deltas;
+  }
+
   /** Copies the engine's counters into Prometheus (called at scrape time). */
   syncOperationMetrics(): void {
     for (const e of this.engine.stats() as StatEntry[]) {
@@ -224,12 +249,7 @@ export class Streamer {
 
   /** Adds what the engine applied since the last save to the destination's counters. */
   private async saveTableStats(): Promise<void> {
-    const deltas: TableStat[] = [];
-    for (const e of this.engine.stats()) {
-      const k = `${e.database}\u0000${e.sid}\u0000${e.table}\u0000${e.operation}\u0000${e.result}`;
-      const delta = e.count - (this.statsSaved.get(k) ?? 0);
-      if (delta > 0) deltas.push({ ...e, count: delta });
-    }
+    const deltas = this.unsavedStats();
     try {
       await this.status.saveTableStats(deltas);
       for (const d of deltas) {
