@@ -32,6 +32,11 @@ Commands:
 
 Options:
   -c, --config <file>      Configuration file (YAML; \${VAR} is read from the environment)
+  --conf <file>            The original's kuvasz-streamer.toml (also: -c file.toml).
+                           Without -c, --conf or --map: ./kuvasz-streamer.toml,
+                           ./conf/kuvasz-streamer.toml, /etc/kuvasz/kuvasz-streamer.toml
+  --<section>.<param>=<v>  A setting of the original's TOML (--app.num_workers=4),
+                           over the file and KUVASZ_<section>_<param> variables
   --map <file>             A kuvasz-streamer map.yaml (a bare list of databases)
                            instead of -c; needs --destination
   --destination <url>      Destination URL (overrides destination.url)
@@ -70,6 +75,12 @@ Sources run concurrently; a failing source is retried with backoff while the
 others go on. SIGHUP re-reads the file: added tables are synced, removed ones
 leave the publication. SIGINT / SIGTERM: stop reading, flush, acknowledge,
 exit 0.
+
+With http.listen (server.address in TOML): /metrics, /healthz, /readyz,
+/api/status, the admin API (/api/db, /api/url, /api/tbl, /api/map; changes
+need a token from POST /api/login or KUVASZ_API_TOKEN; docs/admin-api.md)
+and the web page at /. With map.store: destination (app.map_database) the
+map lives in the destination and the API changes it while running.
 `,
   validate: `Usage: kuvasz-streamer validate -c <file>
 
