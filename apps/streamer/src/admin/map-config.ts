@@ -7,9 +7,12 @@ import { type MapSnapshot, toDatabases } from './map-model.js';
  * `databases` (table names, types, expressions, sids), so a map that a file
  * could not hold is refused the same way.
  */
-export function withMapSources(cfg: Config, map: MapSnapshot): { cfg: Config; idle: string[] } {
+export function withMapSources(
+  cfg: Config,
+  map: MapSnapshot,
+): { cfg: Config; idle: string[]; notices: string[] } {
   const { databases, idle } = toDatabases(map);
-  if (databases.length === 0) return { cfg: { ...cfg, sources: [] }, idle };
+  if (databases.length === 0) return { cfg: { ...cfg, sources: [] }, idle, notices: [] };
   const fromMap = parseConfig(
     JSON.stringify({
       destination: { url: cfg.destination.url, schema: cfg.destination.schema },
@@ -24,5 +27,6 @@ export function withMapSources(cfg: Config, map: MapSnapshot): { cfg: Config; id
       secrets: [...new Set([...cfg.secrets, ...fromMap.secrets])],
     },
     idle,
+    notices: fromMap.notices,
   };
 }

@@ -102,7 +102,8 @@ export class MapSource {
   async resolve(file: Config): Promise<Config> {
     this.fileStore = new FileMapStore(file, file.file);
     if (!this.destination) return file;
-    const { cfg, idle } = withMapSources(file, await this.destination.store.load());
+    const { cfg, idle, notices } = withMapSources(file, await this.destination.store.load());
+    for (const n of notices) this.log.info({ config: '(the map in the destination)' }, n);
     for (const db of idle)
       this.log.info(
         { database: db },
