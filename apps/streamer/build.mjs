@@ -2,7 +2,7 @@
 // directory: workspace packages and npm dependencies are inlined, so the
 // published package has no dependencies. The demo's PostgreSQL binaries are
 // resolved at run time (pg-binaries-17 in a checkout, else fetched with npm).
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
@@ -70,3 +70,12 @@ await build({
 });
 // The package's bin: executable in the tarball and when run from a checkout.
 chmodSync('dist/kuvasz-streamer.mjs', 0o755);
+
+// The map keeps our own sources (stack traces show them); the dependencies'
+// texts, which npm already has, would make it most of the install.
+const mapFile = new URL('./dist/kuvasz-streamer.mjs.map', import.meta.url);
+const map = JSON.parse(readFileSync(mapFile, 'utf8'));
+map.sourcesContent = map.sources.map((s, i) =>
+  s.includes('node_modules/') ? null : (map.sourcesContent?.[i] ?? null),
+);
+writeFileSync(mapFile, JSON.stringify(map));

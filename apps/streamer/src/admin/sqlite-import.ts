@@ -1,4 +1,10 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import vm from 'node:vm';
+import type initSqlJsType from 'sql.js';
+// The asm.js build of SQLite as its source text, evaluated on first use: bundled
+// as code, esbuild would re-print its 1.4 MB of minified JavaScript six times larger.
+import sqlAsmSource from 'sql.js/dist/sql-asm.js?raw';
 import { type MapSnapshot, TABLE_TYPES, type TableType } from './map-model.js';
 
 /**
@@ -8,6 +14,22 @@ import { type MapSnapshot, TABLE_TYPES, type TableType } from './map-model.js';
  * sql.js, SQLite compiled to JavaScript: no native module to build, nothing
  * to download. Read once, when the map in the destination is still empty.
  */
+let sqlJs: typeof initSqlJsType | undefined;
+
+/** sql.js's CommonJS module, run once from its source text. */
+function loadSqlJs(): typeof initSqlJsType {
+  if (!sqlJs) {
+    const module = { exports: {} as unknown };
+    const run = vm.runInThisContext(
+      `(function (module, exports, require, __filename, __dirname) {${sqlAsmSource}\n})`,
+      { filename: 'sql.js/dist/sql-asm.js' },
+    ) as (...args: unknown[]) => void;
+    run(module, module.exports, createRequire(import.meta.url), 'sql-asm.js', '.');
+    sqlJs = module.exports as typeof initSqlJsType;
+  }
+  return sqlJs;
+}
+
 export async function readSqliteMap(file: string): Promise<MapSnapshot> {
   let bytes: Buffer;
   try {
@@ -15,9 +37,7 @@ export async function readSqliteMap(file: string): Promise<MapSnapshot> {
   } catch (e) {
     throw new Error(`cannot read the SQLite map ${file}: ${(e as Error).message}`);
   }
-  // The asm.js build: one JavaScript module (the CLI is one bundled file), loaded only here.
-  const { default: initSqlJs } = await import('sql.js/dist/sql-asm.js');
-  const SQL = await initSqlJs();
+  const SQL = await loadSqlJs()();
   let db: import('sql.js').Database;
   try {
     db = new SQL.Database(new Uint8Array(bytes));
