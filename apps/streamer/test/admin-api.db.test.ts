@@ -139,6 +139,45 @@ describe.each(testedVersions())('admin API on PG %i', (version) => {
     expect((await api.call('PATCH', '/api/db/1', {}, auth)).status).toBe(405);
   });
 
+  test('a change after which the map could not run is refused, and nothing is stored', async () => {
+    const { c, src, dst } = await setup();
+    const api = await startApi(c.urlFor(dst), (p) => new DestinationMapStore(p, 'kuvasz'));
+    const auth = { authorization: `Bearer ${await api.token()}` };
+    expect((await api.call('POST', '/api/db', { name: 'crm' }, auth)).status).toBe(201);
+    expect(
+      (await api.call('POST', '/api/url', { db_id: 1, url: c.urlFor(src), sid: 'eu' }, auth))
+        .status,
+    ).toBe(201);
+    // A filter that does not parse would make the next start refuse the whole map.
+    const bad = await api.call(
+      'POST',
+      '/api/tbl',
+      { db_id: 1, name: 'customers', filter: 'status ==' },
+      auth,
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body.info).toContain('filter "status ==": Unexpected token: EOF');
+    // EU and eu make the same slot name, kuvasz_crm_eu.
+    expect((await api.call('POST', '/api/tbl', { db_id: 1, name: 'customers' }, auth)).status).toBe(
+      201,
+    );
+    const clash = await api.call(
+      'POST',
+      '/api/url',
+      { db_id: 1, url: c.urlFor(src), sid: 'EU' },
+      auth,
+    );
+    expect(clash.status).toBe(400);
+    expect(clash.body.info).toContain('slot and publication name kuvasz_crm_eu');
+    expect(clash.body.info).not.toContain(new URL(c.urlFor(src)).password);
+    const stored = await c.sql<{ n: number }>(
+      'SELECT (SELECT count(*) FROM kuvasz.map_url)::int + (SELECT count(*) FROM kuvasz.map_tbl)::int AS n',
+      [],
+      dst,
+    );
+    expect(stored[0]?.n).toBe(2);
+  });
+
   test('the declarative map is read-only; CORS as configured', async () => {
     const { c, src, dst } = await setup();
     const api = await startApi(c.urlFor(dst), declarativeStore(c.urlFor(dst), c.urlFor(src)), {

@@ -4,12 +4,16 @@ import { z } from 'zod';
 import type { Auth } from './auth.js';
 import { ApiError, badRequest, parseId, readJson, sendJson, sendList } from './http-json.js';
 import type { MapCatalog, MapEntry } from './map-catalog.js';
+import { mapProblems } from './map-config.js';
 import {
   dbInput,
+  type MapSnapshot,
   TABLE_TYPES,
   type TableType,
+  type TblInput,
   type TblRow,
   tblInput,
+  type UrlInput,
   type UrlRow,
   urlInput,
 } from './map-model.js';
@@ -96,6 +100,58 @@ function keepPassword(next: string, previous: string): string {
   }
 }
 
+/** Refuses a change after which the map could not run (400, the problems in `info`). */
+async function assertRunnable(
+  deps: AdminDeps,
+  change: (map: MapSnapshot) => MapSnapshot,
+): Promise<void> {
+  const problems = mapProblems(change(await deps.store.load()));
+  if (problems.length > 0)
+    throw badRequest(
+      'the map would not be valid with this change',
+      redactPasswords(problems.join('; ')),
+    );
+}
+
+const nameOf = (map: MapSnapshot, dbId: number) => map.dbs.find((d) => d.id === dbId)?.name ?? '';
+
+function withTbl(map: MapSnapshot, id: number, input: TblInput): MapSnapshot {
+  const row: TblRow = {
+    id,
+    db_id: input.db_id,
+    db_name: nameOf(map, input.db_id),
+    schema: input.schema,
+    name: input.name,
+    type: input.type,
+    target: input.target ?? input.name,
+    partitions_regex: input.partitions_regex ?? null,
+    filter: input.filter ?? null,
+    set: input.set ?? null,
+  };
+  return { ...map, tbls: [...map.tbls.filter((t) => t.id !== id), row] };
+}
+
+function withUrl(map: MapSnapshot, id: number, input: UrlInput): MapSnapshot {
+  const row: UrlRow = {
+    id,
+    db_id: input.db_id,
+    db_name: nameOf(map, input.db_id),
+    url: input.url,
+    sid: input.sid,
+  };
+  return { ...map, urls: [...map.urls.filter((u) => u.id !== id), row] };
+}
+
+function withDbName(map: MapSnapshot, id: number, name: string): MapSnapshot {
+  const rename = <T extends { db_id: number; db_name: string }>(r: T) =>
+    r.db_id === id ? { ...r, db_name: name } : r;
+  return {
+    dbs: map.dbs.map((d) => (d.id === id ? { ...d, name } : d)),
+    urls: map.urls.map(rename),
+    tbls: map.tbls.map(rename),
+  };
+}
+
 async function find<T extends { id: number }>(rows: T[], id: number, what: string): Promise<T> {
   const r = rows.find((x) => x.id === id);
   if (!r) throw new ApiError(404, 'not_found', `${what} ${id} not found`);
@@ -164,7 +220,9 @@ export const ROUTES: Route[] = [
     example: { name: 'crm2' },
     handle: async ({ req, params, deps }) => {
       const id = parseId(params.id, 'database');
-      const row = await deps.store.updateDb(id, parseBody(dbInput, await readJson(req)));
+      const input = parseBody(dbInput, await readJson(req));
+      await assertRunnable(deps, (m) => withDbName(m, id, input.name));
+      const row = await deps.store.updateDb(id, input);
       void deps.apply(`database ${id} renamed`);
       return ok(row);
     },
@@ -212,7 +270,9 @@ export const ROUTES: Route[] = [
     example: { db_id: 1, url: 'postgres://kuvasz:secret@db.example.com:5432/crm', sid: 'eu' },
     status: 201,
     handle: async ({ req, deps }) => {
-      const row = await deps.store.createUrl(parseBody(urlInput, await readJson(req)));
+      const input = parseBody(urlInput, await readJson(req));
+      await assertRunnable(deps, (m) => withUrl(m, 0, input));
+      const row = await deps.store.createUrl(input);
       void deps.apply(`source ${row.db_name} (sid ${row.sid}) added`);
       return ok(shown(row), 201);
     },
@@ -229,10 +289,9 @@ export const ROUTES: Route[] = [
       const id = parseId(params.id, 'url');
       const input = parseBody(urlInput, await readJson(req));
       const before = await find((await deps.store.load()).urls, id, 'url');
-      const row = await deps.store.updateUrl(id, {
-        ...input,
-        url: keepPassword(input.url, before.url),
-      });
+      const next = { ...input, url: keepPassword(input.url, before.url) };
+      await assertRunnable(deps, (m) => withUrl(m, id, next));
+      const row = await deps.store.updateUrl(id, next);
       void deps.apply(`source ${row.db_name} (sid ${row.sid}) changed`);
       return ok(shown(row));
     },
@@ -298,7 +357,9 @@ export const ROUTES: Route[] = [
     example: { db_id: 1, schema: 'public', name: 'customers', type: 'clone' },
     status: 201,
     handle: async ({ req, deps }) => {
-      const row = await deps.store.createTbl(parseBody(tblInput, await readJson(req)));
+      const input = parseBody(tblInput, await readJson(req));
+      await assertRunnable(deps, (m) => withTbl(m, 0, input));
+      const row = await deps.store.createTbl(input);
       void deps.apply(`table ${row.schema}.${row.name} of ${row.db_name} added`);
       return ok(row, 201);
     },
@@ -313,7 +374,9 @@ export const ROUTES: Route[] = [
     example: { db_id: 1, schema: 'public', name: 'customers', type: 'append' },
     handle: async ({ req, params, deps }) => {
       const id = parseId(params.id, 'table');
-      const row = await deps.store.updateTbl(id, parseBody(tblInput, await readJson(req)));
+      const input = parseBody(tblInput, await readJson(req));
+      await assertRunnable(deps, (m) => withTbl(m, id, input));
+      const row = await deps.store.updateTbl(id, input);
       void deps.apply(`table ${row.schema}.${row.name} of ${row.db_name} changed`);
       return ok(row);
     },
@@ -419,16 +482,16 @@ export const ROUTES: Route[] = [
       if (entry.partitions && entry.partitions.length > 0 && !regex)
         throw badRequest(`${entry.schema}.${entry.name} is partitioned: give partitions_regex`);
       if (!entry.present) await deps.createTarget(entry, type, target);
-      const row = await deps.store.createTbl(
-        parseBody(tblInput, {
-          db_id: entry.db_id,
-          schema: entry.schema,
-          name: entry.name,
-          type,
-          target: target === entry.name ? null : target,
-          partitions_regex: regex,
-        }),
-      );
+      const input = parseBody(tblInput, {
+        db_id: entry.db_id,
+        schema: entry.schema,
+        name: entry.name,
+        type,
+        target: target === entry.name ? null : target,
+        partitions_regex: regex,
+      });
+      await assertRunnable(deps, (m) => withTbl(m, 0, input));
+      const row = await deps.store.createTbl(input);
       void deps.apply(`table ${row.schema}.${row.name} of ${row.db_name} added`);
       await deps.catalog.refresh();
       return ok(row, 201);

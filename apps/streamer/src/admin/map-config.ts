@@ -1,4 +1,5 @@
 import { type Config, parseConfig } from '../config/load.js';
+import { ConfigError } from '../errors.js';
 import { type MapSnapshot, toDatabases } from './map-model.js';
 
 /**
@@ -29,4 +30,26 @@ export function withMapSources(
     idle,
     notices: fromMap.notices,
   };
+}
+
+/**
+ * Whether a map could run: the configuration's checks (table names,
+ * expressions' syntax, sids and the slot names they make), without
+ * connecting anywhere. A change the API would store must pass it, or the
+ * next start would refuse the whole map.
+ */
+export function mapProblems(map: MapSnapshot): string[] {
+  const { databases } = toDatabases(map);
+  if (databases.length === 0) return [];
+  try {
+    parseConfig(
+      JSON.stringify({ destination: { url: 'postgres://localhost/check' }, databases }),
+      'the map',
+    );
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError)
+      return e.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
+    throw e;
+  }
 }
