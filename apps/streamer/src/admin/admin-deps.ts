@@ -1,9 +1,10 @@
 import { describeTable, planTargetDdl } from '@kuvasz/apply';
 import { CopySync } from '@kuvasz/copy-sync';
-import { displayName, libpqUrl } from '@kuvasz/core';
+import { displayName, libpqUrl, withoutClientParams } from '@kuvasz/core';
 import { dropPublication, dropSlot, kuvaszObjectName } from '@kuvasz/replication';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
+import { withPg } from '../commands/targets.js';
 import { parseQualifiedName } from '../config/names.js';
 import type { AdminDeps, CorsSettings } from './admin-api.js';
 import { Auth, type AuthSettings } from './auth.js';
@@ -29,33 +30,12 @@ export interface AdminOptions {
   log: Logger;
 }
 
-/** A map URL as this client connects with it. */
+/**
+ * A map URL as this client connects with it: the same translation as the
+ * configuration's URLs (the original's `replication=database` dropped).
+ */
 export function connectUrl(url: string): string {
-  const out = libpqUrl(url);
-  try {
-    const u = new URL(out);
-    // A walsender URL (the original's maps carry replication=database) cannot run queries.
-    if (!u.searchParams.has('replication')) return out;
-    u.searchParams.delete('replication');
-    return u.toString();
-  } catch {
-    return out;
-  }
-}
-
-async function withSource<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({
-    connectionString: connectUrl(url),
-    connectionTimeoutMillis: 10_000,
-    application_name: 'kuvasz-streamer',
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  return libpqUrl(withoutClientParams(url).url);
 }
 
 /** The admin API's parts, wired to one store, the destination and the running pipeline. */
@@ -87,8 +67,11 @@ export function adminDeps(o: AdminOptions): AdminDeps {
     async createTarget(entry: MapEntry, type: TableType, target: string) {
       const urls = await urlsOf(entry.db_id);
       if (urls.length === 0) throw badRequest(`database ${entry.db_name} has no URL`);
-      const source = await withSource(urls[0]!.url, (c) =>
-        describeTable(c, { schema: entry.schema, table: entry.name }),
+      const source = await withPg(
+        connectUrl(urls[0]!.url),
+        `source ${entry.db_name} (sid ${urls[0]!.sid})`,
+        (c) => describeTable(c, { schema: entry.schema, table: entry.name }),
+        10_000,
       );
       if (!source)
         throw badRequest(`${entry.schema}.${entry.name} no longer exists in ${entry.db_name}`);

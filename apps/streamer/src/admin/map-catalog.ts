@@ -1,5 +1,6 @@
 import { redactPasswords } from '@kuvasz/core';
-import pg from 'pg';
+import type pg from 'pg';
+import { withPg } from '../commands/targets.js';
 import { notFound } from './http-json.js';
 import type { MapSnapshot, TableType } from './map-model.js';
 
@@ -126,8 +127,11 @@ export class MapCatalog {
 
   async refresh(): Promise<void> {
     const map = await this.load();
-    const destTables = await withClient(this.destinationUrl(), (c) =>
-      readTables(c, this.metadataSchema()),
+    const destTables = await withPg(
+      this.destinationUrl(),
+      'the destination',
+      (c) => readTables(c, this.metadataSchema()),
+      CATALOG_CONNECT_MS,
     );
     const destSchema = this.destinationSchema();
     const out: Omit<MapEntry, 'id'>[] = [];
@@ -138,7 +142,12 @@ export class MapCatalog {
       let lastError = 'no URL';
       for (const u of urls) {
         try {
-          tables = await withClient(this.connectUrl(u.url), (c) => readTables(c, null));
+          tables = await withPg(
+            this.connectUrl(u.url),
+            `source ${db.name} (sid ${u.sid})`,
+            (c) => readTables(c, null),
+            CATALOG_CONNECT_MS,
+          );
           break;
         } catch (e) {
           lastError = redactPasswords((e as Error).message);
@@ -178,19 +187,7 @@ export class MapCatalog {
   }
 }
 
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** A source that does not answer quickly is listed as unreachable, not waited for. */
+const CATALOG_CONNECT_MS = 5_000;
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: 5_000,
-    application_name: 'kuvasz-streamer',
-  });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { regularExpression } from '../config/schema.js';
 
 /**
  * The map as the original kuvasz-streamer's admin API shows it: source
@@ -43,21 +44,6 @@ export interface MapSnapshot {
 }
 
 const name = z.string().trim().min(1).max(63);
-const regex = z
-  .string()
-  .min(1)
-  .refine(
-    (s) => {
-      try {
-        new RegExp(s);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'not a valid regular expression' },
-  );
-
 export const dbInput = z.strictObject({ name: name.describe('Source database name') });
 
 export const urlInput = z.strictObject({
@@ -81,7 +67,9 @@ export const tblInput = z.strictObject({
   name: name.describe('Source table name'),
   type: z.enum(TABLE_TYPES).default('clone').describe('clone, append or history'),
   target: name.nullish().describe('Target table name (default: the source table name)'),
-  partitions_regex: regex.nullish().describe('Leaf partitions whose changes go to this table'),
+  partitions_regex: regularExpression
+    .nullish()
+    .describe('Leaf partitions whose changes go to this table'),
   filter: z.string().min(1).nullish().describe('CEL row filter'),
   set: z.record(z.string().min(1), z.string().min(1)).nullish().describe('Computed columns'),
 });

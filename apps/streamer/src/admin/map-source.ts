@@ -101,7 +101,11 @@ export class MapSource {
   /** What runs: the file's configuration, with the map's sources in database mode. */
   async resolve(file: Config): Promise<Config> {
     this.fileStore = new FileMapStore(file, file.file);
-    if (!this.destination) return file;
+    // The logger's redactor learns the passwords of sources added by a reload too.
+    if (!this.destination) {
+      this.redactor.add(file.secrets);
+      return file;
+    }
     const { cfg, idle, notices } = withMapSources(file, await this.destination.store.load());
     for (const n of notices) this.log.info({ config: '(the map in the destination)' }, n);
     for (const db of idle)

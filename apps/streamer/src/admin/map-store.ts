@@ -100,6 +100,20 @@ function conflictOf(e: unknown, what: string): unknown {
   return e;
 }
 
+/** A table's values in `map_tbl`'s column order: db_id, schema, name, type, target, partitions_regex, filter, set. */
+function tblValues(input: TblInput): unknown[] {
+  return [
+    input.db_id,
+    input.schema,
+    input.name,
+    input.type,
+    input.target ?? null,
+    input.partitions_regex ?? null,
+    input.filter ?? null,
+    input.set ?? null,
+  ];
+}
+
 /** The map in `<metadata schema>.map_db`, `map_url`, `map_tbl` of the destination. */
 export class DestinationMapStore implements MapStore {
   readonly mode = 'destination' as const;
@@ -112,18 +126,23 @@ export class DestinationMapStore implements MapStore {
     this.s = quoteIdent(schema);
   }
 
+  /** The rows as the API shows them (`db_name` joined, `target` defaulted); one row with `WHERE x.id = $1`. */
+  private urlRows(where: string): string {
+    return `SELECT u.id, u.db_id, d.name AS db_name, u.url, u.sid
+              FROM ${this.s}.map_url u JOIN ${this.s}.map_db d ON d.id = u.db_id ${where}`;
+  }
+
+  private tblRows(where: string): string {
+    return `SELECT t.id, t.db_id, d.name AS db_name, t.schema, t.name, t.type,
+                   coalesce(t.target, t.name) AS target, t.partitions_regex, t.filter, t.set
+              FROM ${this.s}.map_tbl t JOIN ${this.s}.map_db d ON d.id = t.db_id ${where}`;
+  }
+
   async load(): Promise<MapSnapshot> {
     const [dbs, urls, tbls] = await Promise.all([
       this.pool.query<DbRow>(`SELECT id, name FROM ${this.s}.map_db ORDER BY id`),
-      this.pool.query<UrlRow>(
-        `SELECT u.id, u.db_id, d.name AS db_name, u.url, u.sid
-           FROM ${this.s}.map_url u JOIN ${this.s}.map_db d ON d.id = u.db_id ORDER BY u.id`,
-      ),
-      this.pool.query<TblRow>(
-        `SELECT t.id, t.db_id, d.name AS db_name, t.schema, t.name, t.type,
-                coalesce(t.target, t.name) AS target, t.partitions_regex, t.filter, t.set
-           FROM ${this.s}.map_tbl t JOIN ${this.s}.map_db d ON d.id = t.db_id ORDER BY t.id`,
-      ),
+      this.pool.query<UrlRow>(this.urlRows('ORDER BY u.id')),
+      this.pool.query<TblRow>(this.tblRows('ORDER BY t.id')),
     ]);
     return { dbs: dbs.rows, urls: urls.rows, tbls: tbls.rows };
   }
@@ -193,6 +212,12 @@ export class DestinationMapStore implements MapStore {
     return row;
   }
 
+  private async requireDb(id: number): Promise<void> {
+    await this.db(id).catch(() => {
+      throw badRequest(`database ${id} does not exist`);
+    });
+  }
+
   private async db(id: number): Promise<DbRow> {
     return this.one<DbRow>(
       `SELECT id, name FROM ${this.s}.map_db WHERE id = $1`,
@@ -226,18 +251,11 @@ export class DestinationMapStore implements MapStore {
   }
 
   private async url(id: number): Promise<UrlRow> {
-    return this.one<UrlRow>(
-      `SELECT u.id, u.db_id, d.name AS db_name, u.url, u.sid
-         FROM ${this.s}.map_url u JOIN ${this.s}.map_db d ON d.id = u.db_id WHERE u.id = $1`,
-      [id],
-      `url ${id}`,
-    );
+    return this.one<UrlRow>(this.urlRows('WHERE u.id = $1'), [id], `url ${id}`);
   }
 
   async createUrl(input: UrlInput): Promise<UrlRow> {
-    await this.db(input.db_id).catch(() => {
-      throw badRequest(`database ${input.db_id} does not exist`);
-    });
+    await this.requireDb(input.db_id);
     const r = await this.one<{ id: number }>(
       `INSERT INTO ${this.s}.map_url (db_id, url, sid) VALUES ($1, $2, $3) RETURNING id`,
       [input.db_id, input.url, input.sid],
@@ -262,32 +280,15 @@ export class DestinationMapStore implements MapStore {
   }
 
   private async tbl(id: number): Promise<TblRow> {
-    return this.one<TblRow>(
-      `SELECT t.id, t.db_id, d.name AS db_name, t.schema, t.name, t.type,
-              coalesce(t.target, t.name) AS target, t.partitions_regex, t.filter, t.set
-         FROM ${this.s}.map_tbl t JOIN ${this.s}.map_db d ON d.id = t.db_id WHERE t.id = $1`,
-      [id],
-      `table ${id}`,
-    );
+    return this.one<TblRow>(this.tblRows('WHERE t.id = $1'), [id], `table ${id}`);
   }
 
   async createTbl(input: TblInput): Promise<TblRow> {
-    await this.db(input.db_id).catch(() => {
-      throw badRequest(`database ${input.db_id} does not exist`);
-    });
+    await this.requireDb(input.db_id);
     const r = await this.one<{ id: number }>(
       `INSERT INTO ${this.s}.map_tbl (db_id, schema, name, type, target, partitions_regex, filter, set)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [
-        input.db_id,
-        input.schema,
-        input.name,
-        input.type,
-        input.target ?? null,
-        input.partitions_regex ?? null,
-        input.filter ?? null,
-        input.set ?? null,
-      ],
+      tblValues(input),
       `table ${input.schema}.${input.name}`,
     );
     return this.tbl(r.id);
@@ -297,17 +298,7 @@ export class DestinationMapStore implements MapStore {
     await this.one(
       `UPDATE ${this.s}.map_tbl SET db_id = $2, schema = $3, name = $4, type = $5, target = $6,
               partitions_regex = $7, filter = $8, set = $9 WHERE id = $1 RETURNING id`,
-      [
-        id,
-        input.db_id,
-        input.schema,
-        input.name,
-        input.type,
-        input.target ?? null,
-        input.partitions_regex ?? null,
-        input.filter ?? null,
-        input.set ?? null,
-      ],
+      [id, ...tblValues(input)],
       `table ${id}`,
     );
     return this.tbl(id);

@@ -8,7 +8,7 @@ import { openApiDocument } from '../admin/openapi.js';
 import type { CliArgs } from '../cli/args.js';
 import { VERSION } from '../cli/help.js';
 import type { Config } from '../config/load.js';
-import { Redactor } from '../config/secrets.js';
+import type { Redactor } from '../config/secrets.js';
 import { EXIT, StreamerError } from '../errors.js';
 import {
   type HttpHandlers,
@@ -98,10 +98,8 @@ export async function runCommand(
       {
         metrics,
         beforeScrape: () => streamer?.syncOperationMetrics(),
-        status: () => {
-          const redactor = new Redactor(cfg.secrets);
-          return streamer ? streamer.statusDocument(redactor) : startingStatus(cfg, redactor);
-        },
+        status: () =>
+          streamer ? streamer.statusDocument(redactor) : startingStatus(cfg, redactor),
         ready: () => streamer?.ready() ?? false,
         admin: adminHandler(),
       },

@@ -45,12 +45,15 @@ export async function withPg<T>(
   url: string,
   what: string,
   fn: (c: pg.Client) => Promise<T>,
+  connectTimeoutMs = 15_000,
 ): Promise<T> {
   const client = new pg.Client({
     connectionString: url,
-    connectionTimeoutMillis: 15_000,
+    connectionTimeoutMillis: connectTimeoutMs,
     application_name: 'kuvasz-streamer',
   });
+  // A server ending the session mid-call fails the call itself; unheard, the event would end the process.
+  client.on('error', () => undefined);
   try {
     await client.connect();
   } catch (err: unknown) {

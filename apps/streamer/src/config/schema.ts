@@ -6,6 +6,22 @@ import { z } from 'zod';
  * file) is accepted too, with the destination given on the command line.
  */
 
+/** A JavaScript regular expression's source (partitions_regex). */
+export const regularExpression = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => {
+      try {
+        new RegExp(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a valid regular expression' },
+  );
+
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
 export const tableOptionsSchema = z
@@ -42,20 +58,7 @@ export const tableOptionsSchema = z
       .describe(
         'Target columns computed from the source row: target column -> CEL expression (the same variables as filter)',
       ),
-    partitions_regex: z
-      .string()
-      .min(1)
-      .refine(
-        (s) => {
-          try {
-            new RegExp(s);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        { message: 'not a valid regular expression' },
-      )
+    partitions_regex: regularExpression
       .optional()
       .describe(
         'Leaf partitions whose changes go to this table (for sources that publish partitions, e.g. PostgreSQL 12)',

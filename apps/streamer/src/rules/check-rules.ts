@@ -1,6 +1,6 @@
 import { describeTable } from '@kuvasz/apply';
 import { displayName, redactPasswords } from '@kuvasz/core';
-import pg from 'pg';
+import { withPg } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
 import { RuleError } from './table-rules.js';
 
@@ -28,33 +28,30 @@ export async function checkRules(
   const worker = async () => {
     for (let s = queue.shift(); s; s = queue.shift()) {
       const label = `${s.database} (sid ${s.sid})`;
-      const client = new pg.Client({
-        connectionString: s.url,
-        connectionTimeoutMillis: connectTimeoutMs,
-        application_name: 'kuvasz-streamer',
-      });
-      client.on('error', () => undefined);
+      let connected = false;
       try {
-        await client.connect();
-      } catch {
+        await withPg(
+          s.url,
+          `source ${label}`,
+          async (client) => {
+            connected = true;
+            for (const t of s.tables) {
+              if (!t.rules) continue;
+              const d = await describeTable(client, t.source);
+              if (!d) continue; // a missing table is preflight's to report
+              try {
+                t.rules.bind(d.columns, s.sid);
+              } catch (e) {
+                if (!(e instanceof RuleError)) throw e;
+                problems.push({ source: label, table: displayName(t.source), message: e.message });
+              }
+            }
+          },
+          connectTimeoutMs,
+        );
+      } catch (e) {
+        if (connected) throw e;
         unreachable.push(`${label} ${redactPasswords(s.url)}`);
-        await client.end().catch(() => undefined);
-        continue;
-      }
-      try {
-        for (const t of s.tables) {
-          if (!t.rules) continue;
-          const d = await describeTable(client, t.source);
-          if (!d) continue; // a missing table is preflight's to report
-          try {
-            t.rules.bind(d.columns, s.sid);
-          } catch (e) {
-            if (!(e instanceof RuleError)) throw e;
-            problems.push({ source: label, table: displayName(t.source), message: e.message });
-          }
-        }
-      } finally {
-        await client.end().catch(() => undefined);
       }
     }
   };
