@@ -2,6 +2,7 @@ import {
   displayName,
   ensureMetadataSchema,
   formatLsn,
+  type LeaseFence,
   type Logger,
   linkTables,
   loadForeignKeys,
@@ -403,6 +404,13 @@ export class ApplyEngine {
         { cause: ledger.error, source: ledger.label },
       );
     }
+    if (ledger.released) {
+      throw new ApplyError(
+        'lease_lost',
+        `${ledger.label} was released by releaseSource(); claimSource() it before pushing its changes again`,
+        { source: ledger.label },
+      );
+    }
     validateTx(tx, ledger);
     if (ledger.targetsStale) {
       // A retry after a refused change: the target may have been fixed (a type altered).
@@ -573,18 +581,22 @@ export class ApplyEngine {
   private failSource(ledger: SourceLedger, error: ApplyError): void {
     if (ledger.state === 'failed') return;
     ledger.fail(error);
-    this.log.error(
-      {
-        source: ledger.label,
-        table: error.table,
-        key: error.key,
-        lsn: error.lsn,
-        sqlstate: error.sqlstate,
-        code: error.code,
-        err: error,
-      },
-      'source stopped: its durable position stays before the failing transaction',
-    );
+    if (error.code === 'lease_lost') {
+      // A fleet's hand-over, not a fault: the new owner replays from the stored position.
+      this.log.warn({ source: ledger.label, err: error }, 'source fenced off: its lease was lost');
+    } else
+      this.log.error(
+        {
+          source: ledger.label,
+          table: error.table,
+          key: error.key,
+          lsn: error.lsn,
+          sqlstate: error.sqlstate,
+          code: error.code,
+          err: error,
+        },
+        'source stopped: its durable position stays before the failing transaction',
+      );
     for (const l of this.failedListeners) {
       try {
         l(ledger.id, error);
@@ -657,6 +669,48 @@ export class ApplyEngine {
     l.targetsStale = true;
     this.durableChains.delete(l);
     if (wasFailed) this.log.info({ source: l.label }, 'source resumed');
+    this.progress.notify();
+  }
+
+  /**
+   * Takes a source over in a fleet, after its lease was taken at `fence`:
+   * its stored position is read again (another instance may have applied
+   * more of it since this engine started), whatever was queued is dropped,
+   * and from now on every destination transaction of the source commits
+   * only while `fence` still holds the lease. The reader then streams from
+   * `storedPosition()`.
+   */
+  async claimSource(source: SourceId, fence: LeaseFence): Promise<void> {
+    this.assertRunning('claimSource');
+    const l = this.ledger(source);
+    const stored = await loadSourcePosition(
+      this.pool,
+      this.opts.metadataSchema,
+      source.database,
+      source.sid,
+    );
+    l.reset();
+    l.applied = stored;
+    l.durable = undefined;
+    l.fence = fence;
+    l.released = false;
+    l.targetsStale = true;
+    this.durableChains.delete(l);
+    this.progress.notify();
+  }
+
+  /**
+   * Gives a source up (its lease was released or lost): what is queued is
+   * dropped, and pushes are refused until it is claimed again. Call it once
+   * the reader has stopped (after a flush, for a clean hand-over).
+   */
+  releaseSource(source: SourceId): void {
+    this.assertRunning('releaseSource');
+    const l = this.ledgers.get(sourceKey(source));
+    if (!l) return;
+    l.reset();
+    l.released = true;
+    this.durableChains.delete(l);
     this.progress.notify();
   }
 

@@ -21,7 +21,9 @@ export type ApplyErrorCode =
   /** The engine is not started, or already closed. */
   | 'engine_state'
   /** The source stopped earlier with another error; this push was refused. */
-  | 'source_failed';
+  | 'source_failed'
+  /** In a fleet: this instance no longer holds the source's lease (another took it over); nothing more of it is written here. */
+  | 'lease_lost';
 
 export interface ApplyErrorContext {
   /** Target table, `schema.table` (quoted where needed). */

@@ -1,4 +1,4 @@
-export { formatLsn, type Logger, parseLsn } from '@kuvasz/core';
+export { formatLsn, type LeaseFence, type Logger, parseLsn } from '@kuvasz/core';
 export {
   type ChangeTuple,
   type ChangeValue,

@@ -1,4 +1,11 @@
-import { displayName, formatLsn, type Logger, noopLogger, tableKey } from '@kuvasz/core';
+import {
+  displayName,
+  formatLsn,
+  type Logger,
+  leaseCheckSql,
+  noopLogger,
+  tableKey,
+} from '@kuvasz/core';
 import type pg from 'pg';
 import { DEFAULT_CHUNK_PAGES } from './chunk-plan.js';
 import { type CopyOrder, copyOrder, ONE_CHUNK_PAGES } from './copy-order.js';
@@ -234,6 +241,9 @@ export class CopySync {
             onProgress: options.onProgress,
             signal,
             logger: log,
+            fence: options.fence
+              ? leaseCheckSql(this.store.schema, source.database, source.sid, options.fence)
+              : undefined,
           };
           let ok = false;
           try {

@@ -23,6 +23,13 @@ export interface TableRunContext {
   onProgress: ((p: ProgressEvent) => void) | undefined;
   signal: AbortSignal | undefined;
   logger: Logger;
+  /** In a fleet, the statement that aborts a destination transaction once this instance lost the source's lease. */
+  fence: string | undefined;
+}
+
+/** Every destination transaction of a copy checks the lease before COMMIT (see SyncSourceOptions.fence). */
+export async function checkFence(ctx: TableRunContext, dest: pg.PoolClient): Promise<void> {
+  if (ctx.fence) await dest.query(ctx.fence);
 }
 
 /** The decided way of loading one table in this run. */

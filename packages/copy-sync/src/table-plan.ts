@@ -9,7 +9,7 @@ import { createStagingSql, deleteSourceRowsSql } from './merge-sql.js';
 import type { StateKey, StoredTable } from './metadata-store.js';
 import type { BoundCopyRules } from './row-rules.js';
 import { ident, literal } from './sql.js';
-import { type TablePlan, type TableRunContext, tableError } from './table-context.js';
+import { checkFence, type TablePlan, type TableRunContext, tableError } from './table-context.js';
 import type { TableSpec } from './types.js';
 
 const ACCEPTED_KINDS = new Set(['r', 'p']);
@@ -203,6 +203,7 @@ export async function planTable(
     try {
       await dest.query('BEGIN');
       const out = await fn();
+      await checkFence(ctx, dest);
       await dest.query('COMMIT');
       return out;
     } catch (e: unknown) {

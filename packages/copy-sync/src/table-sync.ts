@@ -17,7 +17,13 @@ import type { StoredTable } from './metadata-store.js';
 import { ProgressReporter } from './progress.js';
 import type { Reader } from './reader-pool.js';
 import { RowTransform } from './row-transform.js';
-import { abortedError, type TablePlan, type TableRunContext, tableError } from './table-context.js';
+import {
+  abortedError,
+  checkFence,
+  type TablePlan,
+  type TableRunContext,
+  tableError,
+} from './table-context.js';
 import { historyKey, planTable } from './table-plan.js';
 import type { TableSyncResult } from './types.js';
 
@@ -186,6 +192,7 @@ async function copyChunk(
       );
     }
     await ctx.store.recordChunk(dest, plan.key, { chunk, rows, bytes }, ctx.snapshot.lsn);
+    await checkFence(ctx, dest);
     await dest.query('COMMIT');
     side = 'source';
     await reader.client.query('RELEASE SAVEPOINT kvsz_chunk');
@@ -262,6 +269,7 @@ async function finalize(
     }
     await ctx.store.finish(dest, plan.key);
     const stored = await ctx.store.load(dest, plan.key);
+    await checkFence(ctx, dest);
     await dest.query('COMMIT');
     if (!stored) throw new CopySyncError('metadata_failed', 'copy state vanished while finishing');
     return stored;

@@ -1,4 +1,4 @@
-import type { Logger, TableRef } from '@kuvasz/core';
+import type { LeaseFence, Logger, TableRef } from '@kuvasz/core';
 import type pg from 'pg';
 import type { RowRateLimit } from './rate-limit.js';
 import type { CopyRowRules } from './row-rules.js';
@@ -80,6 +80,13 @@ export interface SyncSourceOptions {
   /** Per-table progress, at most every `progressIntervalMs` per table, and once with `done: true`. */
   onProgress?: (p: ProgressEvent) => void;
   signal?: AbortSignal;
+  /**
+   * In a fleet, the lease this instance holds for the source: every
+   * destination transaction of the copy checks it before COMMIT, so an
+   * instance that lost the source meanwhile writes nothing more of it (the
+   * transaction fails with SQLSTATE KV001, see `isLeaseLost` of @kuvasz/core).
+   */
+  fence?: LeaseFence;
 }
 
 /** One synced table and the watermarks the apply engine needs for it. */

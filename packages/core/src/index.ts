@@ -9,6 +9,12 @@ export {
   type TableLinks,
 } from './foreign-keys.js';
 export { displayIdent, quoteIdent, quoteLiteral } from './identifiers.js';
+export {
+  isLeaseLost,
+  LEASE_LOST_SQLSTATE,
+  type LeaseFence,
+  leaseCheckSql,
+} from './lease-fence.js';
 export { type Logger, noopLogger } from './logger.js';
 export { formatLsn, LsnError, parseLsn } from './lsn.js';
 export {

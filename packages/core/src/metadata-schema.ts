@@ -1,4 +1,5 @@
 import { quoteIdent } from './identifiers.js';
+import { LEASE_LOST_SQLSTATE } from './lease-fence.js';
 
 /** The part of a `pg` client (or pool client) the migrations use; a pool would spread them over connections. */
 export interface SqlClient {
@@ -163,6 +164,39 @@ const MIGRATIONS: readonly Migration[] = [
          ADD COLUMN received_lsn pg_lsn,
          ADD COLUMN flushed_lsn pg_lsn,
          ADD COLUMN retries integer`,
+    ],
+  },
+  {
+    version: 7,
+    name: 'fleet: leases of sources with epochs, the instances, and the fence every write of a leased source checks',
+    statements: (s) => [
+      `CREATE TABLE ${s}.source_leases (
+         source_database text NOT NULL,
+         sid text NOT NULL,
+         owner text,
+         epoch bigint NOT NULL DEFAULT 0,
+         expires_at timestamptz,
+         taken_at timestamptz,
+         PRIMARY KEY (source_database, sid))`,
+      `CREATE TABLE ${s}.fleet_instances (
+         instance_id text PRIMARY KEY,
+         started_at timestamptz NOT NULL DEFAULT now(),
+         seen_at timestamptz NOT NULL DEFAULT now())`,
+      // FOR SHARE: a taker's epoch bump waits for a write in flight, and a write
+      // after the bump sees the new epoch (READ COMMITTED locks the newest version).
+      `CREATE FUNCTION ${s}.check_lease(p_database text, p_sid text, p_owner text, p_epoch bigint)
+         RETURNS void LANGUAGE plpgsql AS $fn$
+       DECLARE l record;
+       BEGIN
+         SELECT owner, epoch INTO l FROM ${s}.source_leases
+          WHERE source_database = p_database AND sid = p_sid FOR SHARE;
+         IF NOT FOUND OR l.owner IS DISTINCT FROM p_owner OR l.epoch <> p_epoch THEN
+           RAISE EXCEPTION 'the lease of source % (sid %) was lost: this instance (%) held it at epoch %, it is now held by % at epoch %',
+             p_database, p_sid, p_owner, p_epoch, coalesce(l.owner, 'nobody'), coalesce(l.epoch, 0)
+             USING ERRCODE = '${LEASE_LOST_SQLSTATE}',
+                   HINT = 'another instance streams this source now; this one writes nothing more of it';
+         END IF;
+       END $fn$`,
     ],
   },
 ];

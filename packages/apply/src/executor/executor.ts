@@ -1,4 +1,13 @@
-import { backoffMs, displayIdent, formatLsn, type Logger, sleep, sqlstateOf } from '@kuvasz/core';
+import {
+  backoffMs,
+  displayIdent,
+  formatLsn,
+  isLeaseLost,
+  type Logger,
+  leaseCheckSql,
+  sleep,
+  sqlstateOf,
+} from '@kuvasz/core';
 import type pg from 'pg';
 import { ApplyError, toError } from '../errors.js';
 import type { RoutedChange, Unit } from '../intake/router.js';
@@ -578,6 +587,10 @@ export class Executor {
         return;
       }
       const inner = e instanceof Rejected ? e.original : e;
+      if (isLeaseLost(inner)) {
+        this.events.failed(ledger, leaseLost(ledger, inner));
+        return;
+      }
       if (isTransient(inner)) {
         this.releaseClient(worker, true);
         this.events.failed(
@@ -668,6 +681,10 @@ export class Executor {
         return { ...result, walLsn };
       } catch (e) {
         const inner = e instanceof Rejected ? e.original : e;
+        if (isLeaseLost(inner)) {
+          await this.abandon(worker, client, inner);
+          throw new SourceStop(leaseLost(ledger, inner));
+        }
         if (!(await this.abandon(worker, client, e)))
           throw e instanceof Rejected ? e : new Rejected(e, undefined);
         if (attempt + 1 >= this.opts.retry.attempts) {
@@ -727,13 +744,22 @@ export class Executor {
 
   private positionSql(ledger: SourceLedger, position: SourcePosition): string {
     const dropLanes = ledger.legacy !== undefined && position.commitLsn >= ledger.legacy.lastLsn;
-    return savePositionSql(
+    const save = savePositionSql(
       this.opts.metadataSchema,
       ledger.id.database,
       ledger.id.sid,
       position,
       dropLanes,
     );
+    if (!ledger.fence) return save;
+    // Fenced: an instance that lost the lease meanwhile aborts here, rows and position with it.
+    const check = leaseCheckSql(
+      this.opts.metadataSchema,
+      ledger.id.database,
+      ledger.id.sid,
+      ledger.fence,
+    );
+    return `${check}; ${save}`;
   }
 
   /** Targets seen for the first time get their statistics checked first (TableStatistics). */
@@ -809,6 +835,15 @@ function unavailable(e: unknown, what: string): ApplyError {
     `${what}: ${toError(e).message}; check that the destination is up and reachable`,
     { cause: e, sqlstate: sqlstateOf(e) },
   );
+}
+
+/** The fence refused the COMMIT: another instance holds the source's lease now. */
+function leaseLost(ledger: SourceLedger, e: unknown): ApplyError {
+  return new ApplyError('lease_lost', `${ledger.label}: ${toError(e).message}`, {
+    source: ledger.label,
+    sqlstate: sqlstateOf(e),
+    cause: e,
+  });
 }
 
 function toApplyError(e: unknown): ApplyError {

@@ -1,3 +1,4 @@
+import type { LeaseFence } from '@kuvasz/core';
 import type { SourceId, SourceRelation } from '../change.js';
 import type { ApplyError } from '../errors.js';
 import type { SourcePosition } from '../metadata/position-store.js';
@@ -53,6 +54,13 @@ export class SourceLedger {
   legacy: LegacyPositions | undefined;
   /** Relations whose new columns were looked at (`schemaChanges: 'add_columns'`). */
   readonly seenRelations = new WeakSet<SourceRelation>();
+  /**
+   * In a fleet, the lease this instance holds for the source: every
+   * destination transaction of the source checks it before COMMIT.
+   */
+  fence: LeaseFence | undefined;
+  /** Given up by `releaseSource`: nothing of it is accepted until claimed again. */
+  released = false;
   /** Reset by its reader after a failure: its targets are re-read before its next change is routed. */
   targetsStale = false;
   /** A worker holds this source. */
