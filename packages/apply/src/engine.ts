@@ -714,18 +714,24 @@ export class ApplyEngine {
     this.progress.notify();
   }
 
-  /** Resolves once everything pushed so far (final transactions) is durable, or its source failed. */
-  async flush(): Promise<void> {
+  /**
+   * Resolves once everything pushed so far (final transactions) is durable,
+   * or its source failed; with `source`, that source's only (the others may
+   * go on streaming meanwhile).
+   */
+  async flush(source?: SourceId): Promise<void> {
     this.assertRunning('flush');
-    await this.drain();
+    await this.drain(source);
   }
 
-  private async drain(): Promise<void> {
+  private async drain(source?: SourceId): Promise<void> {
+    const only = source ? this.ledgers.get(sourceKey(source)) : undefined;
+    if (source && !only) return;
     for (;;) {
       if (this.state === 'crashed')
         throw new ApplyError('engine_state', 'flush: the apply engine crashed');
       let busy = false;
-      for (const l of this.ledgers.values()) {
+      for (const l of only ? [only] : this.ledgers.values()) {
         if (l.state !== 'running' || l.idle()) continue;
         busy = true;
         if (!l.flushRequested) {

@@ -39,6 +39,7 @@ export {
   type SlotHealth,
   slotHealth,
   slotsHealth,
+  takeOverSlot,
   type WalStatus,
 } from './slot-health.js';
 export {

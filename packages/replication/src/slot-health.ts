@@ -250,3 +250,44 @@ export async function dropSlot(
     }
   });
 }
+
+/**
+ * Frees a slot that another process still streams (a fleet instance that
+ * lost the source but is paused, cut off or still stopping): terminates the
+ * walsender holding it and waits until the slot is inactive. Call it only
+ * once this process is entitled to the slot (its lease is taken); the other
+ * process is fenced off from the destination. Returns the terminated pid,
+ * or undefined when the slot was free already. Terminating another role's
+ * walsender needs pg_signal_backend; the same role may always.
+ */
+export async function takeOverSlot(
+  target: SqlTarget,
+  slot: string,
+  timeoutMs = 10_000,
+): Promise<number | undefined> {
+  return withClient(target, async (client) => {
+    const active = async () =>
+      (
+        await query<{ pid: number | null }>(
+          client,
+          'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+          [slot],
+          `reading slot ${slot}`,
+        )
+      )[0]?.pid ?? null;
+    const pid = await active();
+    if (pid === null) return undefined;
+    await query(client, 'SELECT pg_terminate_backend($1)', [pid], `freeing slot ${slot}`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await active();
+      if (now === null || now !== pid) return pid;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `replication slot "${slot}" is still held by server process ${pid} ${timeoutMs} ms after pg_terminate_backend(${pid})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+}

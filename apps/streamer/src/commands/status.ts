@@ -3,6 +3,7 @@ import { redactPasswords } from '@kuvasz/core';
 import { kuvaszObjectName } from '@kuvasz/replication';
 import type { CliArgs } from '../cli/args.js';
 import { EXIT, StreamerError } from '../errors.js';
+import { LeaseStore } from '../fleet/lease-store.js';
 import { HealthMonitor } from '../runtime/source-health.js';
 import { collectStatus, type StatusDocument } from '../runtime/status-document.js';
 import { StatusStore } from '../runtime/status-store.js';
@@ -34,6 +35,10 @@ export async function statusCommand(
       store: new StatusStore(pool, cfg.destination.metadataSchema),
       copy: new CopySync({ destination: pool, metadataSchema: cfg.destination.metadataSchema }),
       health,
+      // In a fleet, who holds each source (read by whichever instance or tool asks).
+      ...((cfg as { fleet?: unknown }).fleet
+        ? { leases: new LeaseStore(pool, cfg.destination.metadataSchema) }
+        : {}),
     }).catch((err: unknown) => {
       throw new StreamerError(
         'runtime',
@@ -62,6 +67,10 @@ export function statusText(doc: StatusDocument): string {
         ? `  slot ${s.slot} unreadable: ${h.error}`
         : `  slot ${s.slot} (${h.walStatus ?? 'n/a'}), confirmed ${h.confirmedFlushLsn ?? 'n/a'}, lag ${size(h.lagBytes)}${s.lagSeconds === null ? '' : ` / ${s.lagSeconds.toFixed(1)} s`}, retained WAL ${size(h.retainedWalBytes)}`,
     );
+    if (s.lease)
+      lines.push(
+        `  lease: ${s.lease.owner ?? 'free'} (epoch ${s.lease.epoch}${s.lease.expired ? ', expired' : ''})`,
+      );
     if (s.lastError)
       lines.push(`  last error (${s.lastError.kind}, ${s.lastError.at}): ${s.lastError.message}`);
     for (const t of s.tables) {

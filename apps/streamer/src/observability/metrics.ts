@@ -60,6 +60,28 @@ export function createMetrics() {
       labelNames: source,
       registers: [registry],
     }),
+    fleetSourcesOwned: new Gauge({
+      name: 'kuvasz_fleet_sources_owned',
+      help: 'Sources whose lease this instance holds (fleet mode)',
+      labelNames: ['instance'] as const,
+      registers: [registry],
+    }),
+    fleetRenewals: new Counter({
+      name: 'kuvasz_fleet_lease_renewals_total',
+      help: 'Lease renewal rounds by result (ok, error)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    fleetLeasesLost: new Counter({
+      name: 'kuvasz_fleet_lease_lost_total',
+      help: 'Leases this instance lost (another instance took the source over, or renewal failed past the lease)',
+      registers: [registry],
+    }),
+    fleetTakeovers: new Counter({
+      name: 'kuvasz_fleet_takeovers_total',
+      help: 'Leases this instance took (free, released by another instance, or expired)',
+      registers: [registry],
+    }),
     errors: new Counter({
       name: 'streamer_errors_total',
       help: 'Errors by source and kind (connect, preflight, slot, sync, stream, apply)',

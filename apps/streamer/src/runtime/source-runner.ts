@@ -1,6 +1,14 @@
-import type { ApplyEngine, SourceId } from '@kuvasz/apply';
-import type { CopySync, TableSpec } from '@kuvasz/copy-sync';
-import { Backoff, displayName, formatLsn, sleep, tableKey } from '@kuvasz/core';
+import { type ApplyEngine, ApplyError, type SourceId } from '@kuvasz/apply';
+import { type CopySync, SyncFailedError, type TableSpec } from '@kuvasz/copy-sync';
+import {
+  Backoff,
+  displayName,
+  formatLsn,
+  isLeaseLost,
+  type LeaseFence,
+  sleep,
+  tableKey,
+} from '@kuvasz/core';
 import {
   assertPreflight,
   assertSlotUsable,
@@ -15,6 +23,7 @@ import {
   SlotInUseError,
   SlotLostError,
   syncPublication,
+  takeOverSlot,
 } from '@kuvasz/replication';
 import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/load.js';
@@ -60,6 +69,20 @@ export interface RunnerDeps {
   log: Logger;
   /** Called whenever the state or the last error changes (status table, readiness). */
   onChange?: (snapshot: SourceSnapshot) => void;
+  /** In a fleet: a write of this source was fenced off (another instance holds its lease now). */
+  onLeaseLost?: (source: SourceId) => void;
+}
+
+/** How one run of a source is held: in a fleet, the lease it runs under. */
+export interface RunOptions {
+  /** Checked by every destination write of the copy (the engine's are fenced by claimSource). */
+  fence?: LeaseFence;
+}
+
+/** A write refused by the fence: the lease is gone, retrying would only fail again. */
+function fencedOff(e: unknown): boolean {
+  if (e instanceof SyncFailedError) return e.failures.some((f) => isLeaseLost(f));
+  return (e instanceof ApplyError && e.code === 'lease_lost') || isLeaseLost(e);
 }
 
 /** Which step failed, for the errors metric and the status. */
@@ -96,6 +119,8 @@ export class SourceRunner {
   private stream: ReplicationStream | undefined;
   private readonly lag = new LagTracker();
   private readonly log: Logger;
+  private fence: LeaseFence | undefined;
+  private takeOver = false;
 
   constructor(
     private readonly cfg: SourceConfig,
@@ -127,9 +152,12 @@ export class SourceRunner {
     this.deps.onChange?.(this.snapshot());
   }
 
-  /** Runs until `signal` aborts; never throws. */
-  async run(signal: AbortSignal): Promise<void> {
+  /** Runs until `signal` aborts (or, in a fleet, its lease is lost); never throws. */
+  async run(signal: AbortSignal, options: RunOptions = {}): Promise<void> {
     const backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
+    this.fence = options.fence;
+    // Just taken over: a walsender of the instance that had it may still hold the slot.
+    this.takeOver = options.fence !== undefined;
     while (!signal.aborted) {
       const started = Date.now();
       try {
@@ -138,6 +166,11 @@ export class SourceRunner {
         if (signal.aborted) break;
         const kind = err instanceof StepError ? err.kind : 'stream';
         const inner = err instanceof StepError ? err.inner : err;
+        if (fencedOff(inner)) {
+          this.log.warn({ err: inner }, 'source fenced off: another instance holds its lease now');
+          this.deps.onLeaseLost?.(this.id);
+          break;
+        }
         this.retries++;
         this.lastError = {
           message: err instanceof Error ? err.message : String(err),
@@ -201,6 +234,14 @@ export class SourceRunner {
       ...(t.rules ? { rows: copyRules(t.rules, this.cfg.sid) } : {}),
     }));
     let created: CreatedSlot | undefined;
+    if (this.takeOver && (await step('slot', () => getSlot(url, this.slot)))?.active) {
+      const pid = await step('slot', () => takeOverSlot(url, this.slot));
+      this.log.warn(
+        { slot: this.slot, pid },
+        'took the slot over from the walsender that still held it (the instance that had the lease before)',
+      );
+    }
+    this.takeOver = false;
     const existing = await step('slot', () => getSlot(url, this.slot));
     if (signal.aborted) return;
     try {
@@ -268,6 +309,7 @@ export class SourceRunner {
         },
         tables: specs,
         signal,
+        ...(this.fence ? { fence: this.fence } : {}),
         onProgress: (p) => {
           const labels = { ...this.id, table: p.table };
           const before = seen.get(p.table) ?? { rows: 0, bytes: 0 };
@@ -315,7 +357,7 @@ export class SourceRunner {
     });
     const stop = () => {
       void engine
-        .flush()
+        .flush(this.id)
         .catch(() => undefined)
         .finally(() => stream.close());
     };
@@ -359,7 +401,7 @@ export class SourceRunner {
       offFailed();
       signal.removeEventListener('abort', stop);
       // Whatever happened, what was applied gets acknowledged before the connection closes.
-      await engine.flush().catch(() => undefined);
+      await engine.flush(this.id).catch(() => undefined);
       await stream.close().catch(() => undefined);
       off();
       this.lag.clear();

@@ -4,6 +4,8 @@ import { kuvaszObjectName } from '@kuvasz/replication';
 import { z } from 'zod';
 import type { Config } from '../config/load.js';
 import type { Redactor } from '../config/secrets.js';
+import type { FleetView } from '../fleet/fleet.js';
+import type { LeaseRow, LeaseStore } from '../fleet/lease-store.js';
 import type { SourceSnapshot } from './source-runner.js';
 import type { SourceHealth, StatusStore, StoredSourceStatus, TableStat } from './status-store.js';
 
@@ -70,6 +72,17 @@ export const statusDocumentSchema = z
               .describe('Why the source server could not be asked, if it could not'),
           })
           .describe('The slot as the source server sees it'),
+        lease: z
+          .strictObject({
+            owner: z.string().nullable().describe('Instance id holding the lease, null when free'),
+            epoch: z.number().int().min(0).describe('Bumped at every take-over'),
+            expiresAt: timestamp.nullable(),
+            expired: z.boolean().describe("By the destination's clock: its owner stopped renewing"),
+          })
+          .nullable()
+          .describe(
+            'In a fleet, who streams this source (the same on every instance); null otherwise',
+          ),
         tables: z.array(
           z.strictObject({
             source: z.string(),
@@ -85,6 +98,14 @@ export const statusDocumentSchema = z
         ),
       }),
     ),
+    fleet: z
+      .strictObject({
+        instanceId: z.string().describe('The instance that answered'),
+        liveInstances: z.number().int().min(1),
+        owned: z.number().int().min(0).describe('Sources whose lease the answering instance holds'),
+      })
+      .nullable()
+      .describe('Fleet mode (several instances sharing the sources); null when off'),
   })
   .describe('kuvasz-streamer status');
 
@@ -108,6 +129,9 @@ export interface StatusParts {
   sync: Map<string, TableState[]>;
   stats: TableStat[];
   now?: Date;
+  /** In a fleet: every source's lease, and the answering instance. */
+  leases?: LeaseRow[];
+  fleet?: FleetView;
 }
 
 const sourceKey = (s: { database: string; sid: string }) => `${s.database}\u0000${s.sid}`;
@@ -122,6 +146,7 @@ export function buildStatusDocument(p: StatusParts): StatusDocument {
     const live = p.live?.find((x) => sourceKey(x) === sourceKey(s));
     const st = p.stored.find((x) => sourceKey(x) === sourceKey(s));
     const h = p.health.get(slot);
+    const lease = p.leases?.find((x) => sourceKey(x) === sourceKey(s));
     const lastError = live
       ? live.lastError && { ...live.lastError }
       : st?.last_error
@@ -151,6 +176,14 @@ export function buildStatusDocument(p: StatusParts): StatusDocument {
         confirmedFlushLsn: h?.confirmedFlushLsn ?? null,
         error: h?.error ? p.redactor.redact(h.error) : h ? null : 'not read yet',
       },
+      lease: lease
+        ? {
+            owner: lease.owner,
+            epoch: lease.epoch,
+            expiresAt: lease.expiresAt?.toISOString() ?? null,
+            expired: lease.expired,
+          }
+        : null,
       tables: s.tables.map((t) => {
         const target = displayName(t.target);
         const state = sync.find((x) => sameTable(x.table, t.source));
@@ -170,7 +203,14 @@ export function buildStatusDocument(p: StatusParts): StatusDocument {
       }),
     };
   });
-  return { generatedAt: now.toISOString(), sources };
+  const fleet = p.fleet
+    ? {
+        instanceId: p.fleet.instanceId,
+        liveInstances: p.fleet.liveInstances,
+        owned: p.fleet.owned.length,
+      }
+    : null;
+  return { generatedAt: now.toISOString(), sources, fleet };
 }
 
 function toNumber(v: bigint | string | null | undefined): number | null {
@@ -198,11 +238,14 @@ export interface StatusSources {
   live?: SourceSnapshot[];
   /** Counters this process applied and has not stored yet. */
   unsavedStats?: TableStat[];
+  /** In a fleet: where the leases are read, and the answering instance. */
+  leases?: LeaseStore;
+  fleet?: FleetView;
 }
 
 /** Reads what the destination holds and builds the document. */
 export async function collectStatus(o: StatusSources): Promise<StatusDocument> {
-  const [stored, saved, sync] = await Promise.all([
+  const [stored, saved, sync, leases] = await Promise.all([
     o.store.load(),
     o.store.loadTableStats(),
     Promise.all(
@@ -214,6 +257,7 @@ export async function collectStatus(o: StatusSources): Promise<StatusDocument> {
           ] as const,
       ),
     ),
+    o.leases?.list(),
   ]);
   return buildStatusDocument({
     cfg: o.cfg,
@@ -223,5 +267,7 @@ export async function collectStatus(o: StatusSources): Promise<StatusDocument> {
     health: o.health,
     sync: new Map(sync),
     stats: addStats(saved, o.unsavedStats ?? []),
+    ...(leases ? { leases } : {}),
+    ...(o.fleet ? { fleet: o.fleet } : {}),
   });
 }

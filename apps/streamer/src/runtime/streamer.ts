@@ -6,12 +6,14 @@ import {
   TargetError,
 } from '@kuvasz/apply';
 import { CopySync, RowRateLimit } from '@kuvasz/copy-sync';
-import { displayName, tableKey } from '@kuvasz/core';
+import { displayName, type LeaseFence, tableKey } from '@kuvasz/core';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { targetsOf } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
 import type { Redactor } from '../config/secrets.js';
+import { Fleet, type FleetSettings } from '../fleet/fleet.js';
+import { LeaseStore } from '../fleet/lease-store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { rowRules } from '../rules/table-rules.js';
 import { SyncProgress } from '../ui/progress.js';
@@ -67,10 +69,15 @@ export class Streamer {
   readonly engine: ApplyEngine;
   private readonly copySync: CopySync;
   private readonly runners: SourceRunner[];
-  private readonly controller = new AbortController();
+  /** Runners streaming now (all of them, or in a fleet those whose lease this instance holds). */
+  private readonly active = new Map<
+    SourceRunner,
+    { controller: AbortController; done: Promise<void> }
+  >();
+  private readonly fleet: Fleet | undefined;
+  private readonly leases: LeaseStore | undefined;
   private readonly status: StatusStore;
   private readonly health = new Map<SourceRunner, SourceHealth>();
-  private running: Promise<void>[] = [];
   private healthTimer: NodeJS.Timeout | undefined;
   private readonly healthMonitor: HealthMonitor;
   private statsSeen = new Map<string, number>();
@@ -113,8 +120,24 @@ export class Streamer {
           progress,
           log,
           onChange: (snap) => void this.saveStatus(snap),
+          onLeaseLost: (id) => this.fleet?.lost(id),
         }),
     );
+    const fleet = (cfg as { fleet?: FleetSettings }).fleet;
+    if (fleet) {
+      this.leases = new LeaseStore(this.pool, cfg.destination.metadataSchema);
+      this.fleet = new Fleet(
+        fleet,
+        this.leases,
+        this.runners.map((r) => r.id),
+        {
+          start: (id, fence) => this.startRunner(this.runner(id), fence),
+          stop: (id, how) => this.stopRunner(this.runner(id), how),
+        },
+        log,
+        metrics,
+      );
+    }
     this.healthMonitor = new HealthMonitor(
       this.runners.map((r, i) => ({
         label: `${r.id.database} (sid ${r.id.sid})`,
@@ -129,7 +152,9 @@ export class Streamer {
   async start(): Promise<void> {
     await this.assertSidColumns();
     await this.engine.start();
-    for (const r of this.runners) this.running.push(r.run(this.controller.signal));
+    // In a fleet, sources start as their leases are taken.
+    if (this.fleet) await this.fleet.start();
+    else for (const r of this.runners) await this.startRunner(r, undefined);
     this.healthTimer = setInterval(() => void this.pollHealth(), HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
     void this.pollHealth();
@@ -153,10 +178,42 @@ export class Streamer {
     if (problems.length > 0) throw new TargetError(problems);
   }
 
+  private runner(id: { database: string; sid: string }): SourceRunner {
+    const r = this.runners.find((x) => x.id.database === id.database && x.id.sid === id.sid);
+    if (!r) throw new Error(`no source ${id.database} (sid ${id.sid}) in the configuration`);
+    return r;
+  }
+
+  /** Starts streaming a source; in a fleet, claimed first at the lease's epoch (fenced writes). */
+  private async startRunner(r: SourceRunner, fence: LeaseFence | undefined): Promise<void> {
+    if (this.active.has(r)) return;
+    if (fence) await this.engine.claimSource(r.id, fence);
+    const controller = new AbortController();
+    const done = r.run(controller.signal, fence ? { fence } : {});
+    this.active.set(r, { controller, done });
+  }
+
+  /** Stops a source: flushed and acknowledged first unless its lease was lost (then its writes are fenced off). */
+  private async stopRunner(r: SourceRunner, how: 'handover' | 'lost'): Promise<void> {
+    const a = this.active.get(r);
+    if (!a) return;
+    a.controller.abort();
+    await a.done;
+    this.active.delete(r);
+    if (this.fleet) {
+      try {
+        this.engine.releaseSource(r.id);
+      } catch (err: unknown) {
+        this.log.debug({ err }, 'releasing a source of an engine that stopped');
+      }
+    }
+    if (how === 'handover') await this.saveStatus(r.snapshot());
+  }
+
   /** Sources with changes received but not yet applied and acknowledged, `database (sid N)`. */
   unflushed(): string[] {
     const out: string[] = [];
-    for (const r of this.runners) {
+    for (const r of this.active.keys()) {
       const snap = r.snapshot();
       const queued = this.engine.sourceStatus(r.id).queuedChanges > 0;
       const behind =
@@ -167,9 +224,9 @@ export class Streamer {
     return out;
   }
 
-  /** Ready when every source streams. */
+  /** Ready when every source this instance streams (in a fleet: holds the lease of) streams. */
   ready(): boolean {
-    return this.runners.every((r) => r.snapshot().state === 'streaming');
+    return [...this.active.keys()].every((r) => r.snapshot().state === 'streaming');
   }
 
   snapshot(): StreamerStatus {
@@ -192,8 +249,9 @@ export class Streamer {
           return h ? [[r.slot, h] as const] : [];
         }),
       ),
-      live: this.runners.map((r) => r.snapshot()),
+      live: [...this.active.keys()].map((r) => r.snapshot()),
       unsavedStats: this.unsavedStats(),
+      ...(this.fleet && this.leases ? { fleet: this.fleet.view(), leases: this.leases } : {}),
     });
   }
 
@@ -227,13 +285,13 @@ export class Streamer {
         this.statsSeen.set(k, e.count);
       }
     }
-    for (const r of this.runners) this.metrics.lagSeconds.set(r.id, r.snapshot().lagSeconds);
+    for (const r of this.active.keys()) this.metrics.lagSeconds.set(r.id, r.snapshot().lagSeconds);
   }
 
   private async pollHealth(): Promise<void> {
     const healths = await this.healthMonitor.poll();
     await Promise.all(
-      this.runners.map(async (r) => {
+      [...this.active.keys()].map(async (r) => {
         const h = healths.get(r.slot);
         if (h) {
           this.health.set(r, h);
@@ -287,12 +345,14 @@ export class Streamer {
   /** Stops reading, flushes, acknowledges, closes. */
   async stop(): Promise<void> {
     if (this.healthTimer) clearInterval(this.healthTimer);
-    this.controller.abort();
-    await Promise.all(this.running);
+    const stopped = [...this.active.keys()];
+    // A fleet hands every source over (flushed, acknowledged, lease released) and leaves.
+    if (this.fleet) await this.fleet.close();
+    else await Promise.all(stopped.map((r) => this.stopRunner(r, 'handover')));
     await this.engine
       .close()
       .catch((err: unknown) => this.log.warn({ err }, 'closing the apply engine failed'));
-    await Promise.all(this.runners.map((r) => this.saveStatus(r.snapshot())));
+    await Promise.all(stopped.map((r) => this.saveStatus(r.snapshot())));
     await this.saveTableStats();
     await this.healthMonitor.close();
     await this.pool.end().catch(() => undefined);

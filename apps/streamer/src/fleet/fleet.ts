@@ -1,0 +1,249 @@
+import { type LeaseFence, sleep } from '@kuvasz/core';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
+import { type HeldLease, type LeaseStore, leaseKey, type SourceKey } from './lease-store.js';
+
+/** `fleet:` of the configuration, resolved. */
+export interface FleetSettings {
+  instanceId: string;
+  leaseSeconds: number;
+  renewSeconds: number;
+  /** At most this many sources taken per round: an instance joining or failing over takes gradually. */
+  takePerRound: number;
+}
+
+/** What the fleet asks of the process: start and stop streaming a source. */
+export interface FleetMembers {
+  /** The lease was taken: claim the source at `fence` and start streaming it. */
+  start(source: SourceKey, fence: LeaseFence): Promise<void>;
+  /**
+   * Stop streaming the source. 'handover': flush and acknowledge first (the
+   * lease is then released); 'lost': the lease is gone, stop at once (the
+   * fence refuses whatever is still committed).
+   */
+  stop(source: SourceKey, how: 'handover' | 'lost'): Promise<void>;
+}
+
+interface Held extends HeldLease {
+  takenAt: number;
+}
+
+export interface FleetView {
+  instanceId: string;
+  liveInstances: number;
+  owned: HeldLease[];
+}
+
+/**
+ * One instance's part in a fleet: every `renewSeconds` it renews its leases
+ * (a lease not renewed is lost: its source stops), computes its share
+ * (ceil(sources / live instances)), takes free or expired leases up to it, a
+ * few per round, and hands one source over per round while above it.
+ * Rounds never overlap; hand-overs run beside them so renewals go on.
+ */
+export class Fleet {
+  private readonly held = new Map<string, Held>();
+  /** Sources being stopped: not taken again until their reader has ended. */
+  private readonly stopping = new Map<string, Promise<void>>();
+  private live = 1;
+  private lastRenewed = Date.now();
+  private loop: Promise<void> | undefined;
+  private readonly controller = new AbortController();
+  private lastErrorLog = 0;
+  private closed = false;
+
+  constructor(
+    private readonly settings: FleetSettings,
+    private readonly store: LeaseStore,
+    private readonly sources: SourceKey[],
+    private readonly members: FleetMembers,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get instanceId(): string {
+    return this.settings.instanceId;
+  }
+
+  view(): FleetView {
+    return {
+      instanceId: this.settings.instanceId,
+      liveInstances: this.live,
+      owned: [...this.held.values()].map(({ database, sid, epoch }) => ({ database, sid, epoch })),
+    };
+  }
+
+  holds(source: SourceKey): boolean {
+    return this.held.has(leaseKey(source));
+  }
+
+  /** Registers the instance; the first take waits one round, so instances starting together see each other. */
+  async start(): Promise<void> {
+    await this.store.ensure(this.sources);
+    this.live = await this.store.heartbeat(this.settings.instanceId, this.settings.leaseSeconds);
+    this.lastRenewed = Date.now();
+    this.log.info(
+      {
+        instance: this.settings.instanceId,
+        sources: this.sources.length,
+        liveInstances: this.live,
+        leaseSeconds: this.settings.leaseSeconds,
+      },
+      'fleet: joined',
+    );
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.controller.signal;
+    await sleep(this.settings.renewSeconds * 1000, signal);
+    while (!signal.aborted) {
+      await this.round();
+      await sleep(this.settings.renewSeconds * 1000, signal);
+    }
+  }
+
+  /** One renewal round; never throws. */
+  async round(): Promise<void> {
+    const me = this.settings.instanceId;
+    try {
+      this.live = await this.store.heartbeat(me, this.settings.leaseSeconds);
+      const renewed = await this.store.renew(
+        me,
+        [...this.held.values()],
+        this.settings.leaseSeconds,
+      );
+      this.lastRenewed = Date.now();
+      this.metrics.fleetRenewals.inc({ result: 'ok' });
+      for (const [k, h] of this.held)
+        if (!renewed.has(k)) this.lose(h, 'another instance holds it now');
+      if (this.closed) return;
+      const share = Math.ceil(this.sources.length / this.live);
+      if (this.held.size < share) await this.takeUpTo(share);
+      else if (this.held.size > share) this.handOverOne();
+    } catch (err: unknown) {
+      this.metrics.fleetRenewals.inc({ result: 'error' });
+      const now = Date.now();
+      if (now - this.lastErrorLog > 60_000) {
+        this.lastErrorLog = now;
+        this.log.warn({ err }, 'fleet: could not renew the leases in the destination');
+      }
+      // Past the lease, another instance may own them: stop writing before it can start.
+      if (now - this.lastRenewed > this.settings.leaseSeconds * 1000) {
+        for (const h of [...this.held.values()]) this.lose(h, 'not renewed within the lease');
+      }
+    }
+    this.metrics.fleetSourcesOwned.set({ instance: me }, this.held.size);
+  }
+
+  private async takeUpTo(share: number): Promise<void> {
+    const candidates = this.sources.filter(
+      (s) => !this.held.has(leaseKey(s)) && !this.stopping.has(leaseKey(s)),
+    );
+    const limit = Math.min(share - this.held.size, this.settings.takePerRound);
+    const taken = await this.store.take(
+      this.settings.instanceId,
+      candidates,
+      limit,
+      this.settings.leaseSeconds,
+    );
+    for (const t of taken) {
+      this.held.set(leaseKey(t), { ...t, takenAt: Date.now() });
+      this.metrics.fleetTakeovers.inc();
+      this.log.info(
+        { database: t.database, sid: t.sid, epoch: t.epoch },
+        'fleet: lease taken; streaming this source',
+      );
+      try {
+        await this.members.start(t, { owner: this.settings.instanceId, epoch: t.epoch });
+      } catch (err: unknown) {
+        // Not started: give it back for another instance (or the next round) to take.
+        this.log.error(
+          { err, database: t.database, sid: t.sid },
+          'fleet: could not start a source',
+        );
+        this.held.delete(leaseKey(t));
+        await this.store.release(this.settings.instanceId, t).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Above the share: the most recently taken source goes back, flushed first. */
+  private handOverOne(): void {
+    if (this.stopping.size > 0) return; // one at a time
+    const last = [...this.held.values()].sort((a, b) => b.takenAt - a.takenAt)[0];
+    if (last) void this.handOver(last);
+  }
+
+  private handOver(h: Held): Promise<void> {
+    const k = leaseKey(h);
+    const done = (async () => {
+      try {
+        await this.members.stop(h, 'handover');
+        if (this.held.get(k) === h) {
+          this.held.delete(k);
+          await this.store.release(this.settings.instanceId, h);
+          this.log.info(
+            { database: h.database, sid: h.sid, epoch: h.epoch },
+            'fleet: source handed over (flushed, acknowledged, lease released)',
+          );
+        }
+      } catch (err: unknown) {
+        this.log.warn({ err, database: h.database, sid: h.sid }, 'fleet: hand-over failed');
+      } finally {
+        this.stopping.delete(k);
+      }
+    })();
+    this.stopping.set(k, done);
+    return done;
+  }
+
+  private lose(h: Held, why: string): void {
+    const k = leaseKey(h);
+    if (this.held.get(k) !== h) return;
+    this.held.delete(k);
+    this.metrics.fleetLeasesLost.inc();
+    this.log.warn(
+      { database: h.database, sid: h.sid, epoch: h.epoch, why },
+      'fleet: lease lost; this instance stops the source and writes nothing more of it',
+    );
+    const prior = this.stopping.get(k) ?? Promise.resolve();
+    const done = prior
+      .then(() => this.members.stop(h, 'lost'))
+      .catch((err: unknown) =>
+        this.log.warn(
+          { err, database: h.database, sid: h.sid },
+          'fleet: stopping a lost source failed',
+        ),
+      )
+      .finally(() => {
+        if (this.stopping.get(k) === done) this.stopping.delete(k);
+      });
+    this.stopping.set(k, done);
+  }
+
+  /** The source's writes were fenced off (it found out before the next round did). */
+  lost(source: SourceKey): void {
+    const h = this.held.get(leaseKey(source));
+    if (h) this.lose(h, 'a write was fenced off');
+  }
+
+  /**
+   * Clean shutdown: every held source is flushed, acknowledged and its lease
+   * released, so the other instances take them at once; then this instance
+   * leaves. Sources not flushed keep their lease until it expires.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.controller.abort();
+    await this.loop;
+    await Promise.all(
+      [...this.held.values()]
+        .filter((h) => !this.stopping.has(leaseKey(h)))
+        .map((h) => this.handOver(h)),
+    );
+    await Promise.all([...this.stopping.values()]);
+    await this.store.leave(this.settings.instanceId).catch(() => undefined);
+    this.metrics.fleetSourcesOwned.set({ instance: this.settings.instanceId }, 0);
+  }
+}
