@@ -36,9 +36,7 @@ export async function statusCommand(
       copy: new CopySync({ destination: pool, metadataSchema: cfg.destination.metadataSchema }),
       health,
       // In a fleet, who holds each source (read by whichever instance or tool asks).
-      ...((cfg as { fleet?: unknown }).fleet
-        ? { leases: new LeaseStore(pool, cfg.destination.metadataSchema) }
-        : {}),
+      ...(cfg.fleet ? { leases: new LeaseStore(pool, cfg.destination.metadataSchema) } : {}),
     }).catch((err: unknown) => {
       throw new StreamerError(
         'runtime',

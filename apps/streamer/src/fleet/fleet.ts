@@ -1,16 +1,11 @@
 import { type LeaseFence, sleep } from '@kuvasz/core';
 import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type HeldLease, type LeaseStore, leaseKey, type SourceKey } from './lease-store.js';
 
-/** `fleet:` of the configuration, resolved. */
-export interface FleetSettings {
-  instanceId: string;
-  leaseSeconds: number;
-  renewSeconds: number;
-  /** At most this many sources taken per round: an instance joining or failing over takes gradually. */
-  takePerRound: number;
-}
+/** `fleet:` of the configuration, resolved (take_per_round: at most this many sources taken per round). */
+export type FleetSettings = NonNullable<Config['fleet']>;
 
 /** What the fleet asks of the process: start and stop streaming a source. */
 export interface FleetMembers {
@@ -36,9 +31,10 @@ export interface FleetView {
 
 /**
  * One instance's part in a fleet: every `renewSeconds` it renews its leases
- * (a lease not renewed is lost: its source stops), computes its share
- * (ceil(sources / live instances)), takes free or expired leases up to it, a
- * few per round, and hands one source over per round while above it.
+ * (a lease not renewed is lost: its source stops), takes free or expired
+ * leases up to ceil(sources / live instances), a few per round, and hands
+ * one source over per round while above that, or above the floor while
+ * another live instance is below the floor (a newcomer).
  * Rounds never overlap; hand-overs run beside them so renewals go on.
  */
 export class Fleet {
@@ -80,7 +76,9 @@ export class Fleet {
   /** Registers the instance; the first take waits one round, so instances starting together see each other. */
   async start(): Promise<void> {
     await this.store.ensure(this.sources);
-    this.live = await this.store.heartbeat(this.settings.instanceId, this.settings.leaseSeconds);
+    await this.store.holdInstanceLock(this.settings.instanceId);
+    this.live =
+      (await this.store.heartbeat(this.settings.instanceId, this.settings.leaseSeconds)).size + 1;
     this.lastRenewed = Date.now();
     this.log.info(
       {
@@ -107,7 +105,9 @@ export class Fleet {
   async round(): Promise<void> {
     const me = this.settings.instanceId;
     try {
-      this.live = await this.store.heartbeat(me, this.settings.leaseSeconds);
+      await this.store.holdInstanceLock(me);
+      const others = await this.store.heartbeat(me, this.settings.leaseSeconds);
+      this.live = others.size + 1;
       const renewed = await this.store.renew(
         me,
         [...this.held.values()],
@@ -118,9 +118,12 @@ export class Fleet {
       for (const [k, h] of this.held)
         if (!renewed.has(k)) this.lose(h, 'another instance holds it now');
       if (this.closed) return;
-      const share = Math.ceil(this.sources.length / this.live);
-      if (this.held.size < share) await this.takeUpTo(share);
-      else if (this.held.size > share) this.handOverOne();
+      // Shares differ by one at most: each holds floor or ceil of sources / instances.
+      const ceil = Math.ceil(this.sources.length / this.live);
+      const floor = Math.floor(this.sources.length / this.live);
+      const starving = Math.min(...others.values()) < floor;
+      if (this.held.size < ceil) await this.takeUpTo(ceil);
+      else if (this.held.size > ceil || (this.held.size > floor && starving)) this.handOverOne();
     } catch (err: unknown) {
       this.metrics.fleetRenewals.inc({ result: 'error' });
       const now = Date.now();
@@ -140,13 +143,12 @@ export class Fleet {
     const candidates = this.sources.filter(
       (s) => !this.held.has(leaseKey(s)) && !this.stopping.has(leaseKey(s)),
     );
-    const limit = Math.min(share - this.held.size, this.settings.takePerRound);
-    const taken = await this.store.take(
-      this.settings.instanceId,
-      candidates,
-      limit,
-      this.settings.leaseSeconds,
-    );
+    const me = this.settings.instanceId;
+    const lease = this.settings.leaseSeconds;
+    // A dead owner's sources at once (fail-over); free ones a few per round (start, join).
+    const taken = await this.store.take(me, candidates, share - this.held.size, lease, 'expired');
+    const room = Math.min(share - this.held.size - taken.length, this.settings.takePerRound);
+    taken.push(...(await this.store.take(me, candidates, room, lease, 'free')));
     for (const t of taken) {
       this.held.set(leaseKey(t), { ...t, takenAt: Date.now() });
       this.metrics.fleetTakeovers.inc();
@@ -244,6 +246,7 @@ export class Fleet {
     );
     await Promise.all([...this.stopping.values()]);
     await this.store.leave(this.settings.instanceId).catch(() => undefined);
+    await this.store.dropInstanceLock();
     this.metrics.fleetSourcesOwned.set({ instance: this.settings.instanceId }, 0);
   }
 }

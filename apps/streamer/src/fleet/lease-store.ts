@@ -23,6 +23,19 @@ export interface LeaseRow extends HeldLease {
 export const leaseKey = (s: SourceKey): string => `${s.database}\u0000${s.sid}`;
 
 /**
+ * First key of every instance's session advisory lock (the second is
+ * hashtext(instance_id)): held for the life of the process on a connection
+ * of its own, so a crashed instance is seen as gone at once, not only when
+ * its leases expire. A collision only delays that to the expiry.
+ */
+const INSTANCE_LOCK = 0x6b76;
+
+/** An instance is alive while its advisory lock is held (its session lives). */
+const lockHeld = (idExpr: string) =>
+  `EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
+             AND k.classid = ${INSTANCE_LOCK} AND k.objid = hashtext(${idExpr})::oid AND k.objsubid = 2)`;
+
+/**
  * The fleet's bookkeeping in the destination's metadata schema (migration 7
  * of @kuvasz/core): one lease row per source, one row per live instance.
  * Only the destination's clock is used (`now()`), never the instances'.
@@ -30,10 +43,13 @@ export const leaseKey = (s: SourceKey): string => `${s.database}\u0000${s.sid}`;
 export class LeaseStore {
   private readonly leases: string;
   private readonly instances: string;
+  private lockClient: pg.Client | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
     schema: string,
+    /** Opens the connection that holds the instance's lock (`holdInstanceLock`). */
+    private readonly connect?: () => Promise<pg.Client>,
   ) {
     this.leases = `${quoteIdent(schema)}.source_leases`;
     this.instances = `${quoteIdent(schema)}.fleet_instances`;
@@ -49,17 +65,24 @@ export class LeaseStore {
     );
   }
 
-  /** Records this instance as live; returns how many instances are live (seen within the lease). */
-  async heartbeat(instance: string, leaseSeconds: number): Promise<number> {
-    const res = await this.pool.query<{ live: number }>(
+  /**
+   * Records this instance as live; returns the other live instances (seen
+   * within the lease) with how many unexpired leases each holds.
+   */
+  async heartbeat(instance: string, leaseSeconds: number): Promise<Map<string, number>> {
+    const res = await this.pool.query<{ id: string; held: number }>(
       `WITH me AS (
          INSERT INTO ${this.instances} (instance_id) VALUES ($1)
          ON CONFLICT (instance_id) DO UPDATE SET seen_at = now())
-       SELECT 1 + count(*)::int AS live FROM ${this.instances}
-        WHERE instance_id <> $1 AND seen_at > now() - make_interval(secs => $2)`,
+       SELECT i.instance_id AS id,
+              (SELECT count(*)::int FROM ${this.leases} l
+                WHERE l.owner = i.instance_id AND l.expires_at > now()) AS held
+         FROM ${this.instances} i
+        WHERE i.instance_id <> $1 AND i.seen_at > now() - make_interval(secs => $2)
+          AND ${lockHeld('i.instance_id')}`,
       [instance, leaseSeconds],
     );
-    return res.rows[0]?.live ?? 1;
+    return new Map(res.rows.map((r) => [r.id, r.held]));
   }
 
   /** Extends the leases still held at their epochs; returns the ones renewed (the others were lost). */
@@ -82,8 +105,9 @@ export class LeaseStore {
   }
 
   /**
-   * Takes up to `limit` of `candidates` that are free or expired, each at a
-   * new epoch. Rows locked by a write in flight (the fence's FOR SHARE) or by
+   * Takes up to `limit` of `candidates` that are free (released, never
+   * taken) or expired (their owner stopped renewing, or its session and
+   * advisory lock are gone: it crashed), each at a new epoch. Rows locked by a write in flight (the fence's FOR SHARE) or by
    * another taker are skipped, never waited for.
    */
   async take(
@@ -91,6 +115,7 @@ export class LeaseStore {
     candidates: SourceKey[],
     limit: number,
     leaseSeconds: number,
+    which: 'free' | 'expired',
   ): Promise<HeldLease[]> {
     if (candidates.length === 0 || limit <= 0) return [];
     const res = await this.pool.query<{ d: string; s: string; e: string }>(
@@ -98,7 +123,7 @@ export class LeaseStore {
           SET owner = $1, epoch = l.epoch + 1, expires_at = now() + make_interval(secs => $2), taken_at = now()
          FROM (SELECT source_database, sid FROM ${this.leases}
                 WHERE (source_database, sid) IN (SELECT * FROM unnest($3::text[], $4::text[]))
-                  AND (owner IS NULL OR expires_at < now())
+                  AND ${which === 'free' ? 'owner IS NULL' : `owner IS NOT NULL AND owner <> $1 AND (expires_at < now() OR NOT ${lockHeld('owner')})`}
                 ORDER BY random() LIMIT $5
                 FOR UPDATE SKIP LOCKED) AS f
         WHERE l.source_database = f.source_database AND l.sid = f.sid
@@ -112,6 +137,35 @@ export class LeaseStore {
       ],
     );
     return res.rows.map((r) => ({ database: r.d, sid: r.s, epoch: Number(r.e) }));
+  }
+
+  /**
+   * Takes this instance's advisory lock on a connection of its own, for as
+   * long as the process lives (`dropInstanceLock` on a clean stop). Called
+   * again each round: it reconnects when that connection was lost.
+   */
+  async holdInstanceLock(instance: string): Promise<void> {
+    if (this.lockClient || !this.connect) return;
+    const client = await this.connect();
+    client.on('error', () => {
+      if (this.lockClient === client) this.lockClient = undefined;
+    });
+    client.on('end', () => {
+      if (this.lockClient === client) this.lockClient = undefined;
+    });
+    try {
+      await client.query(`SELECT pg_advisory_lock(${INSTANCE_LOCK}, hashtext($1))`, [instance]);
+      this.lockClient = client;
+    } catch (err: unknown) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async dropInstanceLock(): Promise<void> {
+    const c = this.lockClient;
+    this.lockClient = undefined;
+    await c?.end().catch(() => undefined);
   }
 
   /** Gives a lease back at once (after its source was flushed and acknowledged); false if it was lost meanwhile. */

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { targetsOf } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
 import type { Redactor } from '../config/secrets.js';
-import { Fleet, type FleetSettings } from '../fleet/fleet.js';
+import { Fleet } from '../fleet/fleet.js';
 import { LeaseStore } from '../fleet/lease-store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { rowRules } from '../rules/table-rules.js';
@@ -123,9 +123,17 @@ export class Streamer {
           onLeaseLost: (id) => this.fleet?.lost(id),
         }),
     );
-    const fleet = (cfg as { fleet?: FleetSettings }).fleet;
+    const fleet = cfg.fleet;
     if (fleet) {
-      this.leases = new LeaseStore(this.pool, cfg.destination.metadataSchema);
+      this.leases = new LeaseStore(this.pool, cfg.destination.metadataSchema, async () => {
+        const c = new pg.Client({
+          connectionString: cfg.destination.url,
+          application_name: 'kuvasz-streamer fleet',
+        });
+        c.on('error', () => undefined);
+        await c.connect();
+        return c;
+      });
       this.fleet = new Fleet(
         fleet,
         this.leases,
