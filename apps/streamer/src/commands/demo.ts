@@ -40,6 +40,7 @@ function demoConfig(sources: PgCluster[], warehouse: PgCluster): Config {
     auth: { adminPasswordHash: undefined, jwtKey: undefined, ttlSeconds: 300 },
     map: { mode: 'file' },
     log: { level: 'warn', format: 'pretty' },
+    fleet: undefined,
     secrets: [...sources, warehouse].map((c) => c.password),
     notices: [],
   };

@@ -64,6 +64,10 @@ export interface Config {
   /** Where the map lives: the file (`databases`, app.map_file), or the destination (the original's database mode). */
   map: { mode: 'file' } | { mode: 'database'; sqliteImport: string | undefined };
   log: { level: ConfigFile['log']['level']; format: 'json' | 'pretty' | undefined };
+  /** Sharing the sources with the other instances (docs/fleet.md); undefined: this process streams every source. */
+  fleet:
+    | { instanceId: string; leaseSeconds: number; renewSeconds: number; takePerRound: number }
+    | undefined;
   /** Passwords of every configured URL, the admin password hash and the JWT key, for redaction. */
   secrets: string[];
   /** Said once at info level at startup: URL parameters stripped, settings ignored. */

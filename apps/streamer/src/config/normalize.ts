@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   displayName,
   libpqUrl,
@@ -159,6 +160,8 @@ export function normalize(
         }
       : undefined;
 
+  const fleet = fleetOf(cfg.fleet, issues);
+
   return {
     issues,
     config: {
@@ -190,9 +193,39 @@ export function normalize(
           ? { mode: 'database', sqliteImport: cfg.map.import_sqlite }
           : { mode: 'file' },
       log: { level: cfg.log.level, format: cfg.log.format },
+      fleet,
       secrets,
       // A notice never carries a URL; redact anyway, in case a name holds one.
       notices: notices.map(redactPasswords),
     },
+  };
+}
+
+/**
+ * The fleet section, or undefined when it is absent or disabled. A lease
+ * must outlive two missed renewals, so renew_seconds is at most a third of
+ * lease_seconds; checked even while disabled, so enabling it later does not
+ * turn up a mistake.
+ */
+function fleetOf(
+  f: ConfigFile['fleet'],
+  issues: { path: Path; message: string }[],
+): Config['fleet'] {
+  if (!f) return undefined;
+  if (f.renew_seconds > f.lease_seconds / 3) {
+    // Rounded to milliseconds, each in the direction that satisfies the rule.
+    const most = Math.floor((f.lease_seconds * 1000) / 3) / 1000;
+    const least = Math.ceil(f.renew_seconds * 3000) / 1000;
+    issues.push({
+      path: ['fleet', 'renew_seconds'],
+      message: `fleet.renew_seconds (${f.renew_seconds}) must be at most fleet.lease_seconds / 3 (${most}), so that a lease outlives two missed renewals: set renew_seconds to ${most} or less, or lease_seconds to ${least} or more`,
+    });
+  }
+  if (!f.enabled) return undefined;
+  return {
+    instanceId: f.instance_id ?? `${hostname()}-${process.pid}`,
+    leaseSeconds: f.lease_seconds,
+    renewSeconds: f.renew_seconds,
+    takePerRound: f.take_per_round,
   };
 }

@@ -233,6 +233,42 @@ export const configFileSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  fleet: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Share the sources of this configuration with the other instances that run it, through leases in the destination (docs/fleet.md)',
+        ),
+      instance_id: z
+        .string()
+        .min(1)
+        .max(100)
+        .regex(/^\P{C}*$/u, { message: 'printable characters only (no control characters)' })
+        .optional()
+        .describe(
+          "This process's name in the leases; each process needs its own. Default: the host name and the pid (`web-1-4242`)",
+        ),
+      lease_seconds: z
+        .number()
+        .min(2)
+        .max(3600)
+        .default(10)
+        .describe(
+          "How long a lease lasts without a renewal: an instance that dies hands its sources over after at most this (the destination's clock)",
+        ),
+      renew_seconds: z
+        .number()
+        .positive()
+        .default(2)
+        .describe('How often leases are renewed; at most lease_seconds / 3'),
+      take_per_round: positiveInt(1000)
+        .default(4)
+        .describe('Sources an instance takes at most in one renewal round (no stampede on a join)'),
+    })
+    .optional()
+    .describe('Several instances sharing the sources; without it (or enabled: false), none'),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

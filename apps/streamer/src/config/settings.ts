@@ -3,7 +3,8 @@
  * TOML file, `KUVASZ_<section>_<param>` in the environment,
  * `--<section>.<param>=value` on the command line), each with what it
  * becomes in this streamer's configuration (the YAML file's shape), or
- * nothing: accepted and named once at startup as ignored.
+ * nothing: accepted and named once at startup as ignored. The `fleet`
+ * section is this streamer's own, given the same three ways.
  */
 
 export type SettingKind =
@@ -37,6 +38,14 @@ const ignored = (section: string, param: string, kind: SettingKind = 'string'): 
   param,
   kind,
   target: undefined,
+});
+
+/** A key of this streamer's `fleet` section, given as the original's settings are. */
+const ownFleet = (param: string, kind: SettingKind): Setting => ({
+  section: 'fleet',
+  param,
+  kind,
+  target: ['fleet', param],
 });
 
 export const SETTINGS: readonly Setting[] = [
@@ -141,6 +150,12 @@ export const SETTINGS: readonly Setting[] = [
     target: ['sync', 'rows_per_second'],
   },
   { section: 'app', param: 'sync_burst', kind: 'positiveInt', target: ['sync', 'burst'] },
+  // Not the original's: so that KUVASZ_FLEET_INSTANCE_ID (a pod's name) and a TOML [fleet] work.
+  ownFleet('enabled', 'bool'),
+  ownFleet('instance_id', 'string'),
+  ownFleet('lease_seconds', 'positiveNumber'),
+  ownFleet('renew_seconds', 'positiveNumber'),
+  ownFleet('take_per_round', 'positiveInt'),
 ];
 
 export const SECTIONS: readonly string[] = [...new Set(SETTINGS.map((s) => s.section))];
