@@ -204,7 +204,7 @@ async function probeProblems(cfg: Config, container: IContainer): Promise<string
     { host: '127.0.0.1', port: 0 },
     {
       metrics: createMetrics(),
-      status: () => ({ generatedAt: '', sources: [] }),
+      status: () => ({ generatedAt: '', sources: [], fleet: null }),
       ready: () => ready,
     },
     log,

@@ -43,6 +43,7 @@ interface Fleet {
   tenants: Db[];
   dwh: Db;
   instances: Map<string, CliProcess>;
+  ports: Map<string, number>;
   start(id: string): CliProcess;
   load: Workload[];
 }
@@ -71,8 +72,10 @@ async function fleet(name: string): Promise<Fleet> {
   );
   const dir = tempDir();
   const instances = new Map<string, CliProcess>();
-  const configFor = async (id: string) =>
-    writeConfig(
+  const ports = new Map<string, number>();
+  const configFor = async (id: string) => {
+    ports.set(id, await freePort());
+    return writeConfig(
       dir,
       `${id}.yaml`,
       `destination: { url: "${dstPg.urlFor(dwh.db)}" }
@@ -84,9 +87,10 @@ ${tenants.map((t, i) => `      - { url: "${srcPg.urlFor(t.db)}", sid: t${i + 1} 
       acct: { type: history }
 apply: { flush_interval_ms: 50 }
 fleet: { enabled: true, instance_id: ${id}, lease_seconds: ${LEASE_SECONDS}, renew_seconds: 1, take_per_round: ${TAKE_PER_ROUND} }
-http: { listen: "127.0.0.1:${await freePort()}" }
+http: { listen: "127.0.0.1:${ports.get(id)}" }
 `,
     );
+  };
   const configs = new Map<string, string>();
   for (const id of ['i1', 'i2', 'i3', 'i4', 'i1b', 'i2b', 'i3b'])
     configs.set(id, await configFor(id));
@@ -95,6 +99,7 @@ http: { listen: "127.0.0.1:${await freePort()}" }
     tenants,
     dwh,
     instances,
+    ports,
     start(id) {
       const p = startRun(configs.get(id)!);
       instances.set(id, p);
@@ -240,7 +245,10 @@ test('3 instances share 30 sources one each; SIGKILL one under load: its sources
           .get(id)!
           .logs()
           .filter((l) => /fleet|took the slot|streaming|failed/.test(String(l.msg)))
-          .map((l) => `${id} ${l.time} ${l.sid ?? ''} ${l.msg} ${l.err ? JSON.stringify(l.err).slice(0, 300) : ''}`),
+          .map(
+            (l) =>
+              `${id} ${l.time} ${l.sid ?? ''} ${l.msg} ${l.err ? JSON.stringify(l.err).slice(0, 300) : ''}`,
+          ),
       );
       throw new Error(
         `${String(e)}; owners ${JSON.stringify([...(await owners(f))])}, streaming ${await streamingSlots(f)}\n${logs.slice(-60).join('\n')}`,
@@ -253,6 +261,18 @@ test('3 instances share 30 sources one each; SIGKILL one under load: its sources
         .map((l) => Number(l.time) - killedAt);
     console.log(
       `fleet: i1's sources streamed again ${Date.now() - killedAt} ms after its SIGKILL (leases taken at ${after(/^fleet: lease taken/).join(', ')} ms; streaming at ${after(/^streaming$/).join(', ')} ms)`,
+    );
+    // Any instance's status shows who holds each source, as the leases say.
+    const status = (await (
+      await fetch(`http://127.0.0.1:${f.ports.get('i2')}/api/status`)
+    ).json()) as {
+      sources: { sid: string; state: string; lease: { owner: string; expired: boolean } | null }[];
+      fleet: { instanceId: string; liveInstances: number; owned: number } | null;
+    };
+    const o = await owners(f);
+    expect(status.fleet).toEqual({ instanceId: 'i2', liveInstances: 2, owned: o.get('i2') });
+    expect(status.sources.filter((s) => s.lease?.owner === 'i3' && !s.lease.expired)).toHaveLength(
+      o.get('i3') ?? -1,
     );
     await commitsMore(f.load[0]!, 20);
     await assertExactlyOnce(f);
