@@ -219,6 +219,21 @@ export async function benchTenants(
         points.push(
           await oursAt(s, d, dwh, phase('kuvasz'), sizes, { sourceCpu, destCpu }, problems),
         );
+        if (sizes.fleetTenants.includes(n) && sizes.fleetInstances > 1) {
+          const k = sizes.fleetInstances;
+          points.push(
+            await oursAt(
+              s,
+              d,
+              dwh,
+              phase(`fleet ${k}`),
+              sizes,
+              { sourceCpu, destCpu },
+              problems,
+              k,
+            ),
+          );
+        }
         points.push(
           await nativeAt(s, d, nativeDbs.slice(0, n), phase('native'), sizes, {
             sourceCpu,
@@ -288,10 +303,13 @@ async function oursAt(
   sizes: BenchSizes,
   meters: Meters,
   problems: string[],
+  instances = 1,
 ): Promise<TenantsPoint> {
   const n = phase.tenants;
+  const system: TenantsPoint['system'] =
+    instances > 1 ? `kuvasz-streamer x${instances} (fleet)` : 'kuvasz-streamer';
   const config = writeConfig(
-    `tenants-${n}.yaml`,
+    `tenants-${n}-${instances}.yaml`,
     `destination: { url: "${d.urlFor(dwh)}" }
 databases:
   - database: app
@@ -299,15 +317,21 @@ databases:
 ${phase.sourceDbs.map((db, i) => `      - { url: "${s.urlFor(db)}", sid: t${i + 1} }`).join('\n')}
     tables:
       orders: { type: append }
-${process.env.KUVASZ_BENCH_TENANT_APPLY ? `apply: ${process.env.KUVASZ_BENCH_TENANT_APPLY}\n` : ''}`,
+${process.env.KUVASZ_BENCH_TENANT_APPLY ? `apply: ${process.env.KUVASZ_BENCH_TENANT_APPLY}\n` : ''}${instances > 1 ? 'fleet: { enabled: true }\n' : ''}`,
   );
-  say(`tenants ${n}: kuvasz-streamer copies`);
+  say(`tenants ${n}: ${system} copies`);
   const t0 = performance.now();
-  const p = new StreamerProcess(config);
+  const procs = Array.from({ length: instances }, () => new StreamerProcess(config));
   try {
-    await p.streaming(n, 900_000);
+    // In a fleet each instance streams its share: done once they stream n between them.
+    await until(async () => procs.reduce((a, x) => a + x.count('streaming'), 0) >= n, {
+      timeoutMs: 900_000,
+      intervalMs: 20,
+      what: `${system} streaming ${n} sources`,
+    });
     const copySeconds = (performance.now() - t0) / 1000;
-    say(`tenants ${n}: kuvasz-streamer copied in ${fmt(copySeconds, 1)} s; load`);
+    say(`tenants ${n}: ${system} copied in ${fmt(copySeconds, 1)} s; load`);
+    const cpuOfAll = () => procs.reduce((a, x) => a + processCpuSeconds(x.pid), 0);
     const m = await loadAndDrain(
       phase,
       sizes,
@@ -320,10 +344,10 @@ ${process.env.KUVASZ_BENCH_TENANT_APPLY ? `apply: ${process.env.KUVASZ_BENCH_TEN
             dwh,
           )
         )[0]?.n ?? 0,
-      new CpuMeter(() => processCpuSeconds(p.pid)),
+      new CpuMeter(cpuOfAll),
     );
     await sleep(2_000);
-    const idle = new CpuMeter(() => processCpuSeconds(p.pid));
+    const idle = new CpuMeter(cpuOfAll);
     const sourceIdle = new CpuMeter(() => serverCpuSeconds(s.dataDir));
     idle.start();
     sourceIdle.start();
@@ -332,14 +356,15 @@ ${process.env.KUVASZ_BENCH_TENANT_APPLY ? `apply: ${process.env.KUVASZ_BENCH_TEN
     const sourceIdleCpu = sourceIdle.stop();
     const rows = await d.sql<{ ms: number; t: number }>(LATENCY_SQL, [phase.tag], dwh);
     const point = summarize(
-      pointBase('kuvasz-streamer', n, copySeconds, sizes, m, { idleCpu, sourceIdleCpu }),
+      pointBase(system, n, copySeconds, sizes, m, { idleCpu, sourceIdleCpu }),
       rows.map((r) => ({ ms: Number(r.ms), t: Number(r.t) })),
     );
     report(point);
     return point;
   } finally {
-    await p.stop();
-    for (const problem of p.problems()) problems.push(`tenants ${n}: ${problem}`);
+    await Promise.all(procs.map((x) => x.stop()));
+    for (const x of procs)
+      for (const problem of x.problems()) problems.push(`tenants ${n} ${system}: ${problem}`);
     cli(['teardown', '-c', config, '--yes']);
     await d.sql('TRUNCATE orders; DROP SCHEMA IF EXISTS kuvasz CASCADE', [], dwh);
   }

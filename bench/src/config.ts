@@ -21,6 +21,9 @@ export interface BenchSizes {
   bigTxRows: number;
   /** Many tenants: tenant databases on one source server, one run per count. */
   tenants: number[];
+  /** Many tenants: the counts also run by a fleet of `fleetInstances` instances (1 vs 3 on the same workload). */
+  fleetTenants: number[];
+  fleetInstances: number;
   /** Many tenants: insert transactions per second over all tenants, for `tenantSeconds`. */
   tenantRate: number;
   tenantSeconds: number;
@@ -60,6 +63,16 @@ export function readSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
       : [10, 50, 100, 200];
   if (tenants.some((r) => !Number.isInteger(r) || r <= 0))
     throw new Error(`KUVASZ_BENCH_TENANTS=${env.KUVASZ_BENCH_TENANTS}: expected whole numbers`);
+  // A fleet on one machine measures its overhead and correctness, not a speed-up: one count by default.
+  const fleetTenants = env.KUVASZ_BENCH_FLEET_TENANTS
+    ? env.KUVASZ_BENCH_FLEET_TENANTS.split(',')
+        .map((r) => Number(r.trim()))
+        .filter((n) => n > 0)
+    : [tenants.includes(50) ? 50 : tenants[0]!];
+  if (fleetTenants.some((r) => !Number.isInteger(r) || !tenants.includes(r)))
+    throw new Error(
+      `KUVASZ_BENCH_FLEET_TENANTS=${env.KUVASZ_BENCH_FLEET_TENANTS}: expected some of the tenant counts ${tenants.join(',')}, or 0 for none`,
+    );
   const only = env.KUVASZ_BENCH_ONLY
     ? new Set(env.KUVASZ_BENCH_ONLY.split(',').map((s) => s.trim() as BenchName))
     : new Set(ALL_BENCHES);
@@ -77,6 +90,8 @@ export function readSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
     pgbenchScale: num('KUVASZ_BENCH_PGBENCH_SCALE', small ? 2 : 10),
     bigTxRows: num('KUVASZ_BENCH_BIG_ROWS', small ? 200_000 : 2_000_000),
     tenants,
+    fleetTenants,
+    fleetInstances: num('KUVASZ_BENCH_FLEET_INSTANCES', 3),
     tenantRate: num('KUVASZ_BENCH_TENANT_RATE', 500),
     tenantSeconds: num('KUVASZ_BENCH_TENANT_SECONDS', small ? 8 : 20),
     tenantRows: num('KUVASZ_BENCH_TENANT_ROWS', small ? 1_000 : 5_000),

@@ -78,7 +78,8 @@ export interface MemoryResult {
 
 /** A latency point of the many-tenants benchmark: the steady-load figures, plus copy time and CPU. */
 export interface TenantsPoint extends Omit<LatencyPoint, 'system'> {
-  system: 'kuvasz-streamer' | 'native';
+  /** 'kuvasz-streamer x3 (fleet)': the same configuration run by a fleet of instances. */
+  system: 'kuvasz-streamer' | 'native' | `kuvasz-streamer x${number} (fleet)`;
   tenants: number;
   /** From the streamer's start / the first CREATE SUBSCRIPTION until every tenant is copied and streaming. */
   copySeconds: number;
