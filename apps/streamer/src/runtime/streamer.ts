@@ -119,7 +119,11 @@ export class Streamer {
           metrics,
           progress,
           log,
-          onChange: (snap) => void this.saveStatus(snap),
+          // In a fleet only the lease holder writes a source's status row (else a stopping
+          // instance could overwrite the new owner's state with its own 'stopped').
+          onChange: (snap) => {
+            if (!this.fleet || this.fleet.holds(snap)) void this.saveStatus(snap);
+          },
           onLeaseLost: (id) => this.fleet?.lost(id),
         }),
     );
@@ -215,7 +219,6 @@ export class Streamer {
         this.log.debug({ err }, 'releasing a source of an engine that stopped');
       }
     }
-    if (how === 'handover') await this.saveStatus(r.snapshot());
   }
 
   /** Sources with changes received but not yet applied and acknowledged, `database (sid N)`. */
@@ -360,7 +363,8 @@ export class Streamer {
     await this.engine
       .close()
       .catch((err: unknown) => this.log.warn({ err }, 'closing the apply engine failed'));
-    await Promise.all(stopped.map((r) => this.saveStatus(r.snapshot())));
+    // A fleet's hand-overs saved theirs while they still held the leases.
+    if (!this.fleet) await Promise.all(stopped.map((r) => this.saveStatus(r.snapshot())));
     await this.saveTableStats();
     await this.healthMonitor.close();
     await this.pool.end().catch(() => undefined);
