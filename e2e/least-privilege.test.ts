@@ -145,8 +145,11 @@ http: { listen: "127.0.0.1:${port}" }
       expect(checked.error?.issues ?? []).toEqual([]);
     }
     for (const doc of [fromApi!, fromCommand!]) {
-      expect(Object.keys(doc).sort()).toEqual(['generatedAt', 'sources']);
+      expect(Object.keys(doc).sort()).toEqual(['fleet', 'generatedAt', 'sources']);
+      // No fleet configured: no lease and no fleet part.
+      expect(doc.fleet).toBeNull();
       const s = doc.sources[0]!;
+      expect(s.lease).toBeNull();
       expect(s).toMatchObject({ sid: 'tenant1', state: 'streaming', lastError: null });
       for (const v of [s.receivedLsn, s.flushedLsn, s.health.confirmedFlushLsn])
         expect(v).toMatch(LSN);
@@ -171,9 +174,11 @@ http: { listen: "127.0.0.1:${port}" }
 
 interface StatusDoc {
   generatedAt: string;
+  fleet: unknown;
   sources: {
     sid: string;
     state: string;
+    lease: unknown;
     lastError: unknown;
     updatedAt: string | null;
     lagSeconds: number | null;
