@@ -1,3 +1,4 @@
+export { HASH_SEED, hashBytes } from './column-hash.js';
 export {
   CopyDataAssembler,
   type CopyDataAssemblerOptions,
@@ -10,6 +11,7 @@ export {
   PgoutputRelationError,
 } from './errors.js';
 export { compareLsn, formatLsn, MAX_LSN, parseLsn } from './lsn.js';
+export { MessageView, type MessageViewOptions } from './message-view.js';
 export {
   type BeginMessage,
   type BeginPrepareMessage,
@@ -66,6 +68,8 @@ export {
   XLOGDATA_HEADER_BYTES,
   xlogDataStart,
 } from './replication-frame.js';
+export { ColumnKind, MessageTag, TupleTag } from './tags.js';
+export { TupleView } from './tuple-view.js';
 export {
   createTypeParsers,
   defaultTypeParsers,

@@ -14,6 +14,18 @@ export interface PgoutputDecoderOptions {
   protoVersion?: PgoutputProtoVersion;
 }
 
+/** The `protoVersion` option of a decoder or view, checked (default 1). */
+export function protoVersionOption(v: PgoutputProtoVersion | undefined): PgoutputProtoVersion {
+  const version = v ?? 1;
+  if (version !== 1 && version !== 2 && version !== 3 && version !== 4) {
+    throw new PgoutputError(
+      'invalid_argument',
+      `protoVersion ${String(version)} is not a pgoutput protocol version; use 1, 2, 3 or 4 (the proto_version you requested)`,
+    );
+  }
+  return version;
+}
+
 /**
  * Decodes pgoutput messages (the payload of XLogData, or the `data` column
  * of `pg_logical_slot_peek_binary_changes`) into typed objects.
@@ -29,13 +41,7 @@ export class PgoutputDecoder {
   private streaming = false;
 
   constructor(options: PgoutputDecoderOptions = {}) {
-    const v = options.protoVersion ?? 1;
-    if (v !== 1 && v !== 2 && v !== 3 && v !== 4) {
-      throw new PgoutputError(
-        'invalid_argument',
-        `protoVersion ${String(v)} is not a pgoutput protocol version; use 1, 2, 3 or 4 (the proto_version you requested)`,
-      );
-    }
+    const v = protoVersionOption(options.protoVersion);
     this.protoVersion = v;
     this.reader = new BufferReader(v);
   }
