@@ -1,8 +1,10 @@
 export { HASH_SEED, hashBytes } from './column-hash.js';
+export { CopyBuffer } from './copy-buffer.js';
 export {
   CopyDataAssembler,
   type CopyDataAssemblerOptions,
 } from './copy-data-assembler.js';
+export { appendCopyNull, appendCopyText, writeCopyRow } from './copy-text.js';
 export {
   PgoutputDecodeError,
   type PgoutputDecodeErrorCode,
