@@ -1,18 +1,28 @@
-// Decoding throughput of @kuvasz/pgoutput against pg-logical-replication's
-// PgoutputPlugin parser on the same frames. Run: pnpm --filter @kuvasz/pgoutput bench
-// (builds dist/ first). BENCH_SECONDS sets the time per round (default 1.5).
+// Decoding throughput of @kuvasz/pgoutput (object decoder and lazy
+// MessageView) against pg-logical-replication's PgoutputPlugin parser on the
+// same frames. Run: pnpm --filter @kuvasz/pgoutput bench (builds dist/
+// first); the README's figures come from `taskset -c 1` (one core).
+// Rates are messages per CPU second of this process.
+// BENCH_SECONDS sets the time per round (default 1), BENCH_ROUNDS the rounds
+// (default 5), BENCH_ONLY a comma-separated filter on the case names.
 //
 // The frames match what pgoutput (protocol v1, text mode) sends for an
 // 8-column table: id int4, account int8, name text, email text, created
-// timestamptz, amount numeric(12,2), status text, updated timestamptz.
-// Half are Inserts, half Updates (no key change: 'N' tuple only).
+// timestamptz, amount numeric(12,2), status text, updated timestamptz. Two
+// workloads: Inserts, and Updates that change the key (a 'K' tuple with the
+// old id and NULL elsewhere, as REPLICA IDENTITY DEFAULT sends it, then 'N').
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import {
+  CopyBuffer,
   defaultTypeParsers,
+  MessageTag,
+  MessageView,
   PgoutputDecoder,
   parseReplicationFrame,
   RelationCache,
+  writeCopyRow,
 } from '../dist/index.js';
 
 const require = createRequire(import.meta.url);
@@ -52,6 +62,7 @@ const tuple = (values) =>
   message([
     u16(values.length),
     ...values.flatMap((v) => {
+      if (v === null) return [u8(0x6e)];
       const b = Buffer.from(v, 'utf8');
       return [u8(0x74), u32(b.length), b];
     }),
@@ -98,31 +109,50 @@ function row(i) {
 }
 
 const N = 20_000;
-const frames = [];
-let payloadBytes = 0;
-for (let i = 0; i < N; i++) {
-  const values = row(i);
-  const payload =
-    i % 2 === 0
-      ? message([u8(0x49), u32(REL_OID), u8(0x4e), tuple(values)])
-      : message([u8(0x55), u32(REL_OID), u8(0x4e), tuple(values)]);
-  payloadBytes += payload.length;
-  frames.push(xlog(payload, 0x16_b374d848n + BigInt(i) * 64n));
-}
-const avgPayload = payloadBytes / N;
+const NULLS = COLUMNS.slice(1).map(() => null);
+const workloads = [
+  ['Insert', (v) => message([u8(0x49), u32(REL_OID), u8(0x4e), tuple(v)])],
+  [
+    "Update, old key 'K'",
+    (v, i) =>
+      message([u8(0x55), u32(REL_OID), u8(0x4b), tuple([String(i), ...NULLS]), u8(0x4e), tuple(v)]),
+  ],
+].map(([name, build]) => {
+  const frames = [];
+  let bytes = 0;
+  for (let i = 0; i < N; i++) {
+    const payload = build(row(i), i);
+    bytes += payload.length;
+    frames.push(xlog(payload, 0x16_b374d848n + BigInt(i) * 64n));
+  }
+  return { name, frames, avgPayload: bytes / N };
+});
 
-/** Runs `run` over every frame for about SECONDS; messages per second. */
-function round(run) {
+/** CPU seconds used by this process so far (all its threads). */
+function cpuSeconds() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/**
+ * Runs `run` over every frame for about SECONDS: the messages and the CPU seconds.
+ * CPU time rather than wall time: on a shared machine the process is
+ * descheduled at times, which wall time would count against the parser.
+ */
+function round(run, frames) {
   let count = 0;
   const deadline = process.hrtime.bigint() + BigInt(Math.round(SECONDS * 1e9));
-  const t0 = process.hrtime.bigint();
+  const c0 = cpuSeconds();
   while (process.hrtime.bigint() < deadline) {
     run(frames);
     count += frames.length;
   }
-  return count / (Number(process.hrtime.bigint() - t0) / 1e9);
+  return { count, cpu: cpuSeconds() - c0 };
 }
 
+// Results are folded into a small integer: a sum that outgrew V8's small
+// integers would allocate a heap number per message and count as the
+// parser's garbage.
 let sink = 0;
 const cases = [
   [
@@ -133,7 +163,7 @@ const cases = [
       return (list) => {
         for (let i = 0; i < list.length; i++) {
           const m = d.decode(list[i].subarray(25));
-          sink += m.tag.length;
+          sink = (sink + m.tag.length) | 0;
         }
       };
     },
@@ -146,7 +176,7 @@ const cases = [
       return (list) => {
         for (let i = 0; i < list.length; i++) {
           const f = parseReplicationFrame(list[i]);
-          if (f.tag === 'xlogdata') sink += d.decode(f.data).tag.length;
+          if (f.tag === 'xlogdata') sink = (sink + d.decode(f.data).tag.length) | 0;
         }
       };
     },
@@ -163,7 +193,49 @@ const cases = [
           const m = d.decode(list[i].subarray(25));
           if (m.tag === 'insert' || m.tag === 'update') {
             const rec = cache.toRecord(cache.require(m.relationOid), m.new, defaultTypeParsers);
-            sink += rec.id;
+            sink = (sink + rec.id) | 0;
+          }
+        }
+      };
+    },
+  ],
+  [
+    'lazy: MessageView.resetFrame (frame + decode)',
+    () => {
+      const v = new MessageView({ protoVersion: 1 });
+      return (list) => {
+        for (let i = 0; i < list.length; i++) {
+          if (v.resetFrame(list[i]) === MessageTag.Insert) sink = (sink + v.newTuple.count) | 0;
+          else sink = (sink + v.oldMarker) | 0;
+        }
+      };
+    },
+  ],
+  [
+    'lazy: resetFrame + text(key) + hashColumn(key)',
+    () => {
+      const v = new MessageView({ protoVersion: 1 });
+      return (list) => {
+        for (let i = 0; i < list.length; i++) {
+          v.resetFrame(list[i]);
+          sink = (sink + v.newTuple.text(0).length + (v.newTuple.hashColumn(0) & 0xff)) | 0;
+        }
+      };
+    },
+  ],
+  [
+    'lazy: resetFrame + COPY row written (8 columns)',
+    () => {
+      const v = new MessageView({ protoVersion: 1 });
+      const out = new CopyBuffer();
+      return (list) => {
+        for (let i = 0; i < list.length; i++) {
+          v.resetFrame(list[i]);
+          writeCopyRow(out, v.newTuple);
+          // A COPY chunk's worth is handed on (here: dropped) and the buffer reused.
+          if (out.length >= 65_536) {
+            sink = (sink + out.length) | 0;
+            out.clear();
           }
         }
       };
@@ -176,7 +248,8 @@ const cases = [
       plugin.parse(relation);
       // Exactly what its LogicalReplicationService does with an XLogData chunk.
       return (list) => {
-        for (let i = 0; i < list.length; i++) sink += plugin.parse(list[i].subarray(25)).tag.length;
+        for (let i = 0; i < list.length; i++)
+          sink = (sink + plugin.parse(list[i].subarray(25)).tag.length) | 0;
       };
     },
   ],
@@ -189,10 +262,10 @@ console.log(
     .join(' ')}`,
 );
 console.log(
-  `${N} frames (Insert/Update of an 8-column row), ${avgPayload.toFixed(1)} bytes per pgoutput message, best of ${ROUNDS} x ${SECONDS}s rounds`,
+  `${N} frames per workload (8-column row): ${workloads
+    .map((w) => `${w.name} ${w.avgPayload.toFixed(1)} bytes`)
+    .join(', ')} per pgoutput message; best of ${ROUNDS} x ${SECONDS}s rounds`,
 );
-// Rounds interleave the parsers, so load from other processes on this shared
-// machine hits all of them alike; each parser's best round is reported.
 const only = process.env.BENCH_ONLY;
 if (only)
   cases.splice(
@@ -200,25 +273,56 @@ if (only)
     cases.length,
     ...cases.filter(([n]) => only.split(',').some((o) => n.includes(o))),
   );
-const runs = cases.map(([, setup]) => setup());
-for (const run of runs) for (let i = 0; i < 3; i++) run(frames); // JIT warm-up
-const best = runs.map(() => 0);
-for (let r = 0; r < ROUNDS; r++) {
-  runs.forEach((run, i) => {
-    best[i] = Math.max(best[i], round(run));
-  });
+
+// Minor GCs (scavenges) while each case runs: none means the case allocates
+// (next to) nothing per message. Entries arrive asynchronously with their
+// start times, so each case's time windows are kept and matched afterwards.
+const gcs = [];
+const observer = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (e.detail?.kind === 1) gcs.push(e.startTime);
+});
+observer.observe({ entryTypes: ['gc'] });
+
+const table = [];
+for (const w of workloads) {
+  const runs = cases.map(([, setup]) => setup());
+  for (const run of runs) for (let i = 0; i < 3; i++) run(w.frames); // JIT warm-up
+  const best = runs.map(() => 0);
+  const windows = runs.map(() => []);
+  const messages = runs.map(() => 0);
+  // Rounds interleave the parsers, so load from other processes on this
+  // shared machine hits all of them alike; each parser's best round is reported.
+  for (let r = 0; r < ROUNDS; r++) {
+    runs.forEach((run, i) => {
+      const t0 = performance.now();
+      const { count, cpu } = round(run, w.frames);
+      windows[i].push([t0, performance.now()]);
+      messages[i] += count;
+      best[i] = Math.max(best[i], count / cpu);
+    });
+  }
+  table.push({ w, best, windows, messages });
 }
-const results = cases.map(([name], i) => ({
-  name,
-  perSec: best[i],
-  mbPerSec: (best[i] * avgPayload) / 1e6,
-}));
-const baseline = results[results.length - 1];
-for (const r of results) {
+await new Promise((resolve) => setTimeout(resolve, 50));
+observer.disconnect();
+
+for (const { w, best, windows, messages } of table) {
+  const baseline = best[best.length - 1];
+  console.log(`\n${w.name} (${w.avgPayload.toFixed(1)} bytes per message)`);
   console.log(
-    `${r.name.padEnd(56)} ${Math.round(r.perSec).toLocaleString('en-US').padStart(11)} msg/s ${r.mbPerSec
-      .toFixed(1)
-      .padStart(7)} MB/s  ${(r.perSec / baseline.perSec).toFixed(2)}x`,
+    `${'case'.padEnd(56)} ${'msg/CPU-s'.padStart(11)} ${'ns/msg'.padStart(7)} ${'MB/s'.padStart(7)} ${'vs pglr'.padStart(7)} ${'GCs/1M'.padStart(7)}`,
   );
+  cases.forEach(([name], i) => {
+    const inCase = gcs.filter((t) => windows[i].some(([a, b]) => t >= a && t <= b)).length;
+    console.log(
+      `${name.padEnd(56)} ${Math.round(best[i]).toLocaleString('en-US').padStart(11)} ${(
+        1e9 / best[i]
+      )
+        .toFixed(0)
+        .padStart(7)} ${((best[i] * w.avgPayload) / 1e6).toFixed(1).padStart(7)} ${`${(
+        best[i] / baseline
+      ).toFixed(2)}x`.padStart(7)} ${((inCase / messages[i]) * 1e6).toFixed(1).padStart(7)}`,
+    );
+  });
 }
 if (sink === 0) console.log('(sink)');

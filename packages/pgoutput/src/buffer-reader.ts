@@ -1,15 +1,9 @@
+import { int32At, int64At, uint32At, uint64At } from './big-endian.js';
 import { PgoutputDecodeError, type PgoutputDecodeErrorCode } from './errors.js';
+import { utf8Text } from './utf8-text.js';
 
 const EMPTY = new Uint8Array(0);
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const fromCharCode = String.fromCharCode;
-const TWO_32 = 0x1_0000_0000;
-/** A high word below this keeps `hi * 2^32 + lo` under 2^53, exact as a float. */
-const SAFE_HI = 0x20_0000;
-// Node's native slice beats TextDecoder by ~2x on short strings; other runtimes fall back.
-const latin1Slice: ((this: Uint8Array, start: number, end: number) => string) | undefined = (
-  globalThis as { Buffer?: { prototype: { latin1Slice?: never } } }
-).Buffer?.prototype.latin1Slice;
 
 /**
  * A bounds-checked cursor over one input, reused across messages: `reset`
@@ -111,32 +105,20 @@ export class BufferReader {
     return n;
   }
 
-  /**
-   * Unsigned 64-bit: LSNs. Below 2^53 (every LSN a server reaches in
-   * practice) one exact float makes the bigint: no DataView and no bigint
-   * arithmetic, which cost a fifth of decoding a small message.
-   */
+  /** Unsigned 64-bit: LSNs. */
   u64(what: string): bigint {
     if (this.end - this.pos < 8) this.need(8, what);
-    const b = this.buf;
     const p = this.pos;
     this.pos = p + 8;
-    const hi = uint32At(b, p);
-    const lo = uint32At(b, p + 4);
-    if (hi < SAFE_HI) return BigInt(hi * TWO_32 + lo);
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    return uint64At(this.buf, p);
   }
 
   /** Signed 64-bit: timestamps (microseconds since 2000-01-01, `infinity` = int64 max). */
   i64(what: string): bigint {
     if (this.end - this.pos < 8) this.need(8, what);
-    const b = this.buf;
     const p = this.pos;
     this.pos = p + 8;
-    const hi = int32At(b, p);
-    const lo = uint32At(b, p + 4);
-    if (hi < SAFE_HI && hi >= -SAFE_HI) return BigInt(hi * TWO_32 + lo);
-    return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo));
+    return int64At(this.buf, p);
   }
 
   /** A NUL-terminated UTF-8 string (names, prefixes, GIDs). */
@@ -150,20 +132,8 @@ export class BufferReader {
 
   /** `n` bytes as UTF-8 text; the caller has checked the bounds. */
   text(start: number, end: number, what: string): string {
-    const b = this.buf;
-    let bits = 0;
-    for (let i = start; i < end; i++) bits |= b[i]!;
-    if (bits < 0x80) {
-      const n = end - start;
-      // Short ASCII strings: one fromCharCode call of the exact arity avoids
-      // a native call and the intermediate strings of appending (3x faster
-      // for a 6-digit integer).
-      if (n <= 8) return shortAscii(b, start, n);
-      if (n <= 16) return shortAscii(b, start, 8) + shortAscii(b, start + 8, n - 8);
-      if (latin1Slice !== undefined) return latin1Slice.call(b, start, end);
-    }
     try {
-      return utf8.decode(b.subarray(start, end));
+      return utf8Text(this.buf, start, end);
     } catch (err: unknown) {
       return this.fail(
         'invalid_utf8',
@@ -190,48 +160,5 @@ export class BufferReader {
         `${this.end - this.pos} bytes left after a complete message; check the protocol version and framing`,
       );
     }
-  }
-}
-
-/** Big-endian unsigned 32-bit at `p` (bounds checked by the caller). */
-function uint32At(b: Uint8Array, p: number): number {
-  return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
-}
-
-/** Big-endian signed 32-bit at `p` (bounds checked by the caller). */
-function int32At(b: Uint8Array, p: number): number {
-  return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-}
-
-/** `n` (0 to 8) ASCII bytes from `s` as a string, in one call. */
-function shortAscii(b: Uint8Array, s: number, n: number): string {
-  switch (n) {
-    case 0:
-      return '';
-    case 1:
-      return fromCharCode(b[s]!);
-    case 2:
-      return fromCharCode(b[s]!, b[s + 1]!);
-    case 3:
-      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!);
-    case 4:
-      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
-    case 5:
-      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
-    case 6:
-      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
-    case 7:
-      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
-    default:
-      return fromCharCode(
-        b[s]!,
-        b[s + 1]!,
-        b[s + 2]!,
-        b[s + 3]!,
-        b[s + 4]!,
-        b[s + 5]!,
-        b[s + 6]!,
-        b[s + 7]!,
-      );
   }
 }

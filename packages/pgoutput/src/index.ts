@@ -1,7 +1,10 @@
+export { HASH_SEED, hashBytes } from './column-hash.js';
+export { CopyBuffer } from './copy-buffer.js';
 export {
   CopyDataAssembler,
   type CopyDataAssemblerOptions,
 } from './copy-data-assembler.js';
+export { appendCopyNull, appendCopyText, writeCopyRow } from './copy-text.js';
 export {
   PgoutputDecodeError,
   type PgoutputDecodeErrorCode,
@@ -10,6 +13,7 @@ export {
   PgoutputRelationError,
 } from './errors.js';
 export { compareLsn, formatLsn, MAX_LSN, parseLsn } from './lsn.js';
+export { MessageView, type MessageViewOptions } from './message-view.js';
 export {
   type BeginMessage,
   type BeginPrepareMessage,
@@ -66,6 +70,8 @@ export {
   XLOGDATA_HEADER_BYTES,
   xlogDataStart,
 } from './replication-frame.js';
+export { ColumnKind, MessageTag, TupleTag } from './tags.js';
+export { TupleView } from './tuple-view.js';
 export {
   createTypeParsers,
   defaultTypeParsers,

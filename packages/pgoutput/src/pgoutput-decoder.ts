@@ -1,34 +1,7 @@
 import { BufferReader } from './buffer-reader.js';
-import {
-  decodeDelete,
-  decodeInsert,
-  decodeTruncate,
-  decodeUpdate,
-  describeByte,
-} from './decode-dml.js';
-import { decodeRelation, decodeType } from './decode-schema.js';
-import {
-  decodeStreamAbort,
-  decodeStreamCommit,
-  decodeStreamStart,
-  decodeStreamStop,
-} from './decode-stream.js';
-import {
-  decodeBegin,
-  decodeCommit,
-  decodeLogicalMessage,
-  decodeOrigin,
-} from './decode-transaction.js';
-import {
-  decodeBeginPrepare,
-  decodeCommitPrepared,
-  decodePrepare,
-  decodeRollbackPrepared,
-  decodeStreamPrepare,
-} from './decode-two-phase.js';
+import { decodeMessage } from './decode-message.js';
 import { assertBytes, PgoutputError } from './errors.js';
 import type { PgoutputMessage } from './messages.js';
-import { MessageTag } from './tags.js';
 
 export type PgoutputProtoVersion = 1 | 2 | 3 | 4;
 
@@ -39,6 +12,18 @@ export interface PgoutputDecoderOptions {
    * 4; a message above this version is refused with code `protocol_version`.
    */
   protoVersion?: PgoutputProtoVersion;
+}
+
+/** The `protoVersion` option of a decoder or view, checked (default 1). */
+export function protoVersionOption(v: PgoutputProtoVersion | undefined): PgoutputProtoVersion {
+  const version = v ?? 1;
+  if (version !== 1 && version !== 2 && version !== 3 && version !== 4) {
+    throw new PgoutputError(
+      'invalid_argument',
+      `protoVersion ${String(version)} is not a pgoutput protocol version; use 1, 2, 3 or 4 (the proto_version you requested)`,
+    );
+  }
+  return version;
 }
 
 /**
@@ -56,13 +41,7 @@ export class PgoutputDecoder {
   private streaming = false;
 
   constructor(options: PgoutputDecoderOptions = {}) {
-    const v = options.protoVersion ?? 1;
-    if (v !== 1 && v !== 2 && v !== 3 && v !== 4) {
-      throw new PgoutputError(
-        'invalid_argument',
-        `protoVersion ${String(v)} is not a pgoutput protocol version; use 1, 2, 3 or 4 (the proto_version you requested)`,
-      );
-    }
+    const v = protoVersionOption(options.protoVersion);
     this.protoVersion = v;
     this.reader = new BufferReader(v);
   }
@@ -84,90 +63,9 @@ export class PgoutputDecoder {
    */
   decode(data: Uint8Array): PgoutputMessage {
     assertBytes(data, 'PgoutputDecoder.decode');
-    const r = this.reader;
-    r.reset(data);
-    try {
-      const tag = r.u8('message tag');
-      r.tag = tag;
-      const msg = this.dispatch(r, tag);
-      r.done();
-      if (tag === MessageTag.StreamStart) this.streaming = true;
-      else if (tag === MessageTag.StreamStop) this.streaming = false;
-      return msg;
-    } finally {
-      // Drop the reference so a decoder kept around does not pin the caller's buffer.
-      r.reset(EMPTY);
-    }
-  }
-
-  private dispatch(r: BufferReader, tag: number): PgoutputMessage {
-    switch (tag) {
-      case MessageTag.Insert:
-        return decodeInsert(r, this.xidPrefix(r));
-      case MessageTag.Update:
-        return decodeUpdate(r, this.xidPrefix(r));
-      case MessageTag.Delete:
-        return decodeDelete(r, this.xidPrefix(r));
-      case MessageTag.Begin:
-        return decodeBegin(r);
-      case MessageTag.Commit:
-        return decodeCommit(r);
-      case MessageTag.Relation:
-        return decodeRelation(r, this.xidPrefix(r));
-      case MessageTag.Type:
-        return decodeType(r, this.xidPrefix(r));
-      case MessageTag.Truncate:
-        return decodeTruncate(r, this.xidPrefix(r));
-      case MessageTag.Message:
-        return decodeLogicalMessage(r, this.xidPrefix(r));
-      case MessageTag.Origin:
-        return decodeOrigin(r);
-      case MessageTag.StreamStart:
-        this.requireVersion(r, 2, 'Stream Start');
-        return decodeStreamStart(r);
-      case MessageTag.StreamStop:
-        this.requireVersion(r, 2, 'Stream Stop');
-        return decodeStreamStop();
-      case MessageTag.StreamCommit:
-        this.requireVersion(r, 2, 'Stream Commit');
-        return decodeStreamCommit(r);
-      case MessageTag.StreamAbort:
-        this.requireVersion(r, 2, 'Stream Abort');
-        return decodeStreamAbort(r);
-      case MessageTag.BeginPrepare:
-        this.requireVersion(r, 3, 'Begin Prepare');
-        return decodeBeginPrepare(r);
-      case MessageTag.Prepare:
-        this.requireVersion(r, 3, 'Prepare');
-        return decodePrepare(r);
-      case MessageTag.CommitPrepared:
-        this.requireVersion(r, 3, 'Commit Prepared');
-        return decodeCommitPrepared(r);
-      case MessageTag.RollbackPrepared:
-        this.requireVersion(r, 3, 'Rollback Prepared');
-        return decodeRollbackPrepared(r);
-      case MessageTag.StreamPrepare:
-        this.requireVersion(r, 3, 'Stream Prepare');
-        return decodeStreamPrepare(r);
-      default:
-        r.tag = 0;
-        return r.fail('unknown_tag', `unknown pgoutput message tag ${describeByte(tag)}`, 0);
-    }
-  }
-
-  private xidPrefix(r: BufferReader): number | undefined {
-    return this.streaming ? r.u32('streamed transaction xid') : undefined;
-  }
-
-  private requireVersion(r: BufferReader, min: number, what: string): void {
-    if (this.protoVersion < min) {
-      r.fail(
-        'protocol_version',
-        `${what} needs protocol version ${min}+; create the decoder with the proto_version the slot is read with`,
-        0,
-      );
-    }
+    const msg = decodeMessage(this.reader, data, this.streaming);
+    if (msg.tag === 'stream_start') this.streaming = true;
+    else if (msg.tag === 'stream_stop') this.streaming = false;
+    return msg;
   }
 }
-
-const EMPTY = new Uint8Array(0);

@@ -11,34 +11,17 @@ import {
   parseReplicationFrame,
 } from '../src/index.js';
 import { builtMessage, mutate, mutation } from './support/arbitraries.js';
-import { loadFixtures } from './support/fixtures.js';
+import { fixtureSeeds, STREAM_START } from './support/fixture-seeds.js';
 import { bytes, copyData, xlogData } from './support/frame-builder.js';
 
 const RUNS = Number(process.env.PGOUTPUT_FUZZ_RUNS ?? 3000);
 const TIMEOUT = Math.max(60_000, RUNS * 5);
 
-/** Real payloads from the fixtures, with the protocol version and stream state they were decoded in. */
-const seeds = (() => {
-  const out: { data: Uint8Array; protoVersion: 1 | 2 | 3 | 4; inStream: boolean }[] = [];
-  const seen = new Set<string>();
-  for (const fx of loadFixtures()) {
-    const d = new PgoutputDecoder({ protoVersion: fx.protoVersion });
-    for (const p of fx.payloads) {
-      const key = `${fx.protoVersion}:${d.inStreamBlock}:${p[0]}:${p.length}`;
-      // Thousands of streamed inserts look alike: keep a few of each shape.
-      if (!seen.has(key)) {
-        seen.add(key);
-        out.push({ data: p, protoVersion: fx.protoVersion, inStream: d.inStreamBlock });
-      }
-      d.decode(p);
-    }
-  }
-  return out;
-})();
+const seeds = fixtureSeeds();
 
 function decoderFor(protoVersion: 1 | 2 | 3 | 4, inStream: boolean): PgoutputDecoder {
   const d = new PgoutputDecoder({ protoVersion });
-  if (inStream) d.decode(bytes().byte('S').uint32(1).byte(1).build());
+  if (inStream) d.decode(STREAM_START);
   return d;
 }
 
