@@ -275,6 +275,15 @@ describe('README examples (examples/*.ts) against PostgreSQL 17', () => {
     );
     expect(lines[2]).toMatch(/ delete people \{ id: 1 \}$/);
     expect(lines[3]).toMatch(/ commit, confirm up to [0-9A-F]+\/[0-9A-F]+$/);
+    // The lazy view over the same slot: keys as text, the insert as a COPY text row.
+    await cluster.sql(`INSERT INTO people VALUES (2, E'tab\\there', NULL)`, [], db);
+    const view = sh('node', [example('pgoutput-view')], exProject, {
+      DATABASE_URL: cluster.urlFor(db),
+    });
+    const vlines = view.split('\n');
+    expect(vlines.slice(0, 2)).toEqual(['update people id=1', 'delete people id=1']);
+    expect(vlines[2]).toMatch(/^commit, confirm up to [0-9A-F]+\/[0-9A-F]+$/);
+    expect(view.endsWith('1\tAda\t1815-12-10\n2\ttab\\there\t\\N\n')).toBe(true);
     await cluster.dropSlots(db);
   });
 
