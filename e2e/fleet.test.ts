@@ -215,14 +215,26 @@ async function teardown(f: Fleet): Promise<void> {
   if (config) expect(runCli(['teardown', '-c', config, '--yes']).status).toBe(0);
 }
 
-test('3 instances share 30 sources one each; SIGKILL one under load: its sources resume on the others within lease_seconds + 5 s, nothing lost or doubled', async () => {
-  const f = await fleet('fk');
+/**
+ * Runs `body` on a fleet of i1, i2 and i3 that share the 30 sources 10 each,
+ * under load; then stops what is left and tears the sources down.
+ */
+async function withFleet(name: string, body: (f: Fleet) => Promise<void>): Promise<void> {
+  const f = await fleet(name);
   try {
     for (const id of ['i1', 'i2', 'i3']) f.start(id);
     await balanced(f, ['i1', 'i2', 'i3'], (n) => n === 10);
     startLoad(f);
     await commitsMore(f.load[0]!, 20);
+    await body(f);
+  } finally {
+    await killAll();
+    await teardown(f);
+  }
+}
 
+test('3 instances share 30 sources one each; SIGKILL one under load: its sources resume on the others within lease_seconds + 5 s, nothing lost or doubled', async () => {
+  await withFleet('fk', async (f) => {
     const killedAt = Date.now();
     await f.instances.get('i1')!.stop('SIGKILL');
     await waitFor(
@@ -279,20 +291,11 @@ test('3 instances share 30 sources one each; SIGKILL one under load: its sources
     await stopAll(f);
     // A clean stop releases the leases at once.
     expect(await owners(f)).toEqual(new Map());
-  } finally {
-    await killAll();
-    await teardown(f);
-  }
+  });
 }, 300_000);
 
 test('an instance paused (SIGSTOP) past its lease writes nothing once resumed: its sources went on elsewhere, it notices and rejoins', async () => {
-  const f = await fleet('fs');
-  try {
-    for (const id of ['i1', 'i2', 'i3']) f.start(id);
-    await balanced(f, ['i1', 'i2', 'i3'], (n) => n === 10);
-    startLoad(f);
-    await commitsMore(f.load[0]!, 20);
-
+  await withFleet('fs', async (f) => {
     const paused = f.instances.get('i2')!;
     paused.child.kill('SIGSTOP');
     try {
@@ -314,19 +317,11 @@ test('an instance paused (SIGSTOP) past its lease writes nothing once resumed: i
     await commitsMore(f.load[0]!, 10);
     await assertExactlyOnce(f);
     await stopAll(f);
-  } finally {
-    await killAll();
-    await teardown(f);
-  }
+  });
 }, 300_000);
 
 test('rolling restart of every instance under load: nothing lost or doubled; latency during the roll reported', async () => {
-  const f = await fleet('fr');
-  try {
-    for (const id of ['i1', 'i2', 'i3']) f.start(id);
-    await balanced(f, ['i1', 'i2', 'i3'], (n) => n === 10);
-    startLoad(f);
-    await commitsMore(f.load[0]!, 30);
+  await withFleet('fr', async (f) => {
     const before = new Date();
     await new Promise((r) => setTimeout(r, 3000));
     const rollStart = new Date();
@@ -346,18 +341,11 @@ test('rolling restart of every instance under load: nothing lost or doubled; lat
     );
     await assertExactlyOnce(f);
     await stopAll(f);
-  } finally {
-    await killAll();
-    await teardown(f);
-  }
+  });
 }, 400_000);
 
 test('a fourth instance joins: sources move to it a few at a time, none ever streamed twice', async () => {
-  const f = await fleet('fj');
-  try {
-    for (const id of ['i1', 'i2', 'i3']) f.start(id);
-    await balanced(f, ['i1', 'i2', 'i3'], (n) => n === 10);
-    startLoad(f);
+  await withFleet('fj', async (f) => {
     f.start('i4');
     const seen: number[] = [];
     let walsenders = 0;
@@ -387,8 +375,5 @@ test('a fourth instance joins: sources move to it a few at a time, none ever str
     await balanced(f, ['i1', 'i2', 'i3', 'i4'], (n) => n === 7 || n === 8);
     await assertExactlyOnce(f);
     await stopAll(f);
-  } finally {
-    await killAll();
-    await teardown(f);
-  }
+  });
 }, 300_000);
