@@ -87,7 +87,12 @@ describe.each(testedVersions())('fencing on PG %i', (version) => {
       expect(b.sourceStatus(S1).state).toBe('running');
       expect(await state(h)).toEqual({ rows: 4, counter: 3, audits: 4, position: '0/40E' });
       // tx 0 and 1 were skipped by position, not re-applied as conflicts.
-      expect(b.stats().filter((s) => s.operation === 'insert').map((s) => s.count)).toEqual([2, 2]);
+      expect(
+        b
+          .stats()
+          .filter((s) => s.operation === 'insert')
+          .map((s) => s.count),
+      ).toEqual([2, 2]);
     } finally {
       await h.close();
     }

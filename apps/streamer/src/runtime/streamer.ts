@@ -144,7 +144,7 @@ export class Streamer {
         this.runners.map((r) => r.id),
         {
           start: (id, fence) => this.startRunner(this.runner(id), fence),
-          stop: (id, how) => this.stopRunner(this.runner(id), how),
+          stop: (id) => this.stopRunner(this.runner(id)),
         },
         log,
         metrics,
@@ -205,8 +205,11 @@ export class Streamer {
     this.active.set(r, { controller, done });
   }
 
-  /** Stops a source: flushed and acknowledged first unless its lease was lost (then its writes are fenced off). */
-  private async stopRunner(r: SourceRunner, how: 'handover' | 'lost'): Promise<void> {
+  /**
+   * Stops a source: the runner flushes and acknowledges what it received. After a
+   * lost lease that flush fails fast at the fence (nothing of it is written).
+   */
+  private async stopRunner(r: SourceRunner): Promise<void> {
     const a = this.active.get(r);
     if (!a) return;
     a.controller.abort();
@@ -359,7 +362,7 @@ export class Streamer {
     const stopped = [...this.active.keys()];
     // A fleet hands every source over (flushed, acknowledged, lease released) and leaves.
     if (this.fleet) await this.fleet.close();
-    else await Promise.all(stopped.map((r) => this.stopRunner(r, 'handover')));
+    else await Promise.all(stopped.map((r) => this.stopRunner(r)));
     await this.engine
       .close()
       .catch((err: unknown) => this.log.warn({ err }, 'closing the apply engine failed'));
