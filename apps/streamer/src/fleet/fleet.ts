@@ -47,6 +47,7 @@ export class Fleet {
   private readonly controller = new AbortController();
   private lastErrorLog = 0;
   private closed = false;
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly settings: FleetSettings,
@@ -94,10 +95,26 @@ export class Fleet {
 
   private async run(): Promise<void> {
     const signal = this.controller.signal;
+    // Another instance released a source or left: take it now rather than at the next tick.
+    this.store.onChange(() => this.wake?.());
     await sleep(this.settings.renewSeconds * 1000, signal);
     while (!signal.aborted) {
       await this.round();
-      await sleep(this.settings.renewSeconds * 1000, signal);
+      await this.pause(signal);
+    }
+  }
+
+  /** Waits for the next round: `renewSeconds`, or less when woken (rounds stay serial). */
+  private async pause(signal: AbortSignal): Promise<void> {
+    const tick = new AbortController();
+    const abort = () => tick.abort();
+    signal.addEventListener('abort', abort, { once: true });
+    this.wake = abort;
+    try {
+      await sleep(this.settings.renewSeconds * 1000, tick.signal);
+    } finally {
+      this.wake = undefined;
+      signal.removeEventListener('abort', abort);
     }
   }
 

@@ -44,6 +44,9 @@ export class LeaseStore {
   private readonly leases: string;
   private readonly instances: string;
   private lockClient: pg.Client | undefined;
+  /** NOTIFY channel of this metadata schema's fleet, listened to on the lock's connection. */
+  private readonly channel: string;
+  private changeListener: (() => void) | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -53,6 +56,12 @@ export class LeaseStore {
   ) {
     this.leases = `${quoteIdent(schema)}.source_leases`;
     this.instances = `${quoteIdent(schema)}.fleet_instances`;
+    this.channel = `kuvasz_fleet_${schema}`;
+  }
+
+  /** Called when another instance released a lease or left: a round now finds it at once. */
+  onChange(listener: () => void): void {
+    this.changeListener = listener;
   }
 
   /** A lease row for every configured source (free until someone takes it). */
@@ -153,8 +162,12 @@ export class LeaseStore {
     client.on('end', () => {
       if (this.lockClient === client) this.lockClient = undefined;
     });
+    client.on('notification', (n) => {
+      if (n.channel === this.channel && n.payload !== instance) this.changeListener?.();
+    });
     try {
       await client.query(`SELECT pg_advisory_lock(${INSTANCE_LOCK}, hashtext($1))`, [instance]);
+      await client.query(`LISTEN ${quoteIdent(this.channel)}`);
       this.lockClient = client;
     } catch (err: unknown) {
       await client.end().catch(() => undefined);
@@ -171,16 +184,23 @@ export class LeaseStore {
   /** Gives a lease back at once (after its source was flushed and acknowledged); false if it was lost meanwhile. */
   async release(instance: string, lease: HeldLease): Promise<boolean> {
     const res = await this.pool.query(
-      `UPDATE ${this.leases} SET owner = NULL, expires_at = NULL
-        WHERE source_database = $1 AND sid = $2 AND owner = $3 AND epoch = $4`,
-      [lease.database, lease.sid, instance, lease.epoch],
+      `WITH freed AS (
+         UPDATE ${this.leases} SET owner = NULL, expires_at = NULL
+          WHERE source_database = $1 AND sid = $2 AND owner = $3 AND epoch = $4
+         RETURNING 1)
+       SELECT pg_notify($5, $3) FROM freed`,
+      [lease.database, lease.sid, instance, lease.epoch, this.channel],
     );
     return (res.rowCount ?? 0) > 0;
   }
 
   /** This instance leaves the fleet (clean shutdown): the others' share grows at once. */
   async leave(instance: string): Promise<void> {
-    await this.pool.query(`DELETE FROM ${this.instances} WHERE instance_id = $1`, [instance]);
+    await this.pool.query(
+      `WITH gone AS (DELETE FROM ${this.instances} WHERE instance_id = $1 RETURNING 1)
+       SELECT pg_notify($2, $1) FROM gone`,
+      [instance, this.channel],
+    );
   }
 
   async list(): Promise<LeaseRow[]> {
