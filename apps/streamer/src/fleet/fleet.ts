@@ -187,11 +187,15 @@ export class Fleet {
     }
   }
 
-  /** Above the share: the most recently taken source goes back, flushed first. */
+  /**
+   * Above the share: the source held longest goes back, flushed first. Not the
+   * newest: that one may have just moved (its instance left), and moving it
+   * again at once would pause it twice in a row.
+   */
   private handOverOne(): void {
     if (this.stopping.size > 0) return; // one at a time
-    const last = [...this.held.values()].sort((a, b) => b.takenAt - a.takenAt)[0];
-    if (last) void this.handOver(last);
+    const oldest = [...this.held.values()].sort((a, b) => a.takenAt - b.takenAt)[0];
+    if (oldest) void this.handOver(oldest);
   }
 
   private handOver(h: Held): Promise<void> {
