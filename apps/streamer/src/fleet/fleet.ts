@@ -48,6 +48,8 @@ export class Fleet {
   private lastErrorLog = 0;
   private closed = false;
   private wake: (() => void) | undefined;
+  /** At the last round: fewer leases than the share (a released one is worth a round now). */
+  private belowShare = true;
 
   constructor(
     private readonly settings: FleetSettings,
@@ -95,8 +97,11 @@ export class Fleet {
 
   private async run(): Promise<void> {
     const signal = this.controller.signal;
-    // Another instance released a source or left: take it now rather than at the next tick.
-    this.store.onChange(() => this.wake?.());
+    // Another instance released a source or left: an instance below its share takes it now
+    // rather than at the next tick. The others keep their pace (one hand-over per tick).
+    this.store.onChange(() => {
+      if (this.belowShare) this.wake?.();
+    });
     await sleep(this.settings.renewSeconds * 1000, signal);
     while (!signal.aborted) {
       await this.round();
@@ -139,6 +144,7 @@ export class Fleet {
       const ceil = Math.ceil(this.sources.length / this.live);
       const floor = Math.floor(this.sources.length / this.live);
       const starving = Math.min(...others.values()) < floor;
+      this.belowShare = this.held.size < ceil;
       if (this.held.size < ceil) await this.takeUpTo(ceil);
       else if (this.held.size > ceil || (this.held.size > floor && starving)) this.handOverOne();
     } catch (err: unknown) {

@@ -97,10 +97,18 @@ export class LeaseStore {
   /** Extends the leases still held at their epochs; returns the ones renewed (the others were lost). */
   async renew(instance: string, held: HeldLease[], leaseSeconds: number): Promise<Set<string>> {
     if (held.length === 0) return new Set();
+    // Rows locked in (database, sid) byte order, the order in which a shared apply
+    // transaction checks its sources' leases: the two never deadlock.
     const res = await this.pool.query<{ d: string; s: string }>(
-      `UPDATE ${this.leases} l SET expires_at = now() + make_interval(secs => $2)
-         FROM unnest($3::text[], $4::text[], $5::bigint[]) AS h(d, s, e)
-        WHERE l.source_database = h.d AND l.sid = h.s AND l.epoch = h.e AND l.owner = $1
+      `WITH mine AS (
+         SELECT l.source_database, l.sid FROM ${this.leases} l
+           JOIN unnest($3::text[], $4::text[], $5::bigint[]) AS h(d, s, e)
+             ON l.source_database = h.d AND l.sid = h.s AND l.epoch = h.e
+          WHERE l.owner = $1
+          ORDER BY l.source_database COLLATE "C", l.sid COLLATE "C"
+          FOR UPDATE OF l)
+       UPDATE ${this.leases} l SET expires_at = now() + make_interval(secs => $2)
+         FROM mine WHERE l.source_database = mine.source_database AND l.sid = mine.sid
        RETURNING l.source_database AS d, l.sid AS s`,
       [
         instance,

@@ -346,8 +346,12 @@ export class Executor {
           await this.runPlan(tx, plan, events, worker);
           tally.add(plan.plan, events);
         }
+        // Fenced sources' leases are checked (FOR SHARE) in (database, sid) byte order, the
+        // order a fleet's renewal locks them in: the two cannot deadlock.
         const walLsn = await tx.commit(
-          work.map((m) => this.positionSql(m.ledger, m.position)),
+          [...work]
+            .sort((a, b) => byteOrder(a.ledger.id, b.ledger.id))
+            .map((m) => this.positionSql(m.ledger, m.position)),
           this.opts.synchronousCommit,
         );
         this.slow.end(worker);
@@ -834,6 +838,14 @@ function unavailable(e: unknown, what: string): ApplyError {
     'destination_unavailable',
     `${what}: ${toError(e).message}; check that the destination is up and reachable`,
     { cause: e, sqlstate: sqlstateOf(e) },
+  );
+}
+
+/** (database, sid) in UTF-8 byte order, as PostgreSQL's COLLATE "C" sorts them. */
+function byteOrder(a: { database: string; sid: string }, b: { database: string; sid: string }) {
+  return (
+    Buffer.compare(Buffer.from(a.database), Buffer.from(b.database)) ||
+    Buffer.compare(Buffer.from(a.sid), Buffer.from(b.sid))
   );
 }
 
