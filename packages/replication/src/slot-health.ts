@@ -6,6 +6,7 @@ import {
   redactPasswords,
   sqlstateOf,
 } from '@kuvasz/core';
+import type pg from 'pg';
 import {
   describeSqlTarget,
   majorVersion,
@@ -212,22 +213,7 @@ export async function dropSlot(
             `${where}: cannot drop replication slot "${slot}": server process ${health.activePid ?? '?'} is using it; stop that streamer first, or pass terminateActive: true`,
           );
         }
-        if (Date.now() > deadline) {
-          throw new SlotInUseError(
-            slot,
-            health.activePid ?? undefined,
-            `${where}: replication slot "${slot}" stayed active after terminating server process ${health.activePid ?? '?'}; try again`,
-          );
-        }
-        if (health.activePid !== null) {
-          await query(
-            client,
-            'SELECT pg_terminate_backend($1)',
-            [health.activePid],
-            'terminating the walsender',
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await terminateHolder(client, slot, where, deadline);
         continue;
       }
       try {
@@ -256,8 +242,8 @@ export async function dropSlot(
  * lost the source but is paused, cut off or still stopping): terminates the
  * walsender holding it and waits until the slot is inactive. Call it only
  * once this process is entitled to the slot (its lease is taken); the other
- * process is fenced off from the destination. Returns the terminated pid,
- * or undefined when the slot was free already. Terminating another role's
+ * process is fenced off from the destination. Returns the first pid
+ * terminated, or undefined when the slot was free already. Terminating another role's
  * walsender needs pg_signal_backend; the same role may always.
  */
 export async function takeOverSlot(
@@ -265,29 +251,43 @@ export async function takeOverSlot(
   slot: string,
   timeoutMs = 10_000,
 ): Promise<number | undefined> {
-  return withClient(target, async (client) => {
-    const active = async () =>
-      (
-        await query<{ pid: number | null }>(
-          client,
-          'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
-          [slot],
-          `reading slot ${slot}`,
-        )
-      )[0]?.pid ?? null;
-    const pid = await active();
-    if (pid === null) return undefined;
-    await query(client, 'SELECT pg_terminate_backend($1)', [pid], `freeing slot ${slot}`);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const now = await active();
-      if (now === null || now !== pid) return pid;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `replication slot "${slot}" is still held by server process ${pid} ${timeoutMs} ms after pg_terminate_backend(${pid})`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 100));
+  const where = describeSqlTarget(target);
+  return withClient(target, (client) =>
+    terminateHolder(client, slot, where, Date.now() + timeoutMs),
+  );
+}
+
+/**
+ * Terminates the walsender holding the slot, again if another takes it
+ * meanwhile, until the slot is inactive; SlotInUseError past `deadline`.
+ * Returns the first pid terminated, or undefined when the slot was free.
+ */
+async function terminateHolder(
+  client: pg.ClientBase,
+  slot: string,
+  where: string,
+  deadline: number,
+): Promise<number | undefined> {
+  let first: number | undefined;
+  for (;;) {
+    const health = await getSlot(client, slot);
+    if (!health?.active) return first;
+    if (Date.now() > deadline) {
+      throw new SlotInUseError(
+        slot,
+        health.activePid ?? undefined,
+        `${where}: replication slot "${slot}" stayed active after terminating server process ${health.activePid ?? '?'}; try again`,
+      );
     }
-  });
+    if (health.activePid !== null) {
+      first ??= health.activePid;
+      await query(
+        client,
+        'SELECT pg_terminate_backend($1)',
+        [health.activePid],
+        'terminating the walsender',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -2,7 +2,7 @@ import { type LeaseFence, sleep } from '@kuvasz/core';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type HeldLease, type LeaseStore, leaseKey, type SourceKey } from './lease-store.js';
+import { type HeldLease, type LeaseStore, type SourceKey, sourceKey } from './lease-store.js';
 
 /** `fleet:` of the configuration, resolved (take_per_round: at most this many sources taken per round). */
 export type FleetSettings = NonNullable<Config['fleet']>;
@@ -12,11 +12,11 @@ export interface FleetMembers {
   /** The lease was taken: claim the source at `fence` and start streaming it. */
   start(source: SourceKey, fence: LeaseFence): Promise<void>;
   /**
-   * Stop streaming the source. 'handover': flush and acknowledge first (the
-   * lease is then released); 'lost': the lease is gone, stop at once (the
-   * fence refuses whatever is still committed).
+   * Stop streaming the source, flushing and acknowledging what was received:
+   * before a hand-over that is what the next owner starts from; after a lost
+   * lease the fence refuses it, so nothing of it is written.
    */
-  stop(source: SourceKey, how: 'handover' | 'lost'): Promise<void>;
+  stop(source: SourceKey): Promise<void>;
 }
 
 interface Held extends HeldLease {
@@ -26,7 +26,8 @@ interface Held extends HeldLease {
 export interface FleetView {
   instanceId: string;
   liveInstances: number;
-  owned: HeldLease[];
+  /** Sources whose lease this instance holds. */
+  owned: number;
 }
 
 /**
@@ -60,20 +61,16 @@ export class Fleet {
     private readonly metrics: Metrics,
   ) {}
 
-  get instanceId(): string {
-    return this.settings.instanceId;
-  }
-
   view(): FleetView {
     return {
       instanceId: this.settings.instanceId,
       liveInstances: this.live,
-      owned: [...this.held.values()].map(({ database, sid, epoch }) => ({ database, sid, epoch })),
+      owned: this.held.size,
     };
   }
 
   holds(source: SourceKey): boolean {
-    return this.held.has(leaseKey(source));
+    return this.held.has(sourceKey(source));
   }
 
   /** Registers the instance; the first take waits one round, so instances starting together see each other. */
@@ -124,7 +121,7 @@ export class Fleet {
   }
 
   /** One renewal round; never throws. */
-  async round(): Promise<void> {
+  private async round(): Promise<void> {
     const me = this.settings.instanceId;
     try {
       await this.store.holdInstanceLock(me);
@@ -164,7 +161,7 @@ export class Fleet {
 
   private async takeUpTo(share: number): Promise<void> {
     const candidates = this.sources.filter(
-      (s) => !this.held.has(leaseKey(s)) && !this.stopping.has(leaseKey(s)),
+      (s) => !this.held.has(sourceKey(s)) && !this.stopping.has(sourceKey(s)),
     );
     const me = this.settings.instanceId;
     const lease = this.settings.leaseSeconds;
@@ -173,7 +170,7 @@ export class Fleet {
     const room = Math.min(share - this.held.size - taken.length, this.settings.takePerRound);
     taken.push(...(await this.store.take(me, candidates, room, lease, 'free')));
     for (const t of taken) {
-      this.held.set(leaseKey(t), { ...t, takenAt: Date.now() });
+      this.held.set(sourceKey(t), { ...t, takenAt: Date.now() });
       this.metrics.fleetTakeovers.inc();
       this.log.info(
         { database: t.database, sid: t.sid, epoch: t.epoch },
@@ -187,7 +184,7 @@ export class Fleet {
           { err, database: t.database, sid: t.sid },
           'fleet: could not start a source',
         );
-        this.held.delete(leaseKey(t));
+        this.held.delete(sourceKey(t));
         await this.store.release(this.settings.instanceId, t).catch(() => undefined);
       }
     }
@@ -205,10 +202,10 @@ export class Fleet {
   }
 
   private handOver(h: Held): Promise<void> {
-    const k = leaseKey(h);
+    const k = sourceKey(h);
     const done = (async () => {
       try {
-        await this.members.stop(h, 'handover');
+        await this.members.stop(h);
         if (this.held.get(k) === h) {
           this.held.delete(k);
           await this.store.release(this.settings.instanceId, h);
@@ -228,7 +225,7 @@ export class Fleet {
   }
 
   private lose(h: Held, why: string): void {
-    const k = leaseKey(h);
+    const k = sourceKey(h);
     if (this.held.get(k) !== h) return;
     this.held.delete(k);
     this.metrics.fleetLeasesLost.inc();
@@ -238,7 +235,7 @@ export class Fleet {
     );
     const prior = this.stopping.get(k) ?? Promise.resolve();
     const done = prior
-      .then(() => this.members.stop(h, 'lost'))
+      .then(() => this.members.stop(h))
       .catch((err: unknown) =>
         this.log.warn(
           { err, database: h.database, sid: h.sid },
@@ -253,7 +250,7 @@ export class Fleet {
 
   /** The source's writes were fenced off (it found out before the next round did). */
   lost(source: SourceKey): void {
-    const h = this.held.get(leaseKey(source));
+    const h = this.held.get(sourceKey(source));
     if (h) this.lose(h, 'a write was fenced off');
   }
 
@@ -268,7 +265,7 @@ export class Fleet {
     await this.loop;
     await Promise.all(
       [...this.held.values()]
-        .filter((h) => !this.stopping.has(leaseKey(h)))
+        .filter((h) => !this.stopping.has(sourceKey(h)))
         .map((h) => this.handOver(h)),
     );
     await Promise.all([...this.stopping.values()]);

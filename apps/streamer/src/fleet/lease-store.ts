@@ -20,7 +20,8 @@ export interface LeaseRow extends HeldLease {
   expired: boolean;
 }
 
-export const leaseKey = (s: SourceKey): string => `${s.database}\u0000${s.sid}`;
+/** One source as a map key (database and sid cannot hold a NUL). */
+export const sourceKey = (s: SourceKey): string => `${s.database}\u0000${s.sid}`;
 
 /**
  * First key of every instance's session advisory lock (the second is
@@ -118,14 +119,15 @@ export class LeaseStore {
         held.map((h) => h.epoch),
       ],
     );
-    return new Set(res.rows.map((r) => leaseKey({ database: r.d, sid: r.s })));
+    return new Set(res.rows.map((r) => sourceKey({ database: r.d, sid: r.s })));
   }
 
   /**
    * Takes up to `limit` of `candidates` that are free (released, never
    * taken) or expired (their owner stopped renewing, or its session and
-   * advisory lock are gone: it crashed), each at a new epoch. Rows locked by a write in flight (the fence's FOR SHARE) or by
-   * another taker are skipped, never waited for.
+   * advisory lock are gone: it crashed), each at a new epoch. Rows locked by
+   * a write in flight (the fence's FOR SHARE) or by another taker are
+   * skipped, never waited for.
    */
   async take(
     instance: string,

@@ -234,14 +234,16 @@ export class SourceRunner {
       ...(t.rules ? { rows: copyRules(t.rules, this.cfg.sid) } : {}),
     }));
     let created: CreatedSlot | undefined;
-    if (this.takeOver && (await step('slot', () => getSlot(url, this.slot)))?.active) {
+    if (this.takeOver) {
       const pid = await step('slot', () => takeOverSlot(url, this.slot));
-      this.log.warn(
-        { slot: this.slot, pid },
-        'took the slot over from the walsender that still held it (the instance that had the lease before)',
-      );
+      if (pid !== undefined) {
+        this.log.warn(
+          { slot: this.slot, pid },
+          'took the slot over from the walsender that still held it (the instance that had the lease before)',
+        );
+      }
+      this.takeOver = false;
     }
-    this.takeOver = false;
     const existing = await step('slot', () => getSlot(url, this.slot));
     if (signal.aborted) return;
     try {

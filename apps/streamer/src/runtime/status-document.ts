@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Config } from '../config/load.js';
 import type { Redactor } from '../config/secrets.js';
 import type { FleetView } from '../fleet/fleet.js';
-import type { LeaseRow, LeaseStore } from '../fleet/lease-store.js';
+import { type LeaseRow, type LeaseStore, sourceKey } from '../fleet/lease-store.js';
 import type { SourceSnapshot } from './source-runner.js';
 import type { SourceHealth, StatusStore, StoredSourceStatus, TableStat } from './status-store.js';
 
@@ -134,8 +134,6 @@ export interface StatusParts {
   fleet?: FleetView;
 }
 
-const sourceKey = (s: { database: string; sid: string }) => `${s.database}\u0000${s.sid}`;
-
 /** Builds the document from its parts: the same code for `status --json` and /api/status. */
 export function buildStatusDocument(p: StatusParts): StatusDocument {
   const now = p.now ?? new Date();
@@ -207,7 +205,7 @@ export function buildStatusDocument(p: StatusParts): StatusDocument {
     ? {
         instanceId: p.fleet.instanceId,
         liveInstances: p.fleet.liveInstances,
-        owned: p.fleet.owned.length,
+        owned: p.fleet.owned,
       }
     : null;
   return { generatedAt: now.toISOString(), sources, fleet };

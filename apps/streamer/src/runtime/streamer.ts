@@ -13,7 +13,7 @@ import { targetsOf } from '../commands/targets.js';
 import type { Config } from '../config/load.js';
 import type { Redactor } from '../config/secrets.js';
 import { Fleet } from '../fleet/fleet.js';
-import { LeaseStore } from '../fleet/lease-store.js';
+import { LeaseStore, sourceKey } from '../fleet/lease-store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { rowRules } from '../rules/table-rules.js';
 import { SyncProgress } from '../ui/progress.js';
@@ -339,7 +339,7 @@ export class Streamer {
    * of order, leaving an older state (without the error) in the status.
    */
   private saveStatus(snap: SourceSnapshot): Promise<void> {
-    const k = `${snap.database}\u0000${snap.sid}`;
+    const k = sourceKey(snap);
     const next = (this.statusWrites.get(k) ?? Promise.resolve()).then(() => this.writeStatus(snap));
     this.statusWrites.set(k, next);
     return next;
