@@ -124,7 +124,10 @@ export class Fleet {
   private async round(): Promise<void> {
     const me = this.settings.instanceId;
     try {
-      await this.store.holdInstanceLock(me);
+      // The lock only speeds up the others' fail-over: its trouble must not hold up renewals.
+      await this.store
+        .holdInstanceLock(me)
+        .catch((err: unknown) => this.log.debug({ err }, 'fleet: instance lock not held'));
       const others = await this.store.heartbeat(me, this.settings.leaseSeconds);
       this.live = others.size + 1;
       const renewed = await this.store.renew(

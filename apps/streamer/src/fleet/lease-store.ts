@@ -45,6 +45,8 @@ export class LeaseStore {
   private readonly leases: string;
   private readonly instances: string;
   private lockClient: pg.Client | undefined;
+  /** The lock is held on `lockClient` (false while an earlier session of this instance holds it). */
+  private locked = false;
   /** NOTIFY channel of this metadata schema's fleet, listened to on the lock's connection. */
   private readonly channel: string;
   private changeListener: (() => void) | undefined;
@@ -161,28 +163,39 @@ export class LeaseStore {
   /**
    * Takes this instance's advisory lock on a connection of its own, for as
    * long as the process lives (`dropInstanceLock` on a clean stop). Called
-   * again each round: it reconnects when that connection was lost.
+   * again each round: it reconnects when that connection was lost, and
+   * tries the lock again while a session of this instance from before that
+   * loss (not yet ended by the server) still holds it. Never waits for the
+   * lock: a wait here would hold up the round, and with it the renewals.
    */
   async holdInstanceLock(instance: string): Promise<void> {
-    if (this.lockClient || !this.connect) return;
-    const client = await this.connect();
-    client.on('error', () => {
-      if (this.lockClient === client) this.lockClient = undefined;
-    });
-    client.on('end', () => {
-      if (this.lockClient === client) this.lockClient = undefined;
-    });
-    client.on('notification', (n) => {
-      if (n.channel === this.channel && n.payload !== instance) this.changeListener?.();
-    });
-    try {
-      await client.query(`SELECT pg_advisory_lock(${INSTANCE_LOCK}, hashtext($1))`, [instance]);
-      await client.query(`LISTEN ${quoteIdent(this.channel)}`);
+    if (!this.connect) return;
+    if (!this.lockClient) {
+      const client = await this.connect();
+      const forget = () => {
+        if (this.lockClient === client) this.lockClient = undefined;
+      };
+      client.on('error', forget);
+      client.on('end', forget);
+      client.on('notification', (n) => {
+        if (n.channel === this.channel && n.payload !== instance) this.changeListener?.();
+      });
+      try {
+        await client.query(`LISTEN ${quoteIdent(this.channel)}`);
+      } catch (err: unknown) {
+        await client.end().catch(() => undefined);
+        throw err;
+      }
       this.lockClient = client;
-    } catch (err: unknown) {
-      await client.end().catch(() => undefined);
-      throw err;
+      this.locked = false;
     }
+    const client = this.lockClient;
+    if (this.locked || !client) return;
+    const res = await client.query<{ ok: boolean }>(
+      `SELECT pg_try_advisory_lock(${INSTANCE_LOCK}, hashtext($1)) AS ok`,
+      [instance],
+    );
+    this.locked = res.rows[0]?.ok === true;
   }
 
   async dropInstanceLock(): Promise<void> {
