@@ -1,6 +1,6 @@
 import { isFlat, sourceLimited } from './bench-latency.js';
 import { isFlatTenants } from './bench-tenants.js';
-import type { BenchResults, LatencyPoint, TenantsPoint } from './types.js';
+import type { BenchResults, CatchUpRow, LatencyPoint, TenantsPoint } from './types.js';
 import { fmt } from './util.js';
 
 const mb = (b: number) => `${fmt(b / 1e6)} MB`;
@@ -58,7 +58,13 @@ function tenantGoals(r: BenchResults): string[] {
 }
 
 function goals(r: BenchResults): string[] {
-  const clone = r.catchup?.rows.find((c) => c.type === 'clone');
+  const clone = r.catchup?.rows.find((c) => c.type === 'clone' && (c.op ?? 'mixed') === 'mixed');
+  const history = r.catchup?.rows.find(
+    (c) => c.type === 'history' && (c.op ?? 'mixed') === 'mixed',
+  );
+  const inserts = r.catchup?.rows.filter((c) => c.type === 'clone' && c.op === 'insert') ?? [];
+  const ratios = (rows: CatchUpRow[]) =>
+    rows.map((c) => `${c.phase}: ${c.ratio.toFixed(2)}x`).join(', ');
   const ours10k = at(r, 'kuvasz-streamer', 10_000);
   const native10k = at(r, 'native', 10_000);
   const peak = peakRss(r);
@@ -66,7 +72,9 @@ function goals(r: BenchResults): string[] {
     '| goal | target | measured | met |',
     '| --- | --- | --- | --- |',
     `| initial sync vs ${r.sync?.baselineTool === 'psql-copy' ? 'psql \\copy pipe' : 'pg_dump \\| psql'} | >= 1.0x | ${r.sync ? `${r.sync.ratio.toFixed(2)}x` : 'not run'} | ${yes(r.sync ? r.sync.ratio >= 1 : undefined)} |`,
-    `| clone catch-up vs native subscription | >= 1.0x | ${clone ? `${clone.ratio.toFixed(2)}x` : 'not run'} | ${yes(clone ? clone.ratio >= 1 : undefined)} |`,
+    `| clone catch-up vs native subscription (mixed backlog) | >= 1.0x | ${clone ? `${clone.ratio.toFixed(2)}x` : 'not run'} | ${yes(clone ? clone.ratio >= 1 : undefined)} |`,
+    `| clone catch-up, pure inserts | >= 0.9x | ${inserts.length ? ratios(inserts) : 'not run'} | ${yes(inserts.length ? inserts.every((c) => c.ratio >= 0.9) : undefined)} |`,
+    `| history catch-up vs native's plain apply (mixed backlog) | >= 0.6x | ${history ? `${history.ratio.toFixed(2)}x` : 'not run'} | ${yes(history ? history.ratio >= 0.6 : undefined)} |`,
     `| p99 commit-to-visible at 10,000 row changes/s | < 2x native's p99 and < 1 s | ${ours10k && native10k ? `${fmt(ours10k.p99Ms)} ms (native ${fmt(native10k.p99Ms)} ms)` : 'not run at 10,000/s'} | ${yes(ours10k && native10k ? ours10k.p99Ms < 2 * native10k.p99Ms && ours10k.p99Ms < 1000 : undefined)} |`,
     `| streamer peak RSS (large transaction, catch-up, sync) | < 200 MB | ${peak ? mb(peak) : 'not run'}${r.memory?.capped && !r.memory.capped.error ? ` (large transaction with the V8 heap capped at ${r.memory.capped.heapMB} MB: ${mb(r.memory.capped.peakRssBytes)})` : ''} | ${yes(peak ? peak < 200e6 : undefined)} |`,
     ...tenantGoals(r),
@@ -120,13 +128,13 @@ export function renderResults(r: BenchResults, chartPath: string): string {
     out.push(
       `## 2. Catch-up of a backlog (PostgreSQL ${r.catchup.version} -> ${r.catchup.version})`,
       '',
-      `The backlog piles up while the consumer is away (${r.catchup.transactionRows}-change transactions: 6 updates, 3 inserts, 1 delete); timed from resuming (streamer process start / \`ALTER SUBSCRIPTION ... ENABLE\`) until the backlog's last change is visible. Native replication has no history mode: its row is the same backlog applied as plain changes.`,
+      `The backlog piles up while the consumer is away (${r.catchup.transactionRows}-change transactions), one phase at a time, each on its own table, slots and subscription: \`mixed\` is 6 updates, 3 inserts and 1 delete per transaction; the others are one operation only. Targets keyed by \`(sid, id)\` (made by \`plan\`) or by \`id\` alone (the user's own table, the upgrade shape). Timed from resuming (streamer process start / \`ALTER SUBSCRIPTION ... ENABLE\`) until the backlog's last change is visible. Native replication has no history mode: its row is the same backlog applied as plain changes.`,
       '',
-      '| target type | changes | kuvasz-streamer s (after connecting) | kuvasz-streamer rows/s | native s | native rows/s | ratio | streamer peak RSS |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| phase | target type | changes | kuvasz-streamer s (after connecting) | kuvasz-streamer rows/s | native s | native rows/s | ratio | streamer peak RSS | streamer CPU per change | CPU s, source / destination: ours, native |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
       ...r.catchup.rows.map(
         (c) =>
-          `| ${c.type} | ${fmt(c.changes)} | ${fmt(c.oursSeconds, 1)} (${fmt(c.oursStreamingSeconds, 1)}) | ${fmt(c.oursRowsPerSec)} | ${fmt(c.nativeSeconds, 1)} | ${fmt(c.nativeRowsPerSec)} | **${c.ratio.toFixed(2)}x** | ${mb(c.peakRssBytes)} |`,
+          `| ${c.phase ?? 'mixed'} | ${c.type}${c.sid === false ? ', key id' : ', key (sid, id)'} | ${fmt(c.changes)} | ${fmt(c.oursSeconds, 1)} (${fmt(c.oursStreamingSeconds, 1)}) | ${fmt(c.oursRowsPerSec)} | ${fmt(c.nativeSeconds, 1)} | ${fmt(c.nativeRowsPerSec)} | **${c.ratio.toFixed(2)}x** | ${mb(c.peakRssBytes)} | ${c.cpu ? `${fmt(c.cpu.streamerUsPerChange, 1)} us` : ''} | ${c.cpu ? `${fmt(c.cpu.oursSource, 1)} / ${fmt(c.cpu.oursDest, 1)}, ${fmt(c.cpu.nativeSource, 1)} / ${fmt(c.cpu.nativeDest, 1)}` : ''} |`,
       ),
       '',
     );
@@ -169,7 +177,9 @@ export function renderResults(r: BenchResults, chartPath: string): string {
               : `| the same with \`NODE_OPTIONS=--max-old-space-size=${mem.capped.heapMB}\` (visible ${fmt(mem.capped.applySeconds, 1)} s after its commit) | ${mb(mem.capped.peakRssBytes)} |`,
           ]
         : []),
-      ...(r.catchup?.rows.map((c) => `| catch-up, ${c.type} | ${mb(c.peakRssBytes)} |`) ?? []),
+      ...(r.catchup?.rows.map(
+        (c) => `| catch-up, ${c.phase ?? c.type} | ${mb(c.peakRssBytes)} |`,
+      ) ?? []),
       ...(r.sync ? [`| initial sync | ${mb(r.sync.peakRssBytes)} |`] : []),
       '',
     );
@@ -205,6 +215,6 @@ export const REPRODUCE = [
   'KUVASZ_BENCH_SCALE=small pnpm bench  # a quick run (a few minutes), written to bench/results/tmp/',
   '```',
   '',
-  'Sizes: `KUVASZ_BENCH_SYNC_ROWS`, `KUVASZ_BENCH_SYNC_WIDE_ROWS`, `KUVASZ_BENCH_CHANGES`, `KUVASZ_BENCH_RATES` (comma-separated row changes/s), `KUVASZ_BENCH_RATE_SECONDS`, `KUVASZ_BENCH_PGBENCH_SCALE`, `KUVASZ_BENCH_BIG_ROWS`, `KUVASZ_BENCH_RUNS` (initial sync repetitions), `KUVASZ_BENCH_TENANTS` (comma-separated tenant counts), `KUVASZ_BENCH_TENANT_RATE`, `KUVASZ_BENCH_TENANT_SECONDS`, `KUVASZ_BENCH_TENANT_ROWS`; `KUVASZ_BENCH_ONLY=sync,catchup,latency,memory,tenants` runs a subset. Only a full run of all five with the default sizes replaces `bench/results/latest.*` and this page. Needs `pg_dump` and `psql` (Debian: `postgresql-client-15`; installed by the bench when missing and run as root) and `pgbench` (Debian: `postgresql-15`); PostgreSQL servers come from `@kuvasz/testkit`. Run it when the machine is quiet (`uptime`).',
+  'Sizes: `KUVASZ_BENCH_SYNC_ROWS`, `KUVASZ_BENCH_SYNC_WIDE_ROWS`, `KUVASZ_BENCH_CHANGES`, `KUVASZ_BENCH_RATES` (comma-separated row changes/s), `KUVASZ_BENCH_RATE_SECONDS`, `KUVASZ_BENCH_PGBENCH_SCALE`, `KUVASZ_BENCH_BIG_ROWS`, `KUVASZ_BENCH_RUNS` (initial sync repetitions), `KUVASZ_BENCH_TENANTS` (comma-separated tenant counts), `KUVASZ_BENCH_TENANT_RATE`, `KUVASZ_BENCH_TENANT_SECONDS`, `KUVASZ_BENCH_TENANT_ROWS`; `KUVASZ_BENCH_ONLY=sync,catchup,latency,memory,tenants` runs a subset; `KUVASZ_BENCH_CATCHUP=insert-sid,insert-id,...` some catch-up phases (`mixed-clone`, `mixed-history`, `insert-sid`, `insert-id`, `update-sid`, `update-id`, `delete-sid`, `delete-id`, `insert-history`, `update-history`). Only a full run of all five with the default sizes replaces `bench/results/latest.*` and this page. Needs `pg_dump` and `psql` (Debian: `postgresql-client-15`; installed by the bench when missing and run as root) and `pgbench` (Debian: `postgresql-15`); PostgreSQL servers come from `@kuvasz/testkit`. Run it when the machine is quiet (`uptime`).',
   '',
 ].join('\n');

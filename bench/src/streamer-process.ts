@@ -3,16 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-/** The CLI under test, built by run.sh. */
-export const CLI = path.resolve(
-  import.meta.dirname,
-  '..',
-  '..',
-  'apps',
-  'streamer',
-  'dist',
-  'kuvasz-streamer.mjs',
-);
+/** The CLI under test, built by run.sh; `KUVASZ_BENCH_CLI` runs another build (before / after a change). */
+export const CLI =
+  process.env.KUVASZ_BENCH_CLI ??
+  path.resolve(import.meta.dirname, '..', '..', 'apps', 'streamer', 'dist', 'kuvasz-streamer.mjs');
 
 export function writeConfig(name: string, yaml: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvsz-bench-'));

@@ -18,6 +18,11 @@ export interface SyncResult {
 
 export interface CatchUpRow {
   type: 'clone' | 'history';
+  /** The phase's name (`mixed-clone`, `insert-id`, ...; see bench-catchup.ts). Older results lack it. */
+  phase?: string;
+  op?: 'mixed' | 'insert' | 'update' | 'delete';
+  /** The target is keyed by (sid, id); false: by id alone. */
+  sid?: boolean;
   changes: number;
   /** From the process start (startup, preflight and connection included). */
   oursSeconds: number;
@@ -28,6 +33,14 @@ export interface CatchUpRow {
   nativeRowsPerSec: number;
   ratio: number;
   peakRssBytes: number;
+  /** CPU seconds while each system caught up (servers whole, the streamer process alone). Older results lack it. */
+  cpu?: {
+    streamerUsPerChange: number;
+    oursSource: number;
+    oursDest: number;
+    nativeSource: number;
+    nativeDest: number;
+  };
 }
 
 export interface CatchUpResult {

@@ -17,7 +17,8 @@
  * 20% mix), KUVASZ_BENCH_WORKERS (default 4), KUVASZ_BENCH_BATCH, KUVASZ_BENCH_PENDING,
  * (the engine's batchRows, maxPendingRows; its defaults otherwise),
  * KUVASZ_BENCH_SYNC=off (synchronousCommit: 'off'),
- * KUVASZ_BENCH_READER (`stream`, default, or `sql`), KUVASZ_BENCH_VERBOSE=1 (time
+ * KUVASZ_BENCH_READER (`stream`, default, or `sql`), KUVASZ_BENCH_WIRE=0 (inserts
+ * as decoded values instead of wire tuples), KUVASZ_BENCH_VERBOSE=1 (time
  * spent decoding and waiting in push), KUVASZ_BENCH_SKIP_HISTORY=1 (profiling),
  * KUVASZ_BENCH_HEAP_GROWING (V8 heap growth percent, default 35 like the
  * kuvasz-streamer CLI sets for \`run\`; 0: V8's default).
@@ -60,6 +61,8 @@ const timed = <T>(f: () => T, add: (ms: number) => void): T => {
 const PHASES = process.env.KUVASZ_BENCH_PHASES?.split(',');
 /** For profiling the clone path alone. */
 const SKIP_HISTORY = process.env.KUVASZ_BENCH_SKIP_HISTORY === '1';
+/** Inserts as wire tuples (bytes, as the streamer passes them), default; `KUVASZ_BENCH_WIRE=0`: decoded values. */
+const WIRE = process.env.KUVASZ_BENCH_WIRE !== '0';
 /** `stream` (default): START_REPLICATION through a walsender; `sql`: pg_logical_slot_get_binary_changes. */
 const READER = process.env.KUVASZ_BENCH_READER === 'sql' ? 'sql' : 'stream';
 
@@ -289,7 +292,7 @@ async function engine(
     ],
   });
   await e.start();
-  const asm = new TxAssembler(SOURCE);
+  const asm = new TxAssembler(SOURCE, WIRE);
   let durable: bigint | undefined;
   e.onDurable((_s, lsn) => {
     durable = lsn;
@@ -377,7 +380,7 @@ async function engine(
 
 /** Receives and decodes a phase from the floor slot, applying nothing. */
 async function readOnly(source: PgCluster, srcDb: string, phase: number): Promise<void> {
-  const asm = new TxAssembler(SOURCE);
+  const asm = new TxAssembler(SOURCE, WIRE);
   let last: bigint | undefined;
   await streamSlot({
     url: source.urlFor(srcDb),

@@ -40,10 +40,37 @@ export interface SourceRelation {
   columns: SourceColumn[];
 }
 
+/**
+ * A row as its reader received it: pgoutput's text-format TupleData, kept as
+ * bytes. The engine decodes values only where it needs them (keys for
+ * ordering, statements other than COPY, row rules, error messages); a plain
+ * insert goes from these bytes into the COPY payload with only COPY's
+ * escaping, so a queued insert holds no string per value.
+ *
+ * Column `i`'s entries are `offsets[at + 2 * i]`, the byte offset in `bytes`
+ * where its UTF-8 text starts (or `WIRE_NULL`, or `WIRE_UNCHANGED` for an
+ * unchanged TOAST value), and `offsets[at + 2 * i + 1]`, its byte length.
+ * `bytes` and `offsets` may be shared by many tuples (a reader's arena); the
+ * engine never writes them and reads them until the change is applied.
+ */
+export interface WireTuple {
+  readonly bytes: Uint8Array;
+  readonly offsets: Int32Array;
+  readonly at: number;
+  /** Number of columns, as in the relation. */
+  readonly count: number;
+}
+
+export const WIRE_NULL = -1;
+export const WIRE_UNCHANGED = -2;
+
 export interface InsertChange {
   op: 'insert';
   relation: SourceRelation;
-  new: ChangeTuple;
+  /** The new row. May be left out when `wire` carries it. */
+  new?: ChangeTuple | undefined;
+  /** The new row as bytes (the fast path, see `WireTuple`); used instead of `new` when given. */
+  wire?: WireTuple | undefined;
 }
 
 export interface UpdateChange {

@@ -13,6 +13,9 @@ export {
   UNCHANGED,
   type Unchanged,
   type UpdateChange,
+  WIRE_NULL,
+  WIRE_UNCHANGED,
+  type WireTuple,
 } from './change.js';
 export {
   ApplyEngine,

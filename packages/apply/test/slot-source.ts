@@ -1,8 +1,10 @@
 import {
+  MessageView,
   PgoutputDecoder,
   type PgoutputMessage,
   pgTimestampToIso,
   type Tuple,
+  TupleArena,
   UNCHANGED_TOAST,
 } from '@kuvasz/pgoutput';
 import type pg from 'pg';
@@ -20,8 +22,14 @@ export class TxAssembler {
   private readonly decoder = new PgoutputDecoder({ protoVersion: 1 });
   private readonly relations = new Map<number, SourceRelation>();
   private current: { commitLsn: bigint; time: string; changes: RowChange[] } | undefined;
+  private readonly view = new MessageView({ protoVersion: 1 });
+  private readonly arena = new TupleArena();
 
-  constructor(private readonly source: SourceId) {}
+  /** `wire`: inserts as wire tuples (bytes in an arena), as the streamer sends them. */
+  constructor(
+    private readonly source: SourceId,
+    private readonly wire = false,
+  ) {}
 
   /** Feeds one message; returns a transaction on its commit. */
   feed(data: Uint8Array): SourceTransaction | undefined {
@@ -38,13 +46,16 @@ export class TxAssembler {
           columns: m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, isKey: c.isKey })),
         });
         return undefined;
-      case 'insert':
-        this.current!.changes.push({
-          op: 'insert',
-          relation: this.rel(m.relationOid),
-          new: tuple(m.new),
-        });
+      case 'insert': {
+        const wire =
+          this.wire && this.view.reset(data) ? this.arena.add(this.view.newTuple) : undefined;
+        this.current!.changes.push(
+          wire
+            ? { op: 'insert', relation: this.rel(m.relationOid), wire }
+            : { op: 'insert', relation: this.rel(m.relationOid), new: tuple(m.new) },
+        );
         return undefined;
+      }
       case 'update':
         this.current!.changes.push({
           op: 'update',
@@ -114,8 +125,9 @@ export async function drainSlot(
   source: SourceId,
   onTx: (tx: SourceTransaction) => Promise<void>,
   chunk = 20_000,
+  options: { wire?: boolean } = {},
 ): Promise<number> {
-  const asm = new TxAssembler(source);
+  const asm = new TxAssembler(source, options.wire);
   let n = 0;
   for (;;) {
     const res = await client.query<{ data: Buffer }>(

@@ -21,7 +21,7 @@ CREATE TABLE tm (
 ALTER TABLE tm REPLICA IDENTITY FULL;`;
 
 const ROW1 = `(1, true, -32768, 2147483647, -9223372036854775808, 'NaN', 1234567.891, 'Infinity', '-Infinity', '$1,234.56',
-  'ab', 'quote''s "dq" \\ back', E'tab\\tnl\\nemoji 🐘 nul-free ünïcödé', '\\x00ff10', '2024-02-29', '23:59:59.999999',
+  'ab', 'quote''s "dq" \\ back', E'tab\\tnl\\ncr\\rbs\\\\emoji 🐘 nul-free ünïcödé', '\\x00ff10', '2024-02-29', '23:59:59.999999',
   '12:00+05:30', 'infinity', '-infinity', '1 year 2 mons -3 days 04:05:06.789', B'1010', B'101', '{ "a" : [1, 2.50] }',
   '{"b": {"c": null}, "a": 1}', '<a x="1">t&amp;</a>', '(1.5,-2)', '{1,-1,0}', '[(0,0),(1,1)]', '(2,2),(0,0)',
   '[(0,0),(1,1),(2,0)]', '((0,0),(1,1),(1,0))', '<(0,0),5>', '192.168.1.1/24', '10.0.0.0/8', '08:00:2b:01:02:03',
@@ -34,48 +34,63 @@ const ROW3 = `(3, false, 1, 2, 3, '-0.0001', 0, 1.5, 2.25, 0, 'x', 'v', 't', '\\
   '00:00:00:00:00:00:00:00', '', 'a', '00000000-0000-0000-0000-000000000000', '{}', '{}', '{}', '(,)', 'sad', 1,
   'empty', 0, 'a', '')`;
 
+// How inserts reach the engine: decoded values, or wire tuples (bytes) applied by INSERT or by COPY.
+const PATHS = [
+  { path: 'values', wire: false, copyMinRows: undefined },
+  { path: 'wire tuples, INSERT', wire: true, copyMinRows: 1000 },
+  { path: 'wire tuples, COPY', wire: true, copyMinRows: 1 },
+] as const;
+
 describe.each(testedVersions())('type matrix under REPLICA IDENTITY FULL on PG %i', (version) => {
   const pgc = useCluster({ version });
 
-  test('inserts, successive updates and deletes land identical to the source', async () => {
-    const cluster = pgc.get();
-    const source = await sourceDatabase(cluster, TYPES, 'tm');
-    const h = await harness(cluster, TYPES);
-    const src = await cluster.connect(source.db);
-    try {
-      await src.query(`INSERT INTO tm VALUES ${ROW1}, ${ROW2}, ${ROW3}`);
-      await src.query(
-        `UPDATE tm SET f_text = f_text || '!', f_json = '{"changed": true}' WHERE id = 1`,
-      );
-      await src.query(
-        `UPDATE tm SET f_point = '(9,9)', f_polygon = '((1,1),(2,2),(3,1))', f_xml = '<b/>' WHERE id IN (1, 3)`,
-      );
-      await src.query(`UPDATE tm SET f_int4 = 5 WHERE id = 2`);
-      await src.query(`UPDATE tm SET id = 30, f_box = '(5,5),(1,1)' WHERE id = 3`);
-      await src.query(
-        `UPDATE tm SET f_num = 'Infinity', f_tstz = 'infinity', f_circle = '<(1,1),1>' WHERE id = 30`,
-      );
-      await src.query(`DELETE FROM tm WHERE id = 2`);
-      await src.query(`INSERT INTO tm VALUES ${ROW2}`);
-      await src.query(
-        `UPDATE tm SET f_tsvector = 'new vector', f_tsquery = 'new & query', f_pair = '(8,z)' WHERE id = 1`,
-      );
-      const e = await h.engine({ tables: [mapping('tm', 'clone')] });
-      await drainSlot(src, source.slot, source.publication, S1, (tx) => e.push(tx));
-      await e.flush();
-      expect(e.sourceStatus(S1)).toMatchObject({
-        state: 'running',
-        durableLsn: expect.any(BigInt),
-      });
-      const dump = 'SELECT tm::text AS r FROM tm ORDER BY id';
-      const expected = (await src.query(dump)).rows;
-      expect(expected).toHaveLength(3);
-      expect(await h.rows(dump)).toEqual(expected);
-      expect(e.stats().filter((s) => s.result !== 'ok')).toEqual([]);
-    } finally {
-      await src.end();
-      await cluster.dropSlots(source.db);
-      await h.close();
-    }
-  });
+  test.each(PATHS)(
+    'inserts ($path), successive updates and deletes land identical to the source',
+    async ({ wire, copyMinRows }) => {
+      const cluster = pgc.get();
+      const source = await sourceDatabase(cluster, TYPES, 'tm');
+      const h = await harness(cluster, TYPES);
+      const src = await cluster.connect(source.db);
+      try {
+        await src.query(`INSERT INTO tm VALUES ${ROW1}, ${ROW2}, ${ROW3}`);
+        await src.query(
+          `UPDATE tm SET f_text = f_text || '!', f_json = '{"changed": true}' WHERE id = 1`,
+        );
+        await src.query(
+          `UPDATE tm SET f_point = '(9,9)', f_polygon = '((1,1),(2,2),(3,1))', f_xml = '<b/>' WHERE id IN (1, 3)`,
+        );
+        await src.query(`UPDATE tm SET f_int4 = 5 WHERE id = 2`);
+        await src.query(`UPDATE tm SET id = 30, f_box = '(5,5),(1,1)' WHERE id = 3`);
+        await src.query(
+          `UPDATE tm SET f_num = 'Infinity', f_tstz = 'infinity', f_circle = '<(1,1),1>' WHERE id = 30`,
+        );
+        await src.query(`DELETE FROM tm WHERE id = 2`);
+        await src.query(`INSERT INTO tm VALUES ${ROW2}`);
+        await src.query(
+          `UPDATE tm SET f_tsvector = 'new vector', f_tsquery = 'new & query', f_pair = '(8,z)' WHERE id = 1`,
+        );
+        const e = await h.engine({
+          tables: [mapping('tm', 'clone')],
+          ...(copyMinRows !== undefined ? { copyMinRows } : {}),
+        });
+        await drainSlot(src, source.slot, source.publication, S1, (tx) => e.push(tx), 20_000, {
+          wire,
+        });
+        await e.flush();
+        expect(e.sourceStatus(S1)).toMatchObject({
+          state: 'running',
+          durableLsn: expect.any(BigInt),
+        });
+        const dump = 'SELECT tm::text AS r FROM tm ORDER BY id';
+        const expected = (await src.query(dump)).rows;
+        expect(expected).toHaveLength(3);
+        expect(await h.rows(dump)).toEqual(expected);
+        expect(e.stats().filter((s) => s.result !== 'ok')).toEqual([]);
+      } finally {
+        await src.end();
+        await cluster.dropSlots(source.db);
+        await h.close();
+      }
+    },
+  );
 });

@@ -71,6 +71,13 @@ export {
   xlogDataStart,
 } from './replication-frame.js';
 export { ColumnKind, MessageTag, TupleTag } from './tags.js';
+export {
+  ARENA_NULL,
+  ARENA_UNCHANGED,
+  type ArenaTuple,
+  arenaValues,
+  TupleArena,
+} from './tuple-arena.js';
 export { TupleView } from './tuple-view.js';
 export {
   createTypeParsers,

@@ -1,5 +1,5 @@
 import type { TableRef } from '@kuvasz/core';
-import type { LogicalMessage, RelationMessage, Tuple } from '@kuvasz/pgoutput';
+import type { ArenaTuple, LogicalMessage, RelationMessage, Tuple } from '@kuvasz/pgoutput';
 
 export type { TableRef };
 
@@ -7,7 +7,15 @@ export interface InsertChange {
   kind: 'insert';
   /** The relation after mapping (see `mapRelation`): tuples align with its `columns`. */
   relation: RelationMessage;
+  /** The new row. With `wireInserts`, decoded from `wire` when first read. */
   new: Tuple;
+  /**
+   * With the stream option `wireInserts`: the new row as text-format bytes
+   * in a pooled arena (`@kuvasz/pgoutput`'s `ArenaTuple`), for consumers
+   * that write them on as bytes (`@kuvasz/apply`'s `WireTuple` has the same
+   * shape).
+   */
+  wire?: ArenaTuple | undefined;
 }
 
 export interface UpdateChange {

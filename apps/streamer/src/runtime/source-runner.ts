@@ -349,6 +349,8 @@ export class SourceRunner {
       // Heartbeats come from the health monitor, only for slots that need them (no connection per source).
       heartbeat: { intervalMs: 0 },
       spill: { memoryBytes: SPILL_MEMORY_BYTES },
+      // Inserts stay bytes from the socket to apply's COPY payload (no string per value).
+      wireInserts: true,
       logger: this.log,
     });
     this.stream = stream;

@@ -1,11 +1,19 @@
-import type {
-  ChangeTuple,
-  RowChange,
-  SourceId,
-  SourceRelation,
-  SourceTransaction,
+import {
+  type ChangeTuple,
+  type RowChange,
+  type SourceId,
+  type SourceRelation,
+  type SourceTransaction,
+  WIRE_NULL,
+  WIRE_UNCHANGED,
 } from '@kuvasz/apply';
-import { pgTimestampToIso, type RelationMessage, type Tuple } from '@kuvasz/pgoutput';
+import {
+  ARENA_NULL,
+  ARENA_UNCHANGED,
+  pgTimestampToIso,
+  type RelationMessage,
+  type Tuple,
+} from '@kuvasz/pgoutput';
 import type { Change, TransactionPart } from '@kuvasz/replication';
 
 /**
@@ -35,16 +43,24 @@ function toRelation(rel: RelationMessage): SourceRelation {
 
 /**
  * Text-mode tuples are already apply tuples: strings, null, and the shared
- * unchanged-TOAST symbol. Binary mode is never used by the streamer.
+ * unchanged-TOAST symbol. Binary mode is never used by the streamer. An
+ * arena tuple (pgoutput's `ArenaTuple`) is already an apply `WireTuple`:
+ * the same fields, the same NULL and unchanged markers.
  */
 const tuple = (t: Tuple): ChangeTuple => t as ChangeTuple;
 const optTuple = (t: Tuple | undefined): ChangeTuple | undefined =>
   t === undefined ? undefined : (t as ChangeTuple);
 
+if (ARENA_NULL !== WIRE_NULL || ARENA_UNCHANGED !== WIRE_UNCHANGED)
+  throw new Error('pgoutput arena tuples and apply wire tuples disagree on their markers');
+
 function toChange(c: Change): RowChange {
   switch (c.kind) {
     case 'insert':
-      return { op: 'insert', relation: toRelation(c.relation), new: tuple(c.new) };
+      // A wire insert's `new` is decoded only if read: pass its bytes on instead.
+      return c.wire
+        ? { op: 'insert', relation: toRelation(c.relation), wire: c.wire }
+        : { op: 'insert', relation: toRelation(c.relation), new: tuple(c.new) };
     case 'update':
       return {
         op: 'update',

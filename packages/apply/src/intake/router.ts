@@ -1,8 +1,15 @@
 import { formatLsn, type Logger } from '@kuvasz/core';
-import { type ChangeTuple, type RowChange, type SourceRelation, UNCHANGED } from '../change.js';
+import {
+  type ChangeTuple,
+  type InsertChange,
+  type RowChange,
+  type SourceRelation,
+  UNCHANGED,
+  type WireTuple,
+} from '../change.js';
 import { ApplyError, toError } from '../errors.js';
 import type { TableMapping } from '../options.js';
-import type { PlanItem } from '../planner/plan-units.js';
+import { type PlanItem, WireInsertItem } from '../planner/plan-units.js';
 import { describeKey, requireKey, resolveShape, type Shape } from '../planner/shape.js';
 import {
   type AppliedRules,
@@ -14,6 +21,7 @@ import {
 } from '../row-rules.js';
 import type { Operation, Stats } from '../stats.js';
 import type { TargetInfo } from '../target/target-meta.js';
+import { checkWire, wireValues } from '../wire-tuple.js';
 import type { SourceLedger } from './source-ledger.js';
 
 export interface TableWatermark {
@@ -30,6 +38,28 @@ const FILTERED = Symbol('filtered');
 function filled(row: ChangeTuple, old: ChangeTuple | undefined): ChangeTuple {
   if (!old || !row.includes(UNCHANGED)) return row;
   return row.map((v, i) => (v === UNCHANGED && old[i] !== UNCHANGED ? (old[i] ?? null) : v));
+}
+
+/** A wire tuple the engine can read safely, or the typed error that says what is wrong with it. */
+function checkedWire(wire: WireTuple, relation: SourceRelation): WireTuple {
+  const wrong = checkWire(wire, relation.columns.length);
+  if (wrong)
+    throw new ApplyError(
+      'invalid_input',
+      `insert into ${relation.schema}.${relation.table}: ${wrong}`,
+    );
+  return wire;
+}
+
+/** An insert's new row as values: decoded from its bytes when it came as a wire tuple. */
+function newRow(change: InsertChange, relation: SourceRelation): ChangeTuple {
+  if (change.wire) return wireValues(checkedWire(change.wire, relation));
+  if (!change.new)
+    throw new ApplyError(
+      'invalid_input',
+      `insert into ${relation.schema}.${relation.table} carries neither new nor wire`,
+    );
+  return change.new;
 }
 
 /** One (source, target table) pair: what statements are planned for. */
@@ -239,10 +269,12 @@ export class Router {
     if (unit.rules) return this.planRuled(unit, change, relation, lsn, time, quiet, ref);
     const shape = this.shapeOf(unit, relation);
     if (change.op === 'insert') {
+      if (change.wire)
+        return new WireInsertItem(shape, checkedWire(change.wire, relation), lsn, time, quiet, ref);
       return {
         op: 'insert',
         shape,
-        newT: change.new,
+        newT: newRow(change, relation),
         whereT: undefined,
         tx: lsn,
         time,
@@ -331,7 +363,7 @@ export class Router {
       return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet: true, ref };
     }
     const op: RowOp = change.op;
-    const row = change.op === 'update' ? filled(change.new, change.old) : change.new;
+    const row = change.op === 'update' ? filled(change.new, change.old) : newRow(change, relation);
     const keep = this.evaluate(unit, shape, applied, row, op);
     if (change.op === 'insert') {
       if (!keep) return FILTERED;

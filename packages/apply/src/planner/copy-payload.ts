@@ -1,3 +1,5 @@
+import type { WireTuple } from '../change.js';
+
 /** Rows of a COPY text payload, written into chunks of about this many bytes. */
 const CHUNK_BYTES = 64 * 1024;
 const SPECIAL = /[\\\t\n\r]/;
@@ -46,6 +48,46 @@ export class CopyPayload {
     this.byte(NL);
     this.rows++;
     if (this.pos >= CHUNK_BYTES) this.cut(this.pos);
+  }
+
+  /**
+   * Appends one row straight from a wire tuple's bytes: `sid` first when
+   * given, then the tuple's columns `src` in order (NULL and unchanged TOAST
+   * as `\N`, as `row` writes them). No string per value: only COPY's
+   * escaping, byte by byte.
+   */
+  wireRow(sid: string | undefined, w: WireTuple, src: readonly number[]): void {
+    this.rowStart = this.pos;
+    if (sid !== undefined) this.value(sid);
+    const o = w.offsets;
+    for (let i = 0; i < src.length; i++) {
+      if (i > 0 || sid !== undefined) this.byte(TAB);
+      const c = src[i]!;
+      const start = c < w.count ? o[w.at + 2 * c]! : -1;
+      if (start < 0) {
+        this.byte(BACKSLASH);
+        this.byte(0x4e); // N
+      } else this.bytes(w.bytes, start, o[w.at + 2 * c + 1]!);
+    }
+    this.byte(NL);
+    this.rows++;
+    if (this.pos >= CHUNK_BYTES) this.cut(this.pos);
+  }
+
+  /** UTF-8 bytes of one value, escaped (the bytes of every special character are ASCII, so no decoding is needed). */
+  private bytes(b: Uint8Array, start: number, length: number): void {
+    if (this.pos + length * 2 > this.buf.length) this.grow(length * 2);
+    const buf = this.buf;
+    let pos = this.pos;
+    const end = start + length;
+    for (let k = start; k < end; k++) {
+      const c = b[k]!;
+      if (c === BACKSLASH || c === TAB || c === NL || c === CR) {
+        buf[pos++] = BACKSLASH;
+        buf[pos++] = c === BACKSLASH ? BACKSLASH : c === TAB ? 0x74 : c === NL ? 0x6e : 0x72;
+      } else buf[pos++] = c;
+    }
+    this.pos = pos;
   }
 
   private byte(b: number): void {

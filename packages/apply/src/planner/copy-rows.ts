@@ -40,7 +40,13 @@ export function copyRows<R>(
   const width = cols.length;
   const lead = shape.target.sid ? 1 : 0;
   const row = new Array<string | null>(width);
+  const src = shape.cols.map((c) => c.src);
   for (const op of ops) {
+    if (op.wire && !history) {
+      // Inserts that arrived as bytes: into the payload as bytes, never decoded.
+      payload.wireRow(lead ? sid : undefined, op.wire, src);
+      continue;
+    }
     if (lead) row[0] = sid;
     const t = op.newT;
     for (let i = 0; i < shape.cols.length; i++) row[lead + i] = cell(t?.[shape.cols[i]!.src]);

@@ -1,4 +1,5 @@
-import { type ChangeTuple, UNCHANGED } from '../change.js';
+import { type ChangeTuple, UNCHANGED, type WireTuple } from '../change.js';
+import { wireValue, wireValues } from '../wire-tuple.js';
 import type { Shape } from './shape.js';
 
 /**
@@ -25,6 +26,8 @@ export type PlanItem<R> =
       /** `identity()` of `newT` / `whereT`, when the caller computed it already. */
       newId?: string | undefined;
       whereId?: string | undefined;
+      /** An insert's new row as bytes (`newT` decodes them when read): see `WireInsertItem`. */
+      wire?: WireTuple | undefined;
     }
   | { op: 'truncate'; tx: bigint; time: string; quiet: boolean; ref: R };
 
@@ -48,11 +51,79 @@ export interface PlannedOp<R> {
   seq: number;
   /** The level the group planner put it in (see group-plan.ts). */
   level?: number | undefined;
+  /** The new row as bytes while nothing has replaced `newT`: COPY takes them as they are. */
+  wire?: WireTuple | undefined;
+}
+
+/**
+ * An insert that arrived as bytes (`InsertChange.wire`), as a plan item:
+ * `newT` is decoded on first read, so a queued insert holds its bytes and
+ * no string per value, and a plain COPY of it never decodes them at all.
+ * A class with `newT` on its prototype: spread it and `newT` is lost, so
+ * nothing spreads plan items or operations (program.ts names the fields).
+ */
+export class WireInsertItem<R> {
+  readonly op = 'insert' as const;
+  readonly whereT = undefined;
+  newId: string | undefined = undefined;
+  readonly whereId = undefined;
+  private values: ChangeTuple | undefined = undefined;
+
+  constructor(
+    readonly shape: Shape,
+    readonly wire: WireTuple,
+    readonly tx: bigint,
+    readonly time: string,
+    readonly quiet: boolean,
+    readonly ref: R,
+  ) {}
+
+  get newT(): ChangeTuple {
+    if (this.values === undefined) this.values = wireValues(this.wire);
+    return this.values;
+  }
+}
+
+/** The operation of one `WireInsertItem` (clone, append): `newT` read through, `wire` dropped once `newT` is replaced. */
+class WireInsertOp<R> implements PlannedOp<R> {
+  readonly kind = 'insert' as const;
+  readonly whereT = undefined;
+  readonly keyChanged = false;
+  readonly leaves = undefined;
+  whereId: string | undefined = undefined;
+  level: number | undefined = undefined;
+  wire: WireTuple | undefined;
+  private replaced: ChangeTuple | undefined = undefined;
+  newId: string | undefined;
+  time: string;
+  quiet: boolean;
+  refs: R[];
+
+  constructor(
+    private readonly item: WireInsertItem<R>,
+    readonly seq: number,
+  ) {
+    this.wire = item.wire;
+    this.newId = item.newId;
+    this.time = item.time;
+    this.quiet = item.quiet;
+    this.refs = [item.ref];
+  }
+
+  get newT(): ChangeTuple {
+    return this.replaced ?? this.item.newT;
+  }
+
+  set newT(v: ChangeTuple | undefined) {
+    this.replaced = v;
+    this.wire = undefined;
+  }
 }
 
 /** `identity()` of an item's or an operation's new / where tuple, computed once. */
 export function newIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
-  if (o.newId === undefined) o.newId = identity(shape, o.newT);
+  if (o.newId === undefined)
+    o.newId = o.wire ? wireIdentity(shape, o.wire) : identity(shape, o.newT);
   return o.newId;
 }
 
@@ -78,6 +149,21 @@ export function identity(shape: Shape, tuple: ChangeTuple | undefined): string {
   return JSON.stringify(parts);
 }
 
+/** `identity()` of a wire tuple: the key columns alone are decoded. */
+export function wireIdentity(shape: Shape, w: WireTuple): string {
+  const idx = shape.keyCols;
+  if (idx.length === 1) {
+    const v = wireValue(w, shape.cols[idx[0]!]!.src);
+    return v === UNCHANGED ? '\u0000U' : v === null || v === undefined ? '\u0000N' : `=${v}`;
+  }
+  const parts: (string | null)[] = new Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const v = wireValue(w, shape.cols[idx[i]!]!.src);
+    parts[i] = v === UNCHANGED ? '\u0000U' : (v ?? null);
+  }
+  return JSON.stringify(parts);
+}
+
 export function hasUnchanged(shape: Shape, tuple: ChangeTuple | undefined): boolean {
   if (!tuple) return false;
   for (const c of shape.cols) if (tuple[c.src] === UNCHANGED) return true;
@@ -94,6 +180,7 @@ export function overlay(earlier: ChangeTuple | undefined, later: ChangeTuple): C
 
 /** One change as one operation (clone / append). */
 export function toOp<R>(item: RowItem<R>, seq: number): PlannedOp<R> {
+  if (item instanceof WireInsertItem) return new WireInsertOp(item, seq);
   const keyChanged =
     item.op === 'update' && whereIdOf(item.shape, item) !== newIdOf(item.shape, item);
   return {

@@ -176,7 +176,9 @@ function insertSteps<R>(shape: Shape, ops: PlannedOp<R>[], ctx: ProgramContext):
     ];
   }
   if (!probe) return [{ kind: 'copy', copy: copyRows(shape, ctx.sid, ops) }];
-  const detect: Step<R> = {
+  // Built only when it runs: with an arbiter it is the rare path, and building it
+  // renders every value of the batch as a literal.
+  const detect = (): Step<R> => ({
     kind: 'sql',
     statement: insertRows(shape, ctx.sid, ops, true),
     deferred: false,
@@ -184,7 +186,22 @@ function insertSteps<R>(shape: Shape, ops: PlannedOp<R>[], ctx: ProgramContext):
       const upserts: PlannedOp<R>[] = [];
       const out: PlanEvent<R>[] = [];
       for (const op of byOrd(ops, rows)) {
-        if (op.quiet) upserts.push({ ...op, kind: 'update', whereT: op.newT, whereId: op.newId });
+        // Fields named, not spread: a wire insert's newT is a getter on its prototype.
+        if (op.quiet)
+          upserts.push({
+            kind: 'update',
+            newT: op.newT,
+            whereT: op.newT,
+            keyChanged: false,
+            time: op.time,
+            quiet: op.quiet,
+            leaves: op.leaves,
+            refs: op.refs,
+            newId: op.newId,
+            whereId: op.newId,
+            seq: op.seq,
+            level: op.level,
+          });
         else out.push({ op, kind: 'insert_conflict' });
       }
       const next: Step<R>[] =
@@ -193,13 +210,13 @@ function insertSteps<R>(shape: Shape, ops: PlannedOp<R>[], ctx: ProgramContext):
           : [];
       return { events: out, next };
     },
-  };
-  if (!shape.arbiter) return [detect];
+  });
+  if (!shape.arbiter) return [detect()];
   // SAVEPOINT, COPY and RELEASE in one message. A unique violation in the
   // COPY skips the RELEASE; the savepoint exists, so the rollback to it works.
   const copy = copyRows(shape, ctx.sid, ops);
   copy.text = `SAVEPOINT ${INSERT_SAVEPOINT}; ${copy.text}; RELEASE SAVEPOINT ${INSERT_SAVEPOINT}`;
-  return [{ kind: 'copy', copy, onUniqueViolation: () => [detect] }];
+  return [{ kind: 'copy', copy, onUniqueViolation: () => [detect()] }];
 }
 
 /**

@@ -24,6 +24,13 @@ export interface ReplicationStreamOptions {
   protoVersion?: 'auto' | ProtoVersion;
   /** Column values as binary (PostgreSQL 14+, default false: text). */
   binary?: boolean;
+  /**
+   * Inserts of transactions that were not streamed carry their new row as
+   * bytes (`InsertChange.wire`) and decode `new` only when it is read
+   * (default false): a consumer that writes rows on as bytes then holds no
+   * string per value. Text mode only (ignored with `binary`).
+   */
+  wireInserts?: boolean;
   /** Deliver transactional logical messages (PostgreSQL 14+, default true). */
   messages?: boolean;
   /** Let the server stream large in-progress transactions (protocol 2+, default true). */

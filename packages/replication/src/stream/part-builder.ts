@@ -1,12 +1,15 @@
-import type {
-  DeleteMessage,
-  InsertMessage,
-  LogicalMessage,
-  RelationMessage,
-  TruncateMessage,
-  UpdateMessage,
+import {
+  type ArenaTuple,
+  arenaValues,
+  type DeleteMessage,
+  type InsertMessage,
+  type LogicalMessage,
+  type RelationMessage,
+  type TruncateMessage,
+  type Tuple,
+  type UpdateMessage,
 } from '@kuvasz/pgoutput';
-import type { Change, TableRef, TransactionPart } from '../types.js';
+import type { Change, InsertChange, TableRef, TransactionPart } from '../types.js';
 
 export interface PartLimits {
   /** Changes per part (default 5,000). */
@@ -77,6 +80,25 @@ export class PartBuilder {
 }
 
 export type DmlMessage = InsertMessage | UpdateMessage | DeleteMessage | TruncateMessage;
+
+/**
+ * An insert kept as bytes (`wireInserts`): `new` is decoded on first read.
+ * A class, so that one is a small record; `new` lives on its prototype.
+ */
+export class WireInsertChange implements InsertChange {
+  readonly kind = 'insert' as const;
+  private values: Tuple | undefined = undefined;
+
+  constructor(
+    readonly relation: RelationMessage,
+    readonly wire: ArenaTuple,
+  ) {}
+
+  get new(): Tuple {
+    if (this.values === undefined) this.values = arenaValues(this.wire);
+    return this.values;
+  }
+}
 
 /** A decoded row change with its (mapped) relations. */
 export function toChange(msg: DmlMessage, rels: RelationMessage[]): Change {

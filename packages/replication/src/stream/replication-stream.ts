@@ -388,6 +388,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         spillDir: this.spillDir,
         slot: this.slot,
         log: this.log,
+        wireInserts: (this.o.wireInserts ?? false) && !protocol.binary,
         sink: {
           part: (part) => this.queue.push({ kind: 'part', part, gen }),
           replay: (source) => this.queue.push({ kind: 'replay', source, gen }),
@@ -430,6 +431,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
           // Rows of a streamed transaction are decoded once, at replay; the
           // decoder's state changes only on Stream Start/Stop, so skipping it is safe.
           if (assembler.handleStreamedRow(data)) return;
+          if (assembler.handleWireInsert(data)) return;
           assembler.handle(decoder.decode(data), data);
         } catch (e) {
           session.fail(e as Error);

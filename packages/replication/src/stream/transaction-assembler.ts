@@ -1,9 +1,12 @@
 import { formatLsn, type Logger } from '@kuvasz/core';
-import type {
-  PgoutputMessage,
-  PgoutputProtoVersion,
-  RelationCache,
-  RelationMessage,
+import {
+  MessageTag,
+  MessageView,
+  type PgoutputMessage,
+  type PgoutputProtoVersion,
+  type RelationCache,
+  type RelationMessage,
+  TupleArena,
 } from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
 import type { TransactionPart } from '../types.js';
@@ -15,6 +18,7 @@ import {
   type RelationMapping,
   relationOids,
   toChange,
+  WireInsertChange,
 } from './part-builder.js';
 import { ReplaySource } from './replay-source.js';
 import type { SpillDir } from './spill-dir.js';
@@ -46,6 +50,8 @@ export interface AssemblerOptions {
   slot: string;
   log: Logger;
   sink: AssemblerSink;
+  /** Inserts outside stream blocks as bytes (`InsertChange.wire`). */
+  wireInserts?: boolean;
 }
 
 interface OpenTransaction {
@@ -67,9 +73,15 @@ export class TransactionAssembler {
   private tx: OpenTransaction | undefined;
   private streamTx: StreamedTransaction | undefined;
   private readonly streamed: StreamedTransactions;
+  private readonly view: MessageView | undefined;
+  private readonly arena: TupleArena | undefined;
 
   constructor(private readonly o: AssemblerOptions) {
     this.streamed = new StreamedTransactions(o.budget, o.spillDir);
+    if (o.wireInserts) {
+      this.view = new MessageView({ protoVersion: o.protoVersion });
+      this.arena = new TupleArena();
+    }
   }
 
   /** True while a transaction is half received, or a streamed one is open. */
@@ -155,6 +167,27 @@ export class TransactionAssembler {
     const xid = view.getUint32(1);
     const oid = view.getUint32(5);
     s.appendChange(xid, [s.resolve(oid, this.o.relations) ?? this.noRelation(oid)], raw);
+    return true;
+  }
+
+  /**
+   * Fast path for an Insert of a transaction that was not streamed, with
+   * `wireInserts`: the view finds the tuple's columns in place, the arena
+   * copies its bytes, and no message object or string is made. False when
+   * the message is something else (or has a binary column): decode it.
+   */
+  handleWireInsert(raw: Uint8Array): boolean {
+    const view = this.view;
+    if (!view || this.streamTx || !this.tx || raw[0] !== MessageTag.Insert) return false;
+    // Throws the decoder's typed error on a malformed message, as `handle` would.
+    view.reset(raw);
+    const tuple = this.arena!.add(view.newTuple);
+    if (!tuple) return false;
+    const oid = view.relationOid;
+    const relation = this.o.mapping.apply(this.o.relations.get(oid) ?? this.noRelation(oid));
+    const tx = this.tx;
+    tx.builder.addChange(new WireInsertChange(relation, tuple), raw.length);
+    if (tx.builder.isFull) this.o.sink.part(tx.builder.take(this.header(tx, tx.commitLsn), false));
     return true;
   }
 
