@@ -3,7 +3,14 @@
 // exist (it never creates them); here they are created by hand, as
 // `kuvasz-streamer plan` would from the source tables.
 //   DEST_URL=postgres://user:pass@localhost/warehouse node apply.js
-import { ApplyEngine, formatLsn, type Logger, type SourceRelation } from '@kuvasz/apply';
+import {
+  ApplyEngine,
+  formatLsn,
+  type Logger,
+  type SourceRelation,
+  WIRE_NULL,
+  type WireTuple,
+} from '@kuvasz/apply';
 import pg from 'pg';
 
 // The default logger is silent: an error thrown in a listener is logged, so log somewhere.
@@ -84,11 +91,28 @@ await engine.push({
     { op: 'update', relation: prices, new: ['apple', '135'] },
   ],
 });
+// A reader that keeps rows as bytes (the streamer's path) passes inserts as wire
+// tuples: pgoutput's text values and where each column lies. They go into the
+// destination's COPY as bytes; the engine decodes only what it needs (the key).
+const bytes = new TextEncoder().encode('2');
+const wire: WireTuple = {
+  bytes,
+  offsets: Int32Array.of(0, bytes.length, WIRE_NULL, 0),
+  at: 0,
+  count: 2,
+};
+await engine.push({
+  source,
+  commitLsn: 0x16b3a00n,
+  endLsn: 0x16b3a30n,
+  commitTime: '2026-11-22 10:06:00+00',
+  changes: [{ op: 'insert', relation: orders, wire }], // order 2, total NULL
+});
 await engine.flush(); // everything pushed so far is durable
 const { rows } = await pool.query(
   `SELECT sku, cents, kvsz_end > now() AS current FROM dw.prices_history ORDER BY kvsz_start`,
 );
-console.log('orders:', (await pool.query('SELECT sid, id, total FROM dw.orders')).rows);
+console.log('orders:', (await pool.query('SELECT sid, id, total FROM dw.orders ORDER BY id')).rows);
 console.log('prices_history:', rows);
 await engine.close();
 await pool.end();

@@ -7,10 +7,26 @@ export interface CopyBothStream {
   on(event: 'data', listener: (frame: Buffer) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: 'end', listener: () => void): this;
+  /** Frames as byte ranges instead of 'data' events (set before the first frame can arrive). */
+  onFrames?(listener: FrameListener): void;
   /** Stops reading the socket (backpressure); `resume` reads again. */
   pause(): void;
   resume(): void;
   readonly writable: boolean;
+}
+
+/** Called with each CopyData payload as a byte range of a buffer that is reused after the call. */
+export type FrameListener = (buf: Buffer, start: number, end: number) => void;
+
+type DataListener = (chunk: Buffer) => void;
+
+/** The socket under `pg`'s Connection (TCP or TLS). */
+interface PgSocket {
+  pause(): void;
+  resume(): void;
+  listeners(event: 'data'): ((...args: unknown[]) => unknown)[];
+  removeListener(event: 'data', listener: DataListener): unknown;
+  prependListener(event: 'data', listener: DataListener): unknown;
 }
 
 /** The part of `pg`'s Connection this query uses. */
@@ -19,30 +35,53 @@ interface PgConnection {
   sendCopyFromChunk(chunk: Buffer): void;
   once(event: 'replicationStart', listener: () => void): unknown;
   removeListener(event: 'replicationStart', listener: () => void): unknown;
-  stream: { pause(): void; resume(): void };
+  stream: PgSocket;
 }
 
+const COPY_DATA = 0x64; // 'd'
+const HEADER = 5; // type byte, Int32 length (which counts itself)
+
 /**
- * START_REPLICATION as a `pg` custom query: the frames come from `pg`'s own
- * protocol parser, one 'data' event per CopyData message, synchronously
- * from the socket read that carried it. No stream sits in between (no
- * buffering, no next-tick hop): measured under a pgbench load at 2,500
- * transactions/s, commit-to-delivery p99 was 0.8 ms this way and 2.7 to
- * 3.8 ms through pg-copy-streams' Duplex.
+ * START_REPLICATION as a `pg` custom query. `pg` opens, authenticates and
+ * sends the command; from then on this query reads the socket itself:
+ * CopyData messages are framed in place and handed to the frame listener as
+ * byte ranges of the socket's read (no message object, no slice, no event
+ * per message), synchronously from the read that carried them; every other
+ * message (CopyBothResponse, errors, notices, CopyDone, CommandComplete,
+ * ReadyForQuery) goes whole to `pg`'s own parser, which runs the query's
+ * callbacks as before. Once the exchange ends, `pg`'s parser gets the socket
+ * back with whatever bytes follow. Should the socket not look as expected
+ * (no `pg` parser listening), `pg` keeps it and frames come from its parser.
  *
- * A frame is a view into `pg`'s read buffer, which `pg` reuses: it is valid
- * until the 'data' listener returns, and whatever outlives that must be
- * copied (the stream decodes each frame at once, and the spill log copies
- * the bytes it keeps).
+ * A frame is valid until the listener returns: whatever outlives that must be
+ * copied (the stream decodes each frame at once; the spill log and the tuple
+ * arena copy the bytes they keep).
  */
 export class CopyBothQuery extends EventEmitter implements CopyBothStream {
   private connection: PgConnection | undefined;
   private started = false;
   private ended = false;
   private held: { data: Uint8Array; cb: ((err?: Error | null) => void) | undefined }[] = [];
+  private frameListener: FrameListener | undefined;
+  /** The socket while this query reads it, and `pg`'s parser listener it took the place of. */
+  private socket: PgSocket | undefined;
+  private pgData: DataListener | undefined;
+  /** A message cut by the end of a read: its bytes so far (`fill` of them), sized whole once its header is in. */
+  private partial: Buffer | undefined;
+  private fill = 0;
+  /** Inside a socket read: the exchange's end gives the socket back from there. */
+  private reading = false;
 
   constructor(readonly text: string) {
     super();
+  }
+
+  /**
+   * Frames go to `listener` as byte ranges instead of 'data' events of
+   * slices (the replication stream's hot path). Set it before submitting.
+   */
+  onFrames(listener: FrameListener): void {
+    this.frameListener = listener;
   }
 
   get writable(): boolean {
@@ -52,7 +91,145 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
   submit(connection: PgConnection): void {
     this.connection = connection;
     connection.once('replicationStart', this.onStart);
+    // The connection is idle (pg sends a query only after ReadyForQuery), so pg's
+    // parser holds no partial message: every byte from here on passes through us.
+    this.takeSocket(connection.stream);
     connection.query(this.text);
+  }
+
+  private takeSocket(socket: PgSocket): void {
+    const first = socket.listeners('data')[0];
+    if (typeof first !== 'function') return;
+    this.pgData = first as DataListener;
+    this.socket = socket;
+    socket.removeListener('data', this.pgData);
+    socket.prependListener('data', this.onSocketData);
+  }
+
+  /** `pg`'s parser reads the socket again, starting with `rest` (bytes not yet parsed). */
+  private giveBack(rest: Buffer | undefined): void {
+    const socket = this.socket;
+    const pgData = this.pgData;
+    if (!socket || !pgData) return;
+    this.socket = undefined;
+    this.partial = undefined;
+    socket.removeListener('data', this.onSocketData);
+    socket.prependListener('data', pgData);
+    if (rest && rest.length > 0) pgData(rest);
+  }
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    this.reading = true;
+    try {
+      this.read(chunk);
+    } finally {
+      this.reading = false;
+    }
+  };
+
+  private read(chunk: Buffer): void {
+    let pos = 0;
+    if (this.partial) {
+      pos = this.completePartial(chunk);
+      if (pos < 0) return; // still incomplete
+      const whole = this.partial;
+      this.partial = undefined;
+      this.message(whole);
+      if (this.ended) {
+        this.giveBackRest(chunk, pos);
+        return;
+      }
+    }
+    const n = chunk.length;
+    let passFrom = -1;
+    while (n - pos >= HEADER) {
+      const length = chunk.readUInt32BE(pos + 1);
+      // A length below its own 4 bytes: not a message; pg's parser reports the broken stream.
+      if (length < 4) break;
+      const end = pos + 1 + length;
+      if (end > n) break;
+      if (chunk[pos] === COPY_DATA) {
+        // The messages before it first: one of them may be the CopyBothResponse that starts the exchange.
+        if (passFrom >= 0) {
+          this.pass(chunk.subarray(passFrom, pos));
+          passFrom = -1;
+          if (this.ended) {
+            this.giveBackRest(chunk, pos);
+            return;
+          }
+        }
+        if (this.started && !this.ended) {
+          this.frame(chunk, pos + HEADER, end);
+          pos = end;
+          continue;
+        }
+      }
+      if (passFrom < 0) passFrom = pos;
+      pos = end;
+    }
+    if (passFrom >= 0) {
+      this.pass(chunk.subarray(passFrom, pos));
+      if (this.ended) {
+        this.giveBackRest(chunk, pos);
+        return;
+      }
+    }
+    if (n - pos >= HEADER && chunk.readUInt32BE(pos + 1) < 4) {
+      this.giveBackRest(chunk, pos);
+      return;
+    }
+    if (pos < n) {
+      // The last message continues in the next read: keep a copy (this read's buffer is not ours).
+      const rest = chunk.subarray(pos);
+      const whole = rest.length >= HEADER ? 1 + rest.readUInt32BE(1) : HEADER;
+      this.partial = Buffer.allocUnsafe(Math.max(whole, rest.length));
+      rest.copy(this.partial, 0);
+      this.fill = rest.length;
+    }
+  }
+
+  /** Adds the start of `chunk` to the cut message; the offset in `chunk` after it, or -1 while it is still incomplete. */
+  private completePartial(chunk: Buffer): number {
+    let p = this.partial!;
+    let used = 0;
+    if (this.fill < HEADER) {
+      // Not even its length was in: take the header's bytes first.
+      const take = Math.min(HEADER - this.fill, chunk.length);
+      chunk.copy(p, this.fill, 0, take);
+      this.fill += take;
+      used = take;
+      if (this.fill < HEADER) return -1;
+      const whole = 1 + p.readUInt32BE(1);
+      const grown = Buffer.allocUnsafe(whole);
+      p.copy(grown, 0, 0, HEADER);
+      this.partial = p = grown;
+    }
+    const take = Math.min(p.length - this.fill, chunk.length - used);
+    chunk.copy(p, this.fill, used, used + take);
+    this.fill += take;
+    used += take;
+    return this.fill < p.length ? -1 : used;
+  }
+
+  /** One whole message that had been cut between reads. */
+  private message(whole: Buffer): void {
+    if (whole[0] === COPY_DATA && this.started && !this.ended)
+      this.frame(whole, HEADER, whole.length);
+    else this.pass(whole);
+  }
+
+  private giveBackRest(buf: Buffer, pos: number): void {
+    this.giveBack(pos < buf.length ? buf.subarray(pos) : undefined);
+  }
+
+  /** Whole messages that are not CopyData, to `pg`'s parser (which may end the exchange). */
+  private pass(bytes: Buffer): void {
+    this.pgData?.(bytes);
+  }
+
+  private frame(buf: Buffer, start: number, end: number): void {
+    if (this.frameListener) this.frameListener(buf, start, end);
+    else this.emit('data', buf.subarray(start, end));
   }
 
   private readonly onStart = (): void => {
@@ -83,8 +260,9 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
     this.connection?.stream.resume();
   }
 
+  /** From `pg`'s parser, when the socket stayed with it. */
   handleCopyData(msg: { chunk: Buffer }): void {
-    if (!this.ended) this.emit('data', msg.chunk);
+    if (!this.ended) this.frame(msg.chunk, 0, msg.chunk.length);
   }
 
   handleError(err: Error): void {
@@ -104,6 +282,8 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
     this.ended = true;
     this.held = [];
     this.connection?.removeListener('replicationStart', this.onStart);
+    // Ended outside a read (the connection failed): pg's parser gets the socket and any cut message.
+    if (!this.reading) this.giveBack(this.partial?.subarray(0, this.fill));
   }
 
   // The rest of pg's custom query interface: nothing else comes during CopyBoth.

@@ -1,9 +1,28 @@
 import type { RoutedChange, Unit } from '../intake/router.js';
 import type { GroupPlan } from '../planner/group-plan.js';
 import type { PlannedOp } from '../planner/plan-units.js';
-import { type OperationResult, Stats } from '../stats.js';
+import { type Operation, type OperationResult, Stats } from '../stats.js';
 import type { TargetInfo } from '../target/target-meta.js';
 import type { AppliedEvent } from './executor.js';
+
+const OPERATIONS: readonly Operation[] = ['insert', 'update', 'delete', 'truncate'];
+const RESULTS: readonly OperationResult[] = [
+  'ok',
+  'conflict',
+  'missing',
+  'error',
+  'skipped',
+  'filtered',
+];
+const OPERATION_INDEX: Record<Operation, number> = { insert: 0, update: 1, delete: 2, truncate: 3 };
+const RESULT_INDEX: Record<OperationResult, number> = {
+  ok: 0,
+  conflict: 1,
+  missing: 2,
+  error: 3,
+  skipped: 4,
+  filtered: 5,
+};
 
 /** Events kept for the log per destination transaction (the rest is counted). */
 export const LOG_EVENTS_PER_GROUP = 20;
@@ -58,14 +77,17 @@ export class GroupTally {
       if (e.op.quiet && r !== 'error') continue;
       if (r === 'error' || !worst.has(e.op)) worst.set(e.op, r);
     }
-    const add = (c: RoutedChange, r: OperationResult) =>
-      this.counts.add(
-        c.unit.source.id.database,
-        c.unit.source.id.sid,
-        c.unit.target.display,
-        c.operation,
-        r,
-      );
+    // Counted per unit in a small array, then added to the named counters once per plan
+    // (a counter key string per change was a measurable share of the streamer's CPU).
+    const perUnit = new Map<Unit, Int32Array>();
+    const add = (c: RoutedChange, r: OperationResult) => {
+      let counts = perUnit.get(c.unit);
+      if (!counts) {
+        counts = new Int32Array(OPERATIONS.length * RESULTS.length);
+        perUnit.set(c.unit, counts);
+      }
+      counts[OPERATION_INDEX[c.operation] * RESULTS.length + RESULT_INDEX[r]]!++;
+    };
     for (const g of plan.ignored) for (const c of g.refs) add(c, 'skipped');
     for (const g of plan.folded) for (const c of g.refs) add(c, 'ok');
     for (const task of plan.tasks) {
@@ -82,6 +104,19 @@ export class GroupTally {
       }
       if (grown > 0)
         this.grown.set(task.unit.target, (this.grown.get(task.unit.target) ?? 0) + grown);
+    }
+    for (const [unit, counts] of perUnit) {
+      for (let i = 0; i < counts.length; i++) {
+        if (counts[i] === 0) continue;
+        this.counts.add(
+          unit.source.id.database,
+          unit.source.id.sid,
+          unit.target.display,
+          OPERATIONS[Math.floor(i / RESULTS.length)]!,
+          RESULTS[i % RESULTS.length]!,
+          counts[i],
+        );
+      }
     }
   }
 }

@@ -1,3 +1,4 @@
+import type { FrameListener } from '../copy-both.js';
 import { ConnectionError } from '../errors.js';
 import type { CopyBothStream, ReplicationConnection } from '../replication-connection.js';
 
@@ -17,7 +18,7 @@ export class ReplicationSession {
   constructor(
     readonly conn: ReplicationConnection,
     private readonly duplex: CopyBothStream,
-    onFrame: (frame: Buffer) => void,
+    onFrame: FrameListener,
     firstStatus: Uint8Array,
   ) {
     this.ended = new Promise((resolve) => {
@@ -30,11 +31,13 @@ export class ReplicationSession {
         if (!err) resolve();
       });
     });
-    duplex.on('data', (frame: Buffer) => {
+    const deliver: FrameListener = (buf, start, end) => {
       if (this.done) return;
       this.framesReceived++;
-      onFrame(frame);
-    });
+      onFrame(buf, start, end);
+    };
+    if (duplex.onFrames) duplex.onFrames(deliver);
+    else duplex.on('data', (frame: Buffer) => deliver(frame, 0, frame.length));
     duplex.on('error', (err: Error) => this.finish(err));
     duplex.on('end', () =>
       this.finish(

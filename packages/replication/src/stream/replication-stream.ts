@@ -11,7 +11,6 @@ import {
   parseReplicationFrame,
   RelationCache,
   XLOGDATA_HEADER_BYTES,
-  xlogDataStart,
 } from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
 import { assertValidPublicationName, assertValidSlotName } from '../naming.js';
@@ -32,6 +31,9 @@ import { MemoryBudget } from './spill-log.js';
 import { newStats, type StreamStats } from './stats.js';
 import { StatusTimers } from './status-timers.js';
 import { TransactionAssembler } from './transaction-assembler.js';
+
+/** First byte of an XLogData frame ('w'). */
+const XLOGDATA_TAG = 0x77;
 
 export type { ReplicationStreamOptions } from './options.js';
 
@@ -408,13 +410,12 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
       );
       this.log.info({ command, server: versionNum }, 'starting replication');
       let session: ReplicationSession | undefined;
-      const onFrame = (frame: Buffer) => {
+      const onFrame = (buf: Buffer, start: number, end: number) => {
         if (!session || session !== this.session || this.closed) return;
         try {
-          // XLogData (nearly every frame) without a frame object: its WAL start and payload only.
-          const start = xlogDataStart(frame);
-          if (start === undefined) {
-            const f = parseReplicationFrame(frame);
+          // XLogData (nearly every frame) read in place: its WAL start, then the message.
+          if (end - start < XLOGDATA_HEADER_BYTES || buf[start] !== XLOGDATA_TAG) {
+            const f = parseReplicationFrame(buf.subarray(start, end));
             if (f.tag === 'keepalive') {
               this.pos.receivedUpTo(f.walEnd);
               this.pos.emptyUpTo(f.walEnd);
@@ -425,13 +426,14 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
             }
             return;
           }
-          this.pos.receivedUpTo(start);
-          if (frame.length === XLOGDATA_HEADER_BYTES) return;
-          const data = frame.subarray(XLOGDATA_HEADER_BYTES);
+          this.pos.receivedUpTo(buf.readBigUInt64BE(start + 1));
+          const at = start + XLOGDATA_HEADER_BYTES;
+          if (at === end) return;
+          if (assembler.handleWireInsert(buf, at, end)) return;
+          const data = buf.subarray(at, end);
           // Rows of a streamed transaction are decoded once, at replay; the
           // decoder's state changes only on Stream Start/Stop, so skipping it is safe.
           if (assembler.handleStreamedRow(data)) return;
-          if (assembler.handleWireInsert(data)) return;
           assembler.handle(decoder.decode(data), data);
         } catch (e) {
           session.fail(e as Error);

@@ -176,17 +176,17 @@ export class TransactionAssembler {
    * copies its bytes, and no message object or string is made. False when
    * the message is something else (or has a binary column): decode it.
    */
-  handleWireInsert(raw: Uint8Array): boolean {
+  handleWireInsert(buf: Uint8Array, start: number, end: number): boolean {
     const view = this.view;
-    if (!view || this.streamTx || !this.tx || raw[0] !== MessageTag.Insert) return false;
+    if (!view || this.streamTx || !this.tx || buf[start] !== MessageTag.Insert) return false;
     // Throws the decoder's typed error on a malformed message, as `handle` would.
-    view.reset(raw);
+    view.reset(buf, start, end - start);
     const tuple = this.arena!.add(view.newTuple);
     if (!tuple) return false;
     const oid = view.relationOid;
     const relation = this.o.mapping.apply(this.o.relations.get(oid) ?? this.noRelation(oid));
     const tx = this.tx;
-    tx.builder.addChange(new WireInsertChange(relation, tuple), raw.length);
+    tx.builder.addChange(new WireInsertChange(relation, tuple), end - start);
     if (tx.builder.isFull) this.o.sink.part(tx.builder.take(this.header(tx, tx.commitLsn), false));
     return true;
   }
