@@ -379,18 +379,21 @@ export class SourceRunner {
       this.log.info({ slot: this.slot }, 'streaming');
       // Explicit next(): a `break` out of for-await would call return(), closing
       // the stream before the final flush could be acknowledged on it.
+      // Per part, the log object and its LSN text are made only when they are logged.
+      const debug = this.log.isLevelEnabled('debug');
       while (!signal.aborted) {
         const next = await stream.next();
         if (next.done) break;
         const part = next.value;
-        this.log.debug(
-          {
-            commitLsn: formatLsn(part.commitLsn),
-            changes: part.changes.length,
-            final: part.final,
-          },
-          'part received',
-        );
+        if (debug)
+          this.log.debug(
+            {
+              commitLsn: formatLsn(part.commitLsn),
+              changes: part.changes.length,
+              final: part.final,
+            },
+            'part received',
+          );
         if (part.final) this.lag.pushed(part.endLsn, part.commitTime);
         await step('apply', () => engine.push(toSourceTransaction(this.id, part)));
         const st = engine.sourceStatus(this.id);
