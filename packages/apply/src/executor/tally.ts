@@ -14,15 +14,10 @@ const RESULTS: readonly OperationResult[] = [
   'skipped',
   'filtered',
 ];
-const OPERATION_INDEX: Record<Operation, number> = { insert: 0, update: 1, delete: 2, truncate: 3 };
-const RESULT_INDEX: Record<OperationResult, number> = {
-  ok: 0,
-  conflict: 1,
-  missing: 2,
-  error: 3,
-  skipped: 4,
-  filtered: 5,
-};
+const indexOf = <T extends string>(list: readonly T[]) =>
+  Object.fromEntries(list.map((x, i) => [x, i])) as Record<T, number>;
+const OPERATION_INDEX = indexOf(OPERATIONS);
+const RESULT_INDEX = indexOf(RESULTS);
 
 /** Events kept for the log per destination transaction (the rest is counted). */
 export const LOG_EVENTS_PER_GROUP = 20;

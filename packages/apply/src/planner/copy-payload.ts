@@ -20,6 +20,12 @@ const TAB = 0x09;
 const NL = 0x0a;
 const CR = 0x0d;
 const BACKSLASH = 0x5c;
+/** Per ASCII byte: the letter that follows the backslash of its COPY escape, 0 when it passes as it is. */
+const ESCAPE = new Uint8Array(0x80);
+ESCAPE[BACKSLASH] = BACKSLASH;
+ESCAPE[TAB] = 0x74; // t
+ESCAPE[NL] = 0x6e; // n
+ESCAPE[CR] = 0x72; // r
 
 /**
  * Builds a COPY text payload row by row, written straight into buffers (no
@@ -40,14 +46,10 @@ export class CopyPayload {
     for (let i = 0; i < values.length; i++) {
       if (i > 0) this.byte(TAB);
       const v = values[i];
-      if (v === null || v === undefined) {
-        this.byte(BACKSLASH);
-        this.byte(0x4e); // N
-      } else this.value(v);
+      if (v === null || v === undefined) this.nullValue();
+      else this.value(v);
     }
-    this.byte(NL);
-    this.rows++;
-    if (this.pos >= CHUNK_BYTES) this.cut(this.pos);
+    this.endRow();
   }
 
   /**
@@ -64,11 +66,18 @@ export class CopyPayload {
       if (i > 0 || sid !== undefined) this.byte(TAB);
       const c = src[i]!;
       const start = c < w.count ? o[w.at + 2 * c]! : -1;
-      if (start < 0) {
-        this.byte(BACKSLASH);
-        this.byte(0x4e); // N
-      } else this.bytes(w.bytes, start, o[w.at + 2 * c + 1]!);
+      if (start < 0) this.nullValue();
+      else this.bytes(w.bytes, start, o[w.at + 2 * c + 1]!);
     }
+    this.endRow();
+  }
+
+  private nullValue(): void {
+    this.byte(BACKSLASH);
+    this.byte(0x4e); // N
+  }
+
+  private endRow(): void {
     this.byte(NL);
     this.rows++;
     if (this.pos >= CHUNK_BYTES) this.cut(this.pos);
@@ -82,9 +91,10 @@ export class CopyPayload {
     const end = start + length;
     for (let k = start; k < end; k++) {
       const c = b[k]!;
-      if (c === BACKSLASH || c === TAB || c === NL || c === CR) {
+      const e = c < 0x80 ? ESCAPE[c]! : 0;
+      if (e !== 0) {
         buf[pos++] = BACKSLASH;
-        buf[pos++] = c === BACKSLASH ? BACKSLASH : c === TAB ? 0x74 : c === NL ? 0x6e : 0x72;
+        buf[pos++] = e;
       } else buf[pos++] = c;
     }
     this.pos = pos;
@@ -108,9 +118,10 @@ export class CopyPayload {
         this.pos += buf.write(copyEscape(v.slice(i)), pos, 'utf8');
         return;
       }
-      if (c === BACKSLASH || c === TAB || c === NL || c === CR) {
+      const e = ESCAPE[c]!;
+      if (e !== 0) {
         buf[pos++] = BACKSLASH;
-        buf[pos++] = c === BACKSLASH ? BACKSLASH : c === TAB ? 0x74 : c === NL ? 0x6e : 0x72;
+        buf[pos++] = e;
       } else buf[pos++] = c;
     }
     this.pos = pos;

@@ -183,11 +183,11 @@ export class TransactionAssembler {
     view.reset(buf, start, end - start);
     const tuple = this.arena!.add(view.newTuple);
     if (!tuple) return false;
-    const oid = view.relationOid;
-    const relation = this.o.mapping.apply(this.o.relations.get(oid) ?? this.noRelation(oid));
-    const tx = this.tx;
-    tx.builder.addChange(new WireInsertChange(relation, tuple), end - start);
-    if (tx.builder.isFull) this.o.sink.part(tx.builder.take(this.header(tx, tx.commitLsn), false));
+    this.tx.builder.addChange(
+      new WireInsertChange(this.relation(view.relationOid), tuple),
+      end - start,
+    );
+    this.partIfFull(this.tx);
     return true;
   }
 
@@ -208,11 +208,9 @@ export class TransactionAssembler {
       return;
     }
     const tx = this.tx ?? this.fail(`${msg.tag} outside a transaction`);
-    const rels = relationOids(msg).map((oid) =>
-      this.o.mapping.apply(this.o.relations.get(oid) ?? this.noRelation(oid)),
-    );
+    const rels = relationOids(msg).map((oid) => this.relation(oid));
     tx.builder.addChange(toChange(msg, rels), raw.length);
-    if (tx.builder.isFull) this.o.sink.part(tx.builder.take(this.header(tx, tx.commitLsn), false));
+    this.partIfFull(tx);
   }
 
   private message(
@@ -240,7 +238,7 @@ export class TransactionAssembler {
     }
     const tx = this.tx ?? this.fail('transactional message outside a transaction');
     tx.builder.addMessage(msg, raw.length);
-    if (tx.builder.isFull) this.o.sink.part(tx.builder.take(this.header(tx, tx.commitLsn), false));
+    this.partIfFull(tx);
   }
 
   private commit(commitLsn: bigint, endLsn: bigint, commitTime: bigint): void {
@@ -301,6 +299,16 @@ export class TransactionAssembler {
       commitTime,
       origin: tx.origin,
     };
+  }
+
+  /** A change's relation as reported (mapped: partitions, aliases). */
+  private relation(oid: number): RelationMessage {
+    return this.o.mapping.apply(this.o.relations.get(oid) ?? this.noRelation(oid));
+  }
+
+  /** A part that reached its limits goes to the consumer before the transaction's commit. */
+  private partIfFull(tx: OpenTransaction): void {
+    if (tx.builder.isFull) this.o.sink.part(tx.builder.take(this.header(tx, tx.commitLsn), false));
   }
 
   private noRelation(oid: number): RelationMessage {
