@@ -14,7 +14,13 @@
 import { type PgCluster, startPostgres } from '@kuvasz/testkit';
 import type pg from 'pg';
 import type { BenchSizes } from './config.js';
-import { CpuMeter, processCpuSeconds, serverCpuSeconds } from './cpu.js';
+import {
+  CpuMeter,
+  isWalSender,
+  processCpuSeconds,
+  serverCpuSeconds,
+  serverTicksByKind,
+} from './cpu.js';
 import { noteVersion } from './machine.js';
 import { cli, StreamerProcess, writeConfig } from './streamer-process.js';
 import type { TenantsPoint, TenantsResult } from './types.js';
@@ -156,6 +162,8 @@ interface Phase {
   sourceDbs: string[];
   sourceClients: pg.Client[];
   tag: string;
+  /** The source server's data directory (for the CPU breakdown). */
+  dataDir: string | undefined;
 }
 
 export async function benchTenants(
@@ -182,6 +190,7 @@ export async function benchTenants(
   const points: TenantsPoint[] = [];
   const sourceCpu = new CpuMeter(() => serverCpuSeconds(s.dataDir));
   const destCpu = new CpuMeter(() => serverCpuSeconds(d.dataDir));
+  const walSenderCpu = new CpuMeter(() => serverCpuSeconds(s.dataDir, isWalSender));
   try {
     say(`tenants: ${most} tenant databases of ${fmt(sizes.tenantRows)} rows`);
     const tmpl = await s.createDatabase('tenant_tmpl');
@@ -215,9 +224,18 @@ export async function benchTenants(
           sourceDbs: sourceDbs.slice(0, n),
           sourceClients,
           tag: `load ${system} ${n}`,
+          dataDir: s.dataDir,
         });
         points.push(
-          await oursAt(s, d, dwh, phase('kuvasz'), sizes, { sourceCpu, destCpu }, problems),
+          await oursAt(
+            s,
+            d,
+            dwh,
+            phase('kuvasz'),
+            sizes,
+            { sourceCpu, destCpu, walSenderCpu },
+            problems,
+          ),
         );
         if (sizes.fleetTenants.includes(n) && sizes.fleetInstances > 1) {
           const k = sizes.fleetInstances;
@@ -228,7 +246,7 @@ export async function benchTenants(
               dwh,
               phase(`fleet ${k}`),
               sizes,
-              { sourceCpu, destCpu },
+              { sourceCpu, destCpu, walSenderCpu },
               problems,
               k,
             ),
@@ -238,6 +256,7 @@ export async function benchTenants(
           await nativeAt(s, d, nativeDbs.slice(0, n), phase('native'), sizes, {
             sourceCpu,
             destCpu,
+            walSenderCpu,
           }),
         );
         // The next N copies the same tables: drop this phase's load rows from the sources.
@@ -265,7 +284,16 @@ export async function benchTenants(
 interface Meters {
   sourceCpu: CpuMeter;
   destCpu: CpuMeter;
+  /** The source's WAL senders alone (part of `sourceCpu`). */
+  walSenderCpu: CpuMeter;
 }
+
+const currentLsn = async (c: pg.Client): Promise<bigint> => {
+  const r = await c.query<{ b: string }>(
+    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS b",
+  );
+  return BigInt(r.rows[0]?.b.split('.')[0] ?? '0');
+};
 
 /** The load for `tenantSeconds`, with CPU measured over it; then the wait until `count()` has every row. */
 async function loadAndDrain(
@@ -276,8 +304,14 @@ async function loadAndDrain(
   extra?: CpuMeter,
 ) {
   const load = new TenantLoad(phase.sourceClients, sizes.tenantRate, phase.tag);
+  const c0 = phase.sourceClients[0]!;
+  const wal0 = await currentLsn(c0);
+  const kinds0 = process.env.KUVASZ_BENCH_TENANT_KINDS
+    ? serverTicksByKind(phase.dataDir)
+    : undefined;
   meters.sourceCpu.start();
   meters.destCpu.start();
+  meters.walSenderCpu.start();
   extra?.start();
   load.start();
   await sleep(sizes.tenantSeconds * 1000);
@@ -285,8 +319,23 @@ async function loadAndDrain(
   const cpu = {
     sourceCpu: meters.sourceCpu.stop(),
     destCpu: meters.destCpu.stop(),
+    walSenderCpu: meters.walSenderCpu.stop(),
     streamerCpu: extra?.stop(),
   };
+  const walBytes = Number((await currentLsn(c0)) - wal0);
+  if (kinds0) {
+    const rows = [...serverTicksByKind(phase.dataDir)]
+      .map(([k, v]) => [k, v - (kinds0.get(k) ?? 0)] as const)
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8);
+    say(
+      `${phase.tag}: source CPU s by process kind: ${rows.map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`,
+    );
+  }
+  say(
+    `${phase.tag}: source WAL senders ${fmt(cpu.walSenderCpu, 2)} of ${fmt(cpu.sourceCpu, 2)} cores, ${fmt(walBytes / 1e6, 1)} MB of WAL written during the load`,
+  );
   const drainMs = await until(async () => (await count()) >= load.done, {
     timeoutMs: 600_000,
     intervalMs: 100,

@@ -30,6 +30,18 @@ function stat(pid: number): { ppid: number; self: number; children: number } | u
   return { ppid: n(4), self: n(14) + n(15), children: n(16) + n(17) };
 }
 
+/** A process's title (PostgreSQL backends show their kind there: `postgres: walsender ...`). */
+function processTitle(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Whether a PostgreSQL process title is a WAL sender's. */
+export const isWalSender = (title: string): boolean => title.includes('walsender');
+
 /** CPU seconds one process has used so far. */
 export function processCpuSeconds(pid: number): number {
   const s = stat(pid);
@@ -42,7 +54,10 @@ export function processCpuSeconds(pid: number): number {
  * reaped (cutime / cstime), so that the difference of two readings counts a
  * backend that ended in between.
  */
-export function serverCpuSeconds(dataDir: string | undefined): number {
+export function serverCpuSeconds(
+  dataDir: string | undefined,
+  only?: (title: string) => boolean,
+): number {
   if (!dataDir) return Number.NaN;
   let pid: number;
   try {
@@ -52,13 +67,41 @@ export function serverCpuSeconds(dataDir: string | undefined): number {
   }
   const pm = stat(pid);
   if (!pm) return Number.NaN;
-  let ticks = pm.self + pm.children;
+  let ticks = only ? 0 : pm.self + pm.children;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const s = stat(Number(entry));
-    if (s?.ppid === pid) ticks += s.self;
+    if (s?.ppid !== pid) continue;
+    if (only && !only(processTitle(Number(entry)))) continue;
+    ticks += s.self;
   }
   return ticks / hz();
+}
+
+/**
+ * A PostgreSQL server's CPU ticks per kind of process (its title with the
+ * client address, activity and tenant number left out), for a diagnostic
+ * breakdown: the difference of two readings shows who used the CPU.
+ */
+export function serverTicksByKind(dataDir: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!dataDir) return out;
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return out;
+  }
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const s = stat(Number(entry));
+    if (s?.ppid !== pid) continue;
+    const words = processTitle(Number(entry)).replace(/\0/g, ' ').trim().split(/\s+/).slice(1);
+    // Backends: user, database, address, activity; keep the first two.
+    const kind = words.slice(0, 2).join(' ').replace(/\d+/g, '*');
+    out.set(kind, (out.get(kind) ?? 0) + s.self / hz());
+  }
+  return out;
 }
 
 /** CPU used between `start()` and `stop()`, in cores (CPU seconds per second). */

@@ -10,15 +10,8 @@
  * this process's CPU per change for each phase.
  */
 import { startPostgres } from '@kuvasz/testkit';
-import pg from 'pg';
-import {
-  ApplyEngine,
-  type RowChange,
-  type RowRules,
-  type SourceTransaction,
-  type WireTuple,
-} from '../src/index.js';
-import { benchRelation } from './forms-fixture.js';
+import type { RowChange, RowRules, SourceTransaction, WireTuple } from '../src/index.js';
+import { benchEngine, benchRelation } from './forms-fixture.js';
 
 const N = Number(process.env.KUVASZ_BENCH_CHANGES ?? 200_000);
 const WORKERS = Number(process.env.KUVASZ_BENCH_WORKERS ?? 4);
@@ -69,26 +62,19 @@ try {
     [],
     db,
   );
-  const pool = new pg.Pool({ connectionString: cluster.urlFor(db), max: WORKERS + 2 });
-  pool.on('error', () => {});
-  const engine = new ApplyEngine({
-    destination: pool,
-    workers: WORKERS,
-    ...(process.env.KUVASZ_BENCH_BATCH
-      ? { batchRows: Number(process.env.KUVASZ_BENCH_BATCH) }
-      : {}),
-    ...(process.env.KUVASZ_BENCH_PENDING
-      ? { maxPendingRows: Number(process.env.KUVASZ_BENCH_PENDING) }
-      : {}),
-    tables: [
-      {
-        source: { database: 'b', schema: 'public', table: 't' },
-        target: { schema: 'public', table: 't' },
-        type: 'clone',
-        ...(process.env.KUVASZ_BENCH_RULES === '1' ? { rows: keepAll } : {}),
-      },
-    ],
-  });
+  const { engine, pool } = benchEngine(
+    cluster.urlFor(db),
+    WORKERS,
+    {
+      ...(process.env.KUVASZ_BENCH_BATCH
+        ? { batchRows: Number(process.env.KUVASZ_BENCH_BATCH) }
+        : {}),
+      ...(process.env.KUVASZ_BENCH_PENDING
+        ? { maxPendingRows: Number(process.env.KUVASZ_BENCH_PENDING) }
+        : {}),
+    },
+    process.env.KUVASZ_BENCH_RULES === '1' ? { rows: keepAll } : {},
+  );
   await engine.start();
   let lsn = 1000n;
   for (const phase of ['insert', 'update'] as const) {

@@ -1,4 +1,5 @@
-import type { SourceRelation } from '../src/index.js';
+import pg from 'pg';
+import { ApplyEngine, type ApplyEngineOptions, type SourceRelation } from '../src/index.js';
 
 /** The micro benches' table: `(id int key, a int, b text, c timestamptz)`. */
 export function benchRelation(table: string): SourceRelation {
@@ -25,3 +26,31 @@ export const benchRow = (id: number, salt: number): string[] => [
 
 export const envNumber = (name: string, fallback: number): number =>
   Number(process.env[name] || fallback);
+
+/**
+ * The micro benches' engine: a pool of `workers + 2` connections to `url`
+ * and one clone table `public.t` from source database `b`.
+ */
+export function benchEngine(
+  url: string,
+  workers: number,
+  options: Partial<ApplyEngineOptions> = {},
+  table: Partial<ApplyEngineOptions['tables'][number]> = {},
+): { engine: ApplyEngine; pool: pg.Pool } {
+  const pool = new pg.Pool({ connectionString: url, max: workers + 2 });
+  pool.on('error', () => {});
+  const engine = new ApplyEngine({
+    destination: pool,
+    workers,
+    ...options,
+    tables: [
+      {
+        source: { database: 'b', schema: 'public', table: 't' },
+        target: { schema: 'public', table: 't' },
+        type: 'clone',
+        ...table,
+      },
+    ],
+  });
+  return { engine, pool };
+}

@@ -80,6 +80,21 @@ export async function confirmedFlush(cluster: PgCluster, slot: string): Promise<
     [slot],
   );
   if (!row?.lsn) throw new Error(`slot ${slot} has no confirmed_flush_lsn`);
-  const [hi, lo] = row.lsn.split('/');
+  return lsnOf(row.lsn);
+}
+
+/** The server's current WAL position (everything written so far ends before it). */
+export async function currentWalLsn(cluster: PgCluster, db?: string): Promise<bigint> {
+  const [row] = await cluster.sql<{ lsn: string }>(
+    'SELECT pg_current_wal_lsn()::text AS lsn',
+    [],
+    db,
+  );
+  if (!row) throw new Error('pg_current_wal_lsn() returned no row');
+  return lsnOf(row.lsn);
+}
+
+function lsnOf(text: string): bigint {
+  const [hi, lo] = text.split('/');
   return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
 }

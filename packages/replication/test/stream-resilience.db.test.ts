@@ -1,11 +1,12 @@
 import { testedVersions, waitFor } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
+import pg from 'pg';
 import { afterEach, describe, expect, test } from 'vitest';
 import { kuvaszObjectName } from '../src/naming.js';
 import { syncPublication } from '../src/publication.js';
 import { createSlotWithSnapshot } from '../src/slots.js';
 import { ReplicationStream } from '../src/stream/replication-stream.js';
-import { confirmedFlush, nextPart, readTransactions } from './helpers.js';
+import { confirmedFlush, currentWalLsn, nextPart, readTransactions } from './helpers.js';
 
 describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) => {
   void version;
@@ -174,13 +175,7 @@ describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) 
     await stream.start();
     const before = await confirmedFlush(cluster, name);
     await cluster.sql('INSERT INTO busy SELECT generate_series(1, 1000)', [], other);
-    const [row] = await cluster.sql<{ lsn: string }>(
-      'SELECT pg_current_wal_lsn()::text AS lsn',
-      [],
-      other,
-    );
-    const [hi, lo] = (row?.lsn ?? '0/0').split('/');
-    const written = (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+    const written = await currentWalLsn(cluster, other);
     expect(written).toBeGreaterThan(before);
     // Nothing was delivered to us, nothing is in flight: the keepalive's WAL end is confirmed.
     await waitFor(async () => (await confirmedFlush(cluster, name)) >= written, {
@@ -188,6 +183,37 @@ describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) 
     });
     expect(stream.deliveredLsn).toBe(0n);
     expect(stream.flushedLsn).toBeGreaterThanOrEqual(written);
+  });
+
+  test('keepalives caused by other databases are answered by one coalesced update, not one each', async () => {
+    const { cluster, url, name } = await setup('coalesce');
+    const other = await cluster.createDatabase();
+    await cluster.sql('CREATE TABLE busy (id int)', [], other);
+    const stream = new ReplicationStream({ connectionString: url, slot: name, publication: name });
+    cleanup.push(() => stream.close());
+    await stream.start();
+    const keepalives = stream.stats.keepalives;
+    const updates = stream.stats.statusUpdates;
+    // Separate commits, each waking the WAL sender, which sends a keepalive once caught up.
+    const c = new pg.Client({ connectionString: cluster.urlFor(other) });
+    await c.connect();
+    try {
+      for (let i = 0; i < 60; i++) {
+        await c.query('INSERT INTO busy VALUES ($1)', [i]);
+        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await c.end();
+    }
+    const written = await currentWalLsn(cluster, other);
+    await waitFor(async () => (await confirmedFlush(cluster, name)) >= written, {
+      timeoutMs: 20_000,
+    });
+    const received = stream.stats.keepalives - keepalives;
+    const answered = stream.stats.statusUpdates - updates;
+    expect(received).toBeGreaterThanOrEqual(10);
+    // About one a second (the coalescing delay), where answering each would be one per keepalive.
+    expect(answered).toBeLessThan(Math.min(received / 2, 8));
   });
 
   test('the heartbeat moves the slot of a database nobody writes to', async () => {

@@ -417,12 +417,18 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
           if (end - start < XLOGDATA_HEADER_BYTES || buf[start] !== XLOGDATA_TAG) {
             const f = parseReplicationFrame(buf.subarray(start, end));
             if (f.tag === 'keepalive') {
+              this.stats.keepalives++;
               this.pos.receivedUpTo(f.walEnd);
               this.pos.emptyUpTo(f.walEnd);
               const advanced = this.refreshFlushed();
-              // An idle slot advances only if we answer: the server sends one
-              // keepalive and waits for our reply before the next.
-              if (f.replyRequested || advanced) this.sendStatusUpdate();
+              // A keepalive asking for a reply is answered now (the server
+              // waits for it). Others come each time the WAL sender catches
+              // up, which on a server of many databases is every commit of
+              // any of them: an answer each would cost a write here and a
+              // wakeup there per commit, so the new position goes out with
+              // the next coalesced update (within a second).
+              if (f.replyRequested) this.sendStatusUpdate();
+              else if (advanced) this.timers.schedule();
             }
             return;
           }

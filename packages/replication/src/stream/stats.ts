@@ -15,6 +15,8 @@ export interface StreamStats {
   /** Times the socket was paused because the consumer was behind. */
   pauses: number;
   statusUpdates: number;
+  /** Keepalives the server sent (on a server of many databases, about one per commit of any of them). */
+  keepalives: number;
 }
 
 export function newStats(): StreamStats {
@@ -28,5 +30,6 @@ export function newStats(): StreamStats {
     spillFiles: 0,
     pauses: 0,
     statusUpdates: 0,
+    keepalives: 0,
   };
 }
