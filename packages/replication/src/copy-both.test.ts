@@ -129,6 +129,42 @@ describe('CopyBothQuery framing', () => {
     expect(same(h.frames, [payloads[0]!, payloads[1]!])).toBe(true);
   });
 
+  /** A message header with any length (the body is not needed: the length alone is bad). */
+  const header = (type: string, length: number) => {
+    const b = Buffer.alloc(5);
+    b[0] = type.charCodeAt(0);
+    b.writeUInt32BE(length, 1);
+    return b;
+  };
+
+  test.each([
+    ['below its own 4 bytes', 'd', 2, 'length 2'],
+    ['zero, on a message that is not CopyData', 'N', 0, "type 'N') with length 0"],
+    ['beyond what a server can send (1 GB)', 'd', 0xfffffff0, 'length 4294967280'],
+  ])(
+    'a length %s stops the exchange with a FramingError, at every cut',
+    (_, type, length, says) => {
+      const good = STREAM.subarray(0, msg('W', Buffer.from([0, 0, 0])).length + 12);
+      const bytes = Buffer.concat([good, header(type, length), msg('d', 'never framed')]);
+      for (let cut = 1; cut < bytes.length; cut++) {
+        const h = harness();
+        const errors: Error[] = [];
+        h.query.on('error', (e: Error) => errors.push(e));
+        h.socket.emit('data', bytes.subarray(0, cut));
+        h.socket.emit('data', bytes.subarray(cut));
+        h.socket.emit('data', msg('d', 'after the error'));
+        expect(errors).toHaveLength(1);
+        expect(errors[0]!.name).toBe('FramingError');
+        expect(errors[0]!.message).toContain(says);
+        expect(errors[0]!.message).toContain('reconnecting');
+        // The message before it was framed; nothing after it reached anyone.
+        expect(same(h.frames, [payloads[0]!])).toBe(true);
+        expect(h.toPg.map((m) => String.fromCharCode(m[0]!))).toEqual(['W']);
+        expect(h.query.writable).toBe(false);
+      }
+    },
+  );
+
   test('without a pg parser on the socket, frames come from pg as before', () => {
     const socket = Object.assign(new EventEmitter(), { pause() {}, resume() {} });
     const connection = Object.assign(new EventEmitter(), {

@@ -40,6 +40,28 @@ interface PgConnection {
 
 const COPY_DATA = 0x64; // 'd'
 const HEADER = 5; // type byte, Int32 length (which counts itself)
+/**
+ * The longest message a server can send: a WAL sender builds each message in
+ * one buffer of at most 1 GB - 1 bytes (MaxAllocSize), plus the length itself.
+ */
+const MAX_LENGTH = 4 + 0x3fffffff;
+
+/**
+ * The server's bytes do not frame as protocol messages (a length below 4 or
+ * above what a server can send): the connection is unusable from there on.
+ * Nothing after it is read; the stream reconnects from its last confirmed
+ * position, so nothing is lost.
+ */
+export class FramingError extends Error {
+  override name = 'FramingError';
+}
+
+function badLength(type: number, length: number): string | undefined {
+  if (length >= 4 && length <= MAX_LENGTH) return undefined;
+  const what =
+    type >= 0x20 && type < 0x7f ? `'${String.fromCharCode(type)}'` : `0x${type.toString(16)}`;
+  return `the server sent a message (type ${what}) with length ${length}, outside 4 to ${MAX_LENGTH}: the replication stream is corrupt (a proxy or pooler between us and the server that does not pass the replication protocol through unchanged, or a broken network path); reconnecting`;
+}
 
 /**
  * START_REPLICATION as a `pg` custom query. `pg` opens, authenticates and
@@ -71,6 +93,8 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
   private fill = 0;
   /** Inside a socket read: the exchange's end gives the socket back from there. */
   private reading = false;
+  /** The bytes stopped framing (FramingError): nothing more is read. */
+  private broken = false;
 
   constructor(readonly text: string) {
     super();
@@ -128,10 +152,11 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
   };
 
   private read(chunk: Buffer): void {
+    if (this.broken) return;
     let pos = 0;
     if (this.partial) {
       pos = this.completePartial(chunk);
-      if (pos < 0) return; // still incomplete
+      if (pos < 0) return; // still incomplete (or broken)
       const whole = this.partial;
       this.partial = undefined;
       this.message(whole);
@@ -144,8 +169,11 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
     let passFrom = -1;
     while (n - pos >= HEADER) {
       const length = chunk.readUInt32BE(pos + 1);
-      // A length below its own 4 bytes: not a message; pg's parser reports the broken stream.
-      if (length < 4) break;
+      const bad = badLength(chunk[pos]!, length);
+      if (bad) {
+        this.corrupt(bad);
+        return;
+      }
       const end = pos + 1 + length;
       if (end > n) break;
       if (chunk[pos] === COPY_DATA) {
@@ -174,10 +202,6 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
         return;
       }
     }
-    if (n - pos >= HEADER && chunk.readUInt32BE(pos + 1) < 4) {
-      this.giveBackRest(chunk, pos);
-      return;
-    }
     if (pos < n) {
       // The last message continues in the next read: keep a copy (this read's buffer is not ours).
       const rest = chunk.subarray(pos);
@@ -199,7 +223,13 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
       this.fill += take;
       used = take;
       if (this.fill < HEADER) return -1;
-      const whole = 1 + p.readUInt32BE(1);
+      const length = p.readUInt32BE(1);
+      const bad = badLength(p[0]!, length);
+      if (bad) {
+        this.corrupt(bad);
+        return -1;
+      }
+      const whole = 1 + length;
       const grown = Buffer.allocUnsafe(whole);
       p.copy(grown, 0, 0, HEADER);
       this.partial = p = grown;
@@ -216,6 +246,17 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
     if (whole[0] === COPY_DATA && this.started && !this.ended)
       this.frame(whole, HEADER, whole.length);
     else this.pass(whole);
+  }
+
+  /** The bytes do not frame: stop reading, end the exchange with a FramingError (the session closes the connection). */
+  private corrupt(message: string): void {
+    this.broken = true;
+    this.partial = undefined;
+    if (this.ended) return;
+    this.ended = true;
+    this.held = [];
+    this.connection?.removeListener('replicationStart', this.onStart);
+    this.emit('error', new FramingError(message));
   }
 
   private giveBackRest(buf: Buffer, pos: number): void {
@@ -283,7 +324,7 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
     this.held = [];
     this.connection?.removeListener('replicationStart', this.onStart);
     // Ended outside a read (the connection failed): pg's parser gets the socket and any cut message.
-    if (!this.reading) this.giveBack(this.partial?.subarray(0, this.fill));
+    if (!this.reading && !this.broken) this.giveBack(this.partial?.subarray(0, this.fill));
   }
 
   // The rest of pg's custom query interface: nothing else comes during CopyBoth.

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { testedVersions, waitFor } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import pg from 'pg';
@@ -7,6 +8,21 @@ import { syncPublication } from '../src/publication.js';
 import { createSlotWithSnapshot } from '../src/slots.js';
 import { ReplicationStream } from '../src/stream/replication-stream.js';
 import { confirmedFlush, currentWalLsn, nextPart, readTransactions } from './helpers.js';
+
+/** A logger that keeps the `err` of each warning (the stream logs retried failures there). */
+function warningLog() {
+  const warnings: string[] = [];
+  const log = {
+    child: () => log,
+    debug: () => {},
+    info: () => {},
+    error: () => {},
+    warn: (obj: Record<string, unknown>) => {
+      warnings.push(String(obj.err));
+    },
+  };
+  return { warnings, log };
+}
 
 describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) => {
   void version;
@@ -132,21 +148,88 @@ describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) 
     stream.ack(part.endLsn);
   });
 
+  /**
+   * A TCP proxy to the cluster that forwards the server's bytes message by
+   * message; `corrupt()` puts a header with a length of 2 (no message has
+   * one) before the next CopyData, as a broken middlebox might.
+   */
+  async function corruptingProxy(port: number) {
+    let armed = false;
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((client) => {
+      const upstream = net.connect(port, '127.0.0.1');
+      sockets.push(client, upstream);
+      client.pipe(upstream);
+      let pending = Buffer.alloc(0);
+      upstream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 5 && pending.length >= 1 + pending.readUInt32BE(1)) {
+          const whole = pending.subarray(0, 1 + pending.readUInt32BE(1));
+          pending = pending.subarray(whole.length);
+          if (armed && whole[0] === 0x64) {
+            armed = false;
+            client.write(Buffer.from([0x64, 0, 0, 0, 2]));
+          }
+          client.write(whole);
+        }
+      });
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(async () => {
+      for (const x of sockets) x.destroy();
+      await new Promise((r) => server.close(r));
+    });
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      corrupt: () => {
+        armed = true;
+      },
+    };
+  }
+
+  test('bytes that do not frame (a corrupt length) reconnect with a named error, losing nothing', async () => {
+    const { cluster, db, url, name } = await setup('framing');
+    const proxy = await corruptingProxy(cluster.port);
+    const { warnings, log } = warningLog();
+    const stream = new ReplicationStream({
+      connectionString: url.replace(`:${cluster.port}/`, `:${proxy.port}/`),
+      slot: name,
+      publication: name,
+      reconnect: { initialMs: 50, maxMs: 200 },
+      logger: log,
+    });
+    cleanup.push(() => stream.close());
+    await cluster.sql(`INSERT INTO t VALUES (1, 'before')`, [], db);
+    const a = await nextPart(stream);
+    stream.ack(a.endLsn);
+    proxy.corrupt();
+    await cluster.sql(`INSERT INTO t VALUES (2, 'after')`, [], db);
+    const b = await nextPart(stream, 20_000);
+    expect(b.changes[0]?.kind === 'insert' && b.changes[0].new).toEqual(['2', 'after']);
+    expect(stream.reconnects).toBeGreaterThanOrEqual(1);
+    const said = warnings.join('\n');
+    expect(said).toContain('with length 2');
+    expect(said).toContain('the replication stream is corrupt');
+    expect(said).toContain(`:${proxy.port}/`);
+    expect(said).not.toContain(cluster.password);
+    stream.ack(b.endLsn);
+    await waitFor(async () => (await confirmedFlush(cluster, name)) >= b.endLsn, {
+      timeoutMs: 10_000,
+    });
+  });
+
   test('a slot busy in another process is retried until it is free', async () => {
     const { cluster, db, url, name } = await setup('busy');
     const first = new ReplicationStream({ connectionString: url, slot: name, publication: name });
     cleanup.push(() => first.close());
     await first.start();
-    const warnings: string[] = [];
-    const log = {
-      child: () => log,
-      debug: () => {},
-      info: () => {},
-      error: () => {},
-      warn: (obj: Record<string, unknown>) => {
-        warnings.push(String(obj.err));
-      },
-    };
+    const { warnings, log } = warningLog();
     const second = new ReplicationStream({
       connectionString: url,
       slot: name,

@@ -1,4 +1,4 @@
-import type { FrameListener } from '../copy-both.js';
+import { type FrameListener, FramingError } from '../copy-both.js';
 import { ConnectionError } from '../errors.js';
 import type { CopyBothStream, ReplicationConnection } from '../replication-connection.js';
 
@@ -38,7 +38,14 @@ export class ReplicationSession {
     };
     if (duplex.onFrames) duplex.onFrames(deliver);
     else duplex.on('data', (frame: Buffer) => deliver(frame, 0, frame.length));
-    duplex.on('error', (err: Error) => this.finish(err));
+    duplex.on('error', (err: Error) => {
+      if (!(err instanceof FramingError)) {
+        this.finish(err);
+        return;
+      }
+      // The connection cannot be read any more: close it; the stream reconnects.
+      this.fail(new ConnectionError(conn.url, `${conn.url}: ${err.message}`, { cause: err }));
+    });
     duplex.on('end', () =>
       this.finish(
         new ConnectionError(conn.url, `${conn.url}: the server ended the replication stream`),
