@@ -90,12 +90,25 @@ explain why:
   thread for all N sources, where native runs N apply workers, each with its
   own share of the CPU. Once the machine is full (from about N = 50 here),
   the streamer's event loop runs tens to hundreds of milliseconds late while
-  the process uses a fifth of a core: it waits for a CPU. Run at a higher
-  priority (\`KUVASZ_BENCH_NICE=-10\`, a diagnostic), its p50 at N = 100
-  dropped from 563 ms to 168 ms in one measurement. Below that point the
-  engine no longer adds waits of its own: groups of several tenants share a
-  destination transaction, and a tenant's transaction is applied without
-  lingering (at N = 50, p50 went from 47 ms to 14 ms with those two changes).
+  the process uses a fifth of a core: it waits for a CPU (at N = 100 its
+  event loop is busy 93 to 100 % of the time while the process gets 0.15 to
+  0.2 cores). Run at a higher priority (\`KUVASZ_BENCH_NICE=-10\`, a
+  diagnostic), its p50 at N = 100 dropped from 563 ms to 168 ms in one
+  measurement. Part of what that one thread has to do is not ours to
+  choose: every logical WAL sender reads the whole server's WAL and sends a
+  keepalive each time it has caught up, about 2 per commit of any database,
+  so N streams receive about 2 x N keepalives per commit (\`pnpm --filter
+  @kuvasz/bench keepalive-cost\`: 80,000 to 97,000 a second at N = 100 and
+  400 to 500 commits/s, 0.3 cores of this process; the 100 WAL senders of
+  those idle streams use 1.2 cores, for native too). Native spreads that over
+  N apply workers. The source CPU ratio is the other side of the same full
+  machine: both runs use about 1.85 of the 2 cores, and with our destination
+  using 0.1 cores where native's N apply workers use 0.6, the source's WAL
+  senders get the rest (they then wake for fewer commits at a time).
+  Below that point the engine no longer adds waits of its own: groups of
+  several tenants share a destination transaction, and a tenant's
+  transaction is applied without lingering (at N = 50, p50 went from 47 ms
+  to 14 ms with those two changes).
 
 `;
 
