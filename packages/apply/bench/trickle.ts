@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { startPostgres } from '@kuvasz/testkit';
 import type { SourceId } from '../src/index.js';
 import { benchEngine, benchRelation } from './forms-fixture.js';
@@ -77,6 +78,12 @@ try {
     );
   const lsns = new Map<string, bigint>();
   const total = RATE * SECONDS;
+  // Garbage collection pauses during the run: at a few ms each, they are what a p99 of single-row transactions sees.
+  const pauses: number[] = [];
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push(e.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const x0 = await commits();
   const d0 = serverCpuSeconds(cluster.dataDir);
   const cpu0 = process.cpuUsage();
@@ -120,6 +127,8 @@ try {
   });
   await engine.flush();
   const cpu = process.cpuUsage(cpu0);
+  gc.disconnect();
+  pauses.sort((a, b) => a - b);
   const destCpu = serverCpuSeconds(cluster.dataDir) - d0;
   const destTx = (await commits()) - x0 - 1;
   latencies.sort((a, b) => a - b);
@@ -138,6 +147,9 @@ try {
     })
     .filter((t) => t.ms > 0)
     .map((t) => `${t.name} ${t.ms} ms`);
+  console.log(
+    `garbage collections: ${pauses.length} (${((1000 * pauses.length) / total).toFixed(1)} per 1,000 transactions), pause p50 ${(pauses[Math.floor(pauses.length / 2)] ?? 0).toFixed(1)} ms, max ${(pauses.at(-1) ?? 0).toFixed(1)} ms, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all`,
+  );
   console.log(
     `CPU user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms; threads since start: ${threads.join(', ')}`,
   );
