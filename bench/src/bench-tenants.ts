@@ -19,7 +19,7 @@ import {
   isWalSender,
   processCpuSeconds,
   serverCpuSeconds,
-  serverTicksByKind,
+  serverCpuSecondsByKind,
 } from './cpu.js';
 import { noteVersion } from './machine.js';
 import { cli, StreamerProcess, writeConfig } from './streamer-process.js';
@@ -307,7 +307,7 @@ async function loadAndDrain(
   const c0 = phase.sourceClients[0]!;
   const wal0 = await currentLsn(c0);
   const kinds0 = process.env.KUVASZ_BENCH_TENANT_KINDS
-    ? serverTicksByKind(phase.dataDir)
+    ? serverCpuSecondsByKind(phase.dataDir)
     : undefined;
   meters.sourceCpu.start();
   meters.destCpu.start();
@@ -324,7 +324,7 @@ async function loadAndDrain(
   };
   const walBytes = Number((await currentLsn(c0)) - wal0);
   if (kinds0) {
-    const rows = [...serverTicksByKind(phase.dataDir)]
+    const rows = [...serverCpuSecondsByKind(phase.dataDir)]
       .map(([k, v]) => [k, v - (kinds0.get(k) ?? 0)] as const)
       .filter(([, v]) => v > 0)
       .sort((a, b) => b[1] - a[1])

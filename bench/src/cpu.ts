@@ -30,6 +30,25 @@ function stat(pid: number): { ppid: number; self: number; children: number } | u
   return { ppid: n(4), self: n(14) + n(15), children: n(16) + n(17) };
 }
 
+/** The postmaster's pid of the server in `dataDir` (its postmaster.pid), or undefined. */
+function postmasterPid(dataDir: string | undefined): number | undefined {
+  if (!dataDir) return undefined;
+  try {
+    return Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The live children of `parent` and the CPU ticks each has used. */
+function* childrenOf(parent: number): Generator<{ pid: number; self: number }> {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const s = stat(Number(entry));
+    if (s?.ppid === parent) yield { pid: Number(entry), self: s.self };
+  }
+}
+
 /** A process's title (PostgreSQL backends show their kind there: `postgres: walsender ...`). */
 function processTitle(pid: number): string {
   try {
@@ -52,54 +71,38 @@ export function processCpuSeconds(pid: number): number {
  * CPU seconds a PostgreSQL server has used so far: the postmaster, its live
  * children (backends, walsenders, workers) and the children it has already
  * reaped (cutime / cstime), so that the difference of two readings counts a
- * backend that ended in between.
+ * backend that ended in between. With `only`: the live children whose title
+ * it accepts (the reaped ones cannot be told apart).
  */
 export function serverCpuSeconds(
   dataDir: string | undefined,
   only?: (title: string) => boolean,
 ): number {
-  if (!dataDir) return Number.NaN;
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  } catch {
-    return Number.NaN;
-  }
-  const pm = stat(pid);
-  if (!pm) return Number.NaN;
+  const pid = postmasterPid(dataDir);
+  const pm = pid === undefined ? undefined : stat(pid);
+  if (pid === undefined || !pm) return Number.NaN;
   let ticks = only ? 0 : pm.self + pm.children;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const s = stat(Number(entry));
-    if (s?.ppid !== pid) continue;
-    if (only && !only(processTitle(Number(entry)))) continue;
-    ticks += s.self;
+  for (const child of childrenOf(pid)) {
+    if (only && !only(processTitle(child.pid))) continue;
+    ticks += child.self;
   }
   return ticks / hz();
 }
 
 /**
- * A PostgreSQL server's CPU ticks per kind of process (its title with the
+ * A PostgreSQL server's CPU seconds per kind of process (its title with the
  * client address, activity and tenant number left out), for a diagnostic
  * breakdown: the difference of two readings shows who used the CPU.
  */
-export function serverTicksByKind(dataDir: string | undefined): Map<string, number> {
+export function serverCpuSecondsByKind(dataDir: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
-  if (!dataDir) return out;
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  } catch {
-    return out;
-  }
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const s = stat(Number(entry));
-    if (s?.ppid !== pid) continue;
-    const words = processTitle(Number(entry)).replace(/\0/g, ' ').trim().split(/\s+/).slice(1);
+  const pid = postmasterPid(dataDir);
+  if (pid === undefined) return out;
+  for (const child of childrenOf(pid)) {
+    const words = processTitle(child.pid).replace(/\0/g, ' ').trim().split(/\s+/).slice(1);
     // Backends: user, database, address, activity; keep the first two.
     const kind = words.slice(0, 2).join(' ').replace(/\d+/g, '*');
-    out.set(kind, (out.get(kind) ?? 0) + s.self / hz());
+    out.set(kind, (out.get(kind) ?? 0) + child.self / hz());
   }
   return out;
 }

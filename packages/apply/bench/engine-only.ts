@@ -1,7 +1,7 @@
 /**
  * Engine-only micro benchmark (no source, no decoding): N inserts in 10-row
  * transactions, then N updates, pushed from memory into a clone target.
- * `node bench/dist/engine-only.mjs` after bundling like bench.ts. Env:
+ * `pnpm --filter @kuvasz/apply bench engine-only`. Env:
  * KUVASZ_BENCH_CHANGES (default 200,000), KUVASZ_BENCH_WORKERS;
  * KUVASZ_BENCH_RULES=1 gives the table row rules that keep every row (a
  * filter reading one column): the cost of the rules' path in the engine.

@@ -7,41 +7,21 @@
  * A diagnostic for before/after comparisons in one session (no baseline:
  * the tenants scenario of `pnpm bench` compares with native replication).
  *
- * Bundle like bench.ts, then `node bench/dist/trickle.mjs`. Env:
+ * `pnpm --filter @kuvasz/apply bench trickle`. Env:
  * KUVASZ_BENCH_SOURCES (default 100), KUVASZ_BENCH_RATE (transactions/s,
  * default 500), KUVASZ_BENCH_SECONDS (default 10), KUVASZ_BENCH_WORKERS.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { startPostgres } from '@kuvasz/testkit';
 import type { SourceId } from '../src/index.js';
+import { clusterCpu, postmasterPid } from './cpu-usage.js';
 import { benchEngine, benchRelation } from './forms-fixture.js';
 
 const SOURCES = Number(process.env.KUVASZ_BENCH_SOURCES ?? 100);
 const RATE = Number(process.env.KUVASZ_BENCH_RATE ?? 500);
 const SECONDS = Number(process.env.KUVASZ_BENCH_SECONDS ?? 10);
 const WORKERS = Number(process.env.KUVASZ_BENCH_WORKERS ?? 4);
-
-/** CPU seconds of a server's processes (the postmaster's children, live ones). */
-function serverCpuSeconds(dataDir: string | undefined): number {
-  if (!dataDir) return Number.NaN;
-  const pm = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  let ticks = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let text: string;
-    try {
-      text = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[1]) !== pm && Number(entry) !== pm) continue;
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / 100;
-}
 
 const rel = benchRelation('t');
 const cluster = await startPostgres({ version: 17, settings: { shared_buffers: '256MB' } });
@@ -85,7 +65,8 @@ try {
   });
   gc.observe({ entryTypes: ['gc'] });
   const x0 = await commits();
-  const d0 = serverCpuSeconds(cluster.dataDir);
+  const postmaster = await postmasterPid(cluster);
+  const d0 = clusterCpu(postmaster);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let pushed = 0;
@@ -129,7 +110,7 @@ try {
   const cpu = process.cpuUsage(cpu0);
   gc.disconnect();
   pauses.sort((a, b) => a - b);
-  const destCpu = serverCpuSeconds(cluster.dataDir) - d0;
+  const destCpu = clusterCpu(postmaster) - d0;
   const destTx = (await commits()) - x0 - 1;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) =>

@@ -253,9 +253,7 @@ export class CopyBothQuery extends EventEmitter implements CopyBothStream {
     this.broken = true;
     this.partial = undefined;
     if (this.ended) return;
-    this.ended = true;
-    this.held = [];
-    this.connection?.removeListener('replicationStart', this.onStart);
+    this.finish();
     this.emit('error', new FramingError(message));
   }
 

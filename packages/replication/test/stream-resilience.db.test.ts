@@ -45,6 +45,17 @@ describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) 
     return { cluster, db, url, name };
   }
 
+  /** A started stream of an idle table, and another database of the same server to write to. */
+  async function streamBesideBusyDatabase(tag: string) {
+    const { cluster, url, name } = await setup(tag);
+    const other = await cluster.createDatabase();
+    await cluster.sql('CREATE TABLE busy (id int)', [], other);
+    const stream = new ReplicationStream({ connectionString: url, slot: name, publication: name });
+    cleanup.push(() => stream.close());
+    await stream.start();
+    return { cluster, name, other, stream };
+  }
+
   async function killWalsender(cluster: ReturnType<typeof pgc.get>, slot: string): Promise<number> {
     const [row] = await cluster.sql<{ pid: number }>(
       'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND active',
@@ -250,12 +261,7 @@ describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) 
   });
 
   test('an idle slot advances while another database of the server writes', async () => {
-    const { cluster, url, name } = await setup('idle');
-    const other = await cluster.createDatabase();
-    await cluster.sql('CREATE TABLE busy (id int)', [], other);
-    const stream = new ReplicationStream({ connectionString: url, slot: name, publication: name });
-    cleanup.push(() => stream.close());
-    await stream.start();
+    const { cluster, name, other, stream } = await streamBesideBusyDatabase('idle');
     const before = await confirmedFlush(cluster, name);
     await cluster.sql('INSERT INTO busy SELECT generate_series(1, 1000)', [], other);
     const written = await currentWalLsn(cluster, other);
@@ -269,12 +275,7 @@ describe.each(testedVersions())('stream resilience on PostgreSQL %i', (version) 
   });
 
   test('keepalives caused by other databases are answered by one coalesced update, not one each', async () => {
-    const { cluster, url, name } = await setup('coalesce');
-    const other = await cluster.createDatabase();
-    await cluster.sql('CREATE TABLE busy (id int)', [], other);
-    const stream = new ReplicationStream({ connectionString: url, slot: name, publication: name });
-    cleanup.push(() => stream.close());
-    await stream.start();
+    const { cluster, name, other, stream } = await streamBesideBusyDatabase('coalesce');
     const keepalives = stream.stats.keepalives;
     const updates = stream.stats.statusUpdates;
     // Separate commits, each waking the WAL sender, which sends a keepalive once caught up.
