@@ -137,6 +137,36 @@ async function streamingSlots(f: Fleet): Promise<number> {
   return r?.n ?? 0;
 }
 
+/**
+ * What a timed-out wait shows: owners, streaming slots, the slots not
+ * streaming, and the last fleet, slot and failure lines of every instance.
+ */
+async function fleetState(f: Fleet): Promise<string> {
+  const idle = await srcPg
+    .sql<{ d: string }>(
+      `SELECT d.datname AS d FROM pg_replication_slots s JOIN pg_database d ON d.datname = s.database
+        WHERE NOT s.active AND d.datname LIKE $1 ORDER BY 1`,
+      [`${f.name}_t%`],
+      'postgres',
+    )
+    .catch((e: unknown) => [{ d: `(${String(e)})` }]);
+  const logs = [...f.instances].flatMap(([id, p]) =>
+    p
+      .logs()
+      .filter(
+        (l) =>
+          Number(l.level) >= 40 ||
+          /fleet|slot|stopp|streaming|failed|retry|reconnect/.test(String(l.msg)),
+      )
+      .map(
+        (l) =>
+          `${id} ${l.time} ${l.sid ?? ''} ${l.msg} ${l.err ? JSON.stringify(l.err).slice(0, 300) : ''}`,
+      ),
+  );
+  logs.sort((a, b) => Number(a.split(' ')[1]) - Number(b.split(' ')[1]));
+  return `owners ${JSON.stringify([...(await owners(f))])}, streaming ${await streamingSlots(f)}, slots not active: ${idle.map((r) => r.d).join(' ') || 'none'}\n${logs.slice(-80).join('\n')}`;
+}
+
 /** Every source owned (unexpired) by exactly the given instances, `each` apiece, and streaming. */
 async function balanced(f: Fleet, ids: string[], each: (n: number) => boolean): Promise<void> {
   let o = new Map<string, number>();
@@ -156,8 +186,10 @@ async function balanced(f: Fleet, ids: string[], each: (n: number) => boolean): 
       intervalMs: 200,
       message: `${ids.join(', ')} to share the ${TENANTS} sources`,
     },
-  ).catch((e: unknown) => {
-    throw new Error(`${String(e)}; owners at the end: ${JSON.stringify([...o])}`);
+  ).catch(async (e: unknown) => {
+    throw new Error(
+      `${String(e)}; owners at the end: ${JSON.stringify([...o])}; ${await fleetState(f)}`,
+    );
   });
 }
 
@@ -255,19 +287,7 @@ test('3 instances share 30 sources one each; SIGKILL one under load: its sources
         message: `i1's sources to resume on i2 and i3 within ${LEASE_SECONDS + 5} s`,
       },
     ).catch(async (e: unknown) => {
-      const logs = ['i2', 'i3'].flatMap((id) =>
-        f.instances
-          .get(id)!
-          .logs()
-          .filter((l) => /fleet|took the slot|streaming|failed/.test(String(l.msg)))
-          .map(
-            (l) =>
-              `${id} ${l.time} ${l.sid ?? ''} ${l.msg} ${l.err ? JSON.stringify(l.err).slice(0, 300) : ''}`,
-          ),
-      );
-      throw new Error(
-        `${String(e)}; owners ${JSON.stringify([...(await owners(f))])}, streaming ${await streamingSlots(f)}\n${logs.slice(-60).join('\n')}`,
-      );
+      throw new Error(`${String(e)}; ${await fleetState(f)}`);
     });
     const after = (msg: RegExp) =>
       ['i2', 'i3']
@@ -373,7 +393,11 @@ test('a fourth instance joins: sources move to it a few at a time, none ever str
         return (o.get('i4') ?? 0) >= 7 && active === TENANTS;
       },
       { timeoutMs: 90_000, intervalMs: 100, message: 'i4 to get its share (7 or 8 of 30)' },
-    );
+    ).catch(async (e: unknown) => {
+      throw new Error(
+        `${String(e)}; i4's sources at each poll: ${seen.slice(-40).join(' ')}; ${await fleetState(f)}`,
+      );
+    });
     // Never two walsenders streaming one source: no source is streamed by two instances.
     expect(walsenders).toBe(1);
     // A few per round (renew_seconds: 1): a poll that came more than a round

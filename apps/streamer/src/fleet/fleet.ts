@@ -206,6 +206,18 @@ export class Fleet {
 
   private handOver(h: Held): Promise<void> {
     const k = sourceKey(h);
+    // A hand-over waits for the source's flush: one that drags on holds up the
+    // next (one at a time), so it is said rather than left silent.
+    const slowMs = this.settings.leaseSeconds * 1000;
+    const slow = setTimeout(
+      () =>
+        this.log.warn(
+          { database: h.database, sid: h.sid, afterMs: slowMs },
+          'fleet: a hand-over is still flushing its source; no other source moves until it ends',
+        ),
+      slowMs,
+    );
+    slow.unref();
     const done = (async () => {
       try {
         await this.members.stop(h);
@@ -220,6 +232,7 @@ export class Fleet {
       } catch (err: unknown) {
         this.log.warn({ err, database: h.database, sid: h.sid }, 'fleet: hand-over failed');
       } finally {
+        clearTimeout(slow);
         this.stopping.delete(k);
       }
     })();
