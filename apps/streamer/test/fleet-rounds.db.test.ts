@@ -67,7 +67,7 @@ describe.each(testedVersions())('fleet rounds on PG %i', (version) => {
     return { fleet, streaming, lines };
   }
 
-  test('a newcomer gets its share from the others; a hand-over that does not end is logged', async () => {
+  test('a start takes take_per_round a round; a newcomer gets its share from the others; a hand-over that does not end is logged', async () => {
     const c = pgc.get();
     const db = await c.createDatabase();
     const url = c.urlFor(db);
@@ -93,6 +93,11 @@ describe.each(testedVersions())('fleet rounds on PG %i', (version) => {
       timeoutMs: 30_000,
       message: 'a and b to hold 6 sources each',
     });
+    // 12 free leases, a share of 6 or more: a start takes take_per_round (4) per round, no more.
+    const aRounds = a.lines.filter((l) => l.msg === 'fleet: round took leases');
+    expect(aRounds[0]).toMatchObject({ expired: 0, free: 4 });
+    for (const r of [...aRounds, ...b.lines.filter((l) => l.msg === 'fleet: round took leases')])
+      expect(Number(r.free)).toBeLessThanOrEqual(4);
     const newcomer = await member(url, 'c');
     // a hands over 2 (6 -> 4); b is stuck on its first hand-over, so c gets 2 from a, and the stuck one stays b's.
     await waitFor(() => a.streaming.size === 4 && newcomer.streaming.size === 2, {

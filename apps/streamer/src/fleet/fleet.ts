@@ -171,7 +171,14 @@ export class Fleet {
     // A dead owner's sources at once (fail-over); free ones a few per round (start, join).
     const taken = await this.store.take(me, candidates, share - this.held.size, lease, 'expired');
     const room = Math.min(share - this.held.size - taken.length, this.settings.takePerRound);
+    const expired = taken.length;
     taken.push(...(await this.store.take(me, candidates, room, lease, 'free')));
+    if (taken.length > 0) {
+      this.log.info(
+        { expired, free: taken.length - expired, held: this.held.size, share },
+        'fleet: round took leases',
+      );
+    }
     for (const t of taken) {
       this.held.set(sourceKey(t), { ...t, takenAt: Date.now() });
       this.metrics.fleetTakeovers.inc();
