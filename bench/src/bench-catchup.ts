@@ -17,7 +17,7 @@ import { processCpuSeconds, serverCpuSeconds } from './cpu.js';
 import { noteVersion } from './machine.js';
 import { cli, StreamerProcess, writeConfig } from './streamer-process.js';
 import type { CatchUpResult, CatchUpRow } from './types.js';
-import { BENCH_SETTINGS, fmt, one, say, until } from './util.js';
+import { BENCH_SETTINGS, fmt, one, say, until, untilRow } from './util.js';
 
 const TX_ROWS = 10;
 
@@ -235,10 +235,11 @@ databases:
   const n0 = servers();
   const t0 = performance.now();
   await d.sql(`ALTER SUBSCRIPTION sub_${tag} ENABLE`, [], native);
-  await until(
-    async () => (await d.sql('SELECT 1 FROM bl WHERE id = 0 AND v = 1', [], native)).length === 1,
-    { timeoutMs: 3_600_000, intervalMs: 50, what: `native catch-up of ${phase.name}` },
-  );
+  await untilRow(d, native, 'SELECT 1 FROM bl WHERE id = 0 AND v = 1', {
+    timeoutMs: 3_600_000,
+    intervalMs: 50,
+    what: `native catch-up of ${phase.name}`,
+  });
   const nativeSeconds = (performance.now() - t0) / 1000;
   const n1 = servers();
   await d.sql(`ALTER SUBSCRIPTION sub_${tag} DISABLE`, [], native);
@@ -256,6 +257,7 @@ databases:
 
   say(`catch-up ${phase.name}: kuvasz-streamer ...`);
   const open = phase.type === 'history' ? ` AND ${OPEN}` : '';
+  const markerKey = phase.sid ? `sid = '${tag}' AND id = 0` : 'id = 0';
   const o0 = servers();
   const t1 = performance.now();
   const p = new StreamerProcess(file);
@@ -263,11 +265,13 @@ databases:
   let streamerCpu = Number.NaN;
   let o1 = o0;
   try {
-    await until(
-      async () =>
-        (await d.sql(`SELECT 1 FROM bl WHERE id = 0 AND v = 1${open}`, [], ours)).length === 1,
-      { timeoutMs: 3_600_000, intervalMs: 50, what: `kuvasz-streamer catch-up of ${phase.name}` },
-    );
+    // By the target's key: without the sid, a (sid, id) key cannot serve the
+    // poll, and every poll would scan the whole table while it is being timed.
+    await untilRow(d, ours, `SELECT 1 FROM bl WHERE ${markerKey} AND v = 1${open}`, {
+      timeoutMs: 3_600_000,
+      intervalMs: 50,
+      what: `kuvasz-streamer catch-up of ${phase.name}`,
+    });
     oursSeconds = (performance.now() - t1) / 1000;
     o1 = servers();
     if (p.child.pid !== undefined) streamerCpu = processCpuSeconds(p.child.pid);

@@ -61,6 +61,25 @@ export async function until(
   }
 }
 
+/**
+ * `until` a query returns a row, polled on one connection: a connection per
+ * poll would start a backend (authentication, fork) every interval on the
+ * cores of the run being timed.
+ */
+export async function untilRow(
+  c: PgCluster,
+  db: string,
+  sql: string,
+  options: { timeoutMs: number; intervalMs?: number; what: string },
+): Promise<number> {
+  const client = await c.connect(db);
+  try {
+    return await until(async () => (await client.query(sql)).rows.length > 0, options);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function one<T extends Record<string, unknown>>(
   c: PgCluster,
   db: string,
