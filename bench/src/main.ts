@@ -69,16 +69,33 @@ Some goals are not met on this machine. The benches print the floors that
 explain why:
 
 - **Clone catch-up at 1.0x native.** Source, destination and streamer share
-  2 cores, so matching native's time leaves the streamer at most 2 x
-  native's time minus what the two servers use. \`pnpm --filter @kuvasz/apply
-  bench\` prints that budget per change beside what the process spent, and
-  beside a slot in the same run that is only received and decoded. On its
-  pure-insert phase, the budget is 1.0 to 1.5 microseconds per change (native's
-  speed varies from run to run), and receiving and decoding alone take 1.2 to
-  1.5, before anything is applied.
-  Updates leave slack, but over that bench's whole backlog the process would
-  still have to spend less than half the CPU per change it does now (see
+  2 cores, so a run cannot take less than the CPU seconds of all three
+  divided by 2: the catch-up table's CPU columns give that floor per phase.
+  Inserts go to the destination as COPY and meet the goal (their servers'
+  CPU is below native's). Updates and deletes are set-based statements
+  built from decoded values: the two servers use about what native's use,
+  and the streamer's own 7 to 10 microseconds of CPU per change are what
+  keeps the run above native's time (for example, update-sid on 2026-12-07:
+  servers 22.1 CPU s and streamer 8.6 CPU s, so at least 15.4 s on 2
+  cores, against native's 11.4 s: at most 0.74x; measured 0.63x). Updates and
+  deletes as bytes (COPY of keys and new rows, then one set-based
+  statement), without a string per value, is what would move it.
+  \`pnpm --filter @kuvasz/apply bench\` prints the same budget per change for
+  the engine alone (see
   [the apply engine's figures](../packages/apply/README.md#figures)).
+- **History catch-up at 0.6x native's plain apply.** Each source update
+  closes the open version (an UPDATE of \`kvsz_end\`, which is indexed, so
+  never a HOT update) and writes the new one (a heap row and two index
+  entries), where native's plain update of non-key columns is one HOT
+  update. The destination alone then needs about 3x native's CPU for
+  updates (update-history on 2026-12-07: 39.1 CPU s against 13.4), more
+  than the 2 cores give in native's time. Inserts into history run at
+  native's speed (insert-history 0.96x). Measured and left: without the
+  unique index on open versions, closing and reopening 5,000 versions took
+  17 instead of 28 microseconds of backend CPU each in isolation, but the
+  update-history catch-up did not change beyond the noise (10.5 s against
+  10.7 s for 300,000 updates), so the index that makes the database refuse
+  a second open version stays.
 - **p99 at 10,000 changes/s under 2x native's p99.** Native's p99 is 1 to
   2 ms. The steady-load table's "stream only" row reads a slot with our
   replication stream and applies nothing; its p99 is already close to that
