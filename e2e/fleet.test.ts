@@ -150,20 +150,22 @@ async function fleetState(f: Fleet): Promise<string> {
       'postgres',
     )
     .catch((e: unknown) => [{ d: `(${String(e)})` }]);
-  const logs = [...f.instances].flatMap(([id, p]) =>
-    p
-      .logs()
-      .filter(
-        (l) =>
-          Number(l.level) >= 40 ||
-          /fleet|slot|stopp|streaming|failed|retry|reconnect/.test(String(l.msg)),
-      )
-      .map(
-        (l) =>
-          `${id} ${l.time} ${l.sid ?? ''} ${l.msg} ${l.err ? JSON.stringify(l.err).slice(0, 300) : ''}`,
-      ),
-  );
-  logs.sort((a, b) => Number(a.split(' ')[1]) - Number(b.split(' ')[1]));
+  const logs = [...f.instances]
+    .flatMap(([id, p]) =>
+      p
+        .logs()
+        .filter(
+          (l) =>
+            Number(l.level) >= 40 ||
+            /fleet|slot|stopp|streaming|failed|retry|reconnect/.test(String(l.msg)),
+        )
+        .map((l) => ({ id, l })),
+    )
+    .sort((a, b) => Number(a.l.time) - Number(b.l.time))
+    .map(
+      ({ id, l }) =>
+        `${id} ${l.time} ${l.sid ?? ''} ${l.msg} ${l.err ? JSON.stringify(l.err).slice(0, 300) : ''}`,
+    );
   return `owners ${JSON.stringify([...(await owners(f))])}, streaming ${await streamingSlots(f)}, slots not active: ${idle.map((r) => r.d).join(' ') || 'none'}\n${logs.slice(-80).join('\n')}`;
 }
 
