@@ -332,7 +332,7 @@ async function engine(
           : asm.feed(data);
         if (!tx) return false;
         const last = tx.changes.some(
-          (c) => c.op === 'update' && c.relation.table === 'marker' && c.new[1] === String(phase),
+          (c) => c.op === 'update' && c.relation.table === 'marker' && c.new?.[1] === String(phase),
         );
         // Pushes run one after the other; reading goes on meanwhile, up to 100 transactions ahead.
         outstanding++;
@@ -394,7 +394,7 @@ async function readOnly(source: PgCluster, srcDb: string, phase: number): Promis
       if (!tx) return false;
       last = tx.commitLsn;
       return tx.changes.some(
-        (c) => c.op === 'update' && c.relation.table === 'marker' && c.new[1] === String(phase),
+        (c) => c.op === 'update' && c.relation.table === 'marker' && c.new?.[1] === String(phase),
       );
     },
   });

@@ -76,7 +76,14 @@ export interface InsertChange {
 export interface UpdateChange {
   op: 'update';
   relation: SourceRelation;
-  new: ChangeTuple;
+  /** The new row. May be left out when `wire` carries it. */
+  new?: ChangeTuple | undefined;
+  /**
+   * The new row as bytes (see `WireTuple`), used instead of `new` when
+   * given. With neither `key` nor `old` (the key did not change), a large
+   * batch of such updates goes to the destination from these bytes.
+   */
+  wire?: WireTuple | undefined;
   /** Old replica identity key, sent when the key changed ('K'); non-key entries are null. */
   key?: ChangeTuple | undefined;
   /** Whole old row under REPLICA IDENTITY FULL ('O'). */
@@ -88,6 +95,8 @@ export interface DeleteChange {
   relation: SourceRelation;
   key?: ChangeTuple | undefined;
   old?: ChangeTuple | undefined;
+  /** The old key (or, under REPLICA IDENTITY FULL, the old row) as bytes: used instead of `key` / `old` when given. */
+  wire?: WireTuple | undefined;
 }
 
 export interface TruncateChange {

@@ -78,6 +78,8 @@ export interface InternalOptions {
   testHooks?: { step?: (name: StepName, worker: number) => void | Promise<void> };
   /** Inserts of at least this many rows go by COPY (default COPY_MIN_ROWS); tests force either path. */
   copyMinRows?: number;
+  /** Updates and deletes of at least this many rows are staged by COPY (default COPY_MIN_ROWS). */
+  stageMinRows?: number;
   /** A destination transaction running longer is logged (default SLOW_GROUP_MS). */
   slowGroupMs?: number;
 }
@@ -157,11 +159,13 @@ export class ApplyEngine {
     if (this.state !== 'new') throw new ApplyError('engine_state', 'start() was already called');
     this.state = 'starting';
     const client = await this.pool.connect();
+    let stageMinRows = Number.POSITIVE_INFINITY;
     try {
       await this.loadTargets(client);
       await ensureMetadataSchema(client, this.opts.metadataSchema);
       this.positions = await loadSourcePositions(client, this.opts.metadataSchema);
       this.lanePositions = await loadLanePositions(client, this.opts.metadataSchema);
+      stageMinRows = await this.stagingThreshold(client);
     } catch (e) {
       this.state = 'new';
       throw e;
@@ -179,6 +183,7 @@ export class ApplyEngine {
         metadataSchema: this.opts.metadataSchema,
         synchronousCommit: this.opts.synchronousCommit,
         copyMinRows: this.internal.copyMinRows ?? COPY_MIN_ROWS,
+        stageMinRows,
         statistics: this.statistics,
         slowGroupMs: this.internal.slowGroupMs,
         hook: this.internal.testHooks?.step,
@@ -202,6 +207,24 @@ export class ApplyEngine {
       { targets: this.targets.size, workers: this.opts.workers, batchRows: this.opts.batchRows },
       'apply engine started',
     );
+  }
+
+  /**
+   * Large batches of updates and deletes are staged in temporary tables
+   * (see `Staged`), which needs the TEMP privilege on the destination
+   * database (PUBLIC has it unless revoked). Without it they go as array
+   * literals, as small batches always do.
+   */
+  private async stagingThreshold(client: pg.PoolClient): Promise<number> {
+    const res = await client.query<{ temp: boolean }>(
+      "SELECT has_database_privilege(current_database(), 'TEMP') AS temp",
+    );
+    if (res.rows[0]?.temp) return this.internal.stageMinRows ?? COPY_MIN_ROWS;
+    this.log.info(
+      {},
+      'no TEMP privilege on the destination database: large batches of updates and deletes go as array literals instead of COPY (GRANT TEMP ON DATABASE <destination> TO <user> to enable it)',
+    );
+    return Number.POSITIVE_INFINITY;
   }
 
   private async loadTargets(client: pg.PoolClient): Promise<void> {

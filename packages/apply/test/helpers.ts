@@ -106,6 +106,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * `KUVASZ_TEST_STAGE_MIN_ROWS=1` runs every update, delete and history close
+ * of a suite through the staging tables (`pnpm test:staged` does, for the
+ * suites that cover statement shapes); unset, the engine's default.
+ */
+const STAGE_MIN_ROWS = process.env.KUVASZ_TEST_STAGE_MIN_ROWS
+  ? Number(process.env.KUVASZ_TEST_STAGE_MIN_ROWS)
+  : undefined;
+
 export async function harness(cluster: PgCluster, ddl: string): Promise<Harness> {
   const db = await cluster.createDatabase();
   await cluster.sql(ddl, [], db);
@@ -117,13 +126,20 @@ export async function harness(cluster: PgCluster, ddl: string): Promise<Harness>
     db,
     cluster,
     async engine(options) {
-      const { testHooks, copyMinRows, slowGroupMs, ...rest } = options;
+      const {
+        testHooks,
+        copyMinRows,
+        stageMinRows = STAGE_MIN_ROWS,
+        slowGroupMs,
+        ...rest
+      } = options;
       const e = new ApplyEngine(
         withInternals(
           { destination: pool, batchRows: 1000, flushIntervalMs: 20, ...rest },
           {
             ...(testHooks ? { testHooks } : {}),
             ...(copyMinRows !== undefined ? { copyMinRows } : {}),
+            ...(stageMinRows !== undefined ? { stageMinRows } : {}),
             ...(slowGroupMs !== undefined ? { slowGroupMs } : {}),
           },
         ),

@@ -15,6 +15,7 @@ import {
   type RowRules,
   type SourceRelation,
   WIRE_NULL,
+  WIRE_UNCHANGED,
   type WireTuple,
 } from '../src/index.js';
 import { harness, ins, mapping, pushAll, rel, S1, txs } from './helpers.js';
@@ -142,6 +143,74 @@ describe.each(testedVersions())('wire inserts on PG %i', (version) => {
       await h.close();
     }
   });
+
+  test.each([
+    ['staged by COPY', 1],
+    ['inline', 1000],
+  ])(
+    'wire updates and deletes land as values would, %s: (sid, id), id and history targets, an unchanged TOAST value kept, a missing row inserted',
+    async (_path, stageMinRows) => {
+      const h = await harness(pgc.get(), DDL);
+      try {
+        const e = await h.engine({
+          tables: [mapping('c', 'clone'), mapping('k', 'clone'), mapping('h', 'history')],
+          stageMinRows,
+        });
+        const rels = [
+          rel('c', [['id', true], 'v']),
+          rel('k', [['id', true], 'v']),
+          rel('h', [['id', true], 'v']),
+        ];
+        // Column 2 unchanged (TOAST): the target keeps what it has.
+        const keep = (): WireTuple => {
+          const w = wire(['1', 'ignored']);
+          (w.offsets as Int32Array)[w.at + 2] = WIRE_UNCHANGED;
+          return w;
+        };
+        const inserts = rels.flatMap((r) => VALUES.map((v) => wireIns(r, v)));
+        const changes = (r: SourceRelation): RowChange[] => [
+          { op: 'update', relation: r, wire: keep() },
+          { op: 'update', relation: r, wire: wire(['2', 'two']) },
+          { op: 'update', relation: r, wire: wire(['3', 'tab\tand \\ ünï']) },
+          { op: 'update', relation: r, wire: wire(['9', 'was missing']) },
+          { op: 'delete', relation: r, wire: wire(['4', null]) },
+        ];
+        await pushAll(e, txs(S1, 1000n, [inserts, rels.flatMap(changes)]));
+        await e.flush();
+        expect(e.sourceStatus(S1).state).toBe('running');
+        const want = [
+          { id: 1, v: 'plain' },
+          { id: 2, v: 'two' },
+          { id: 3, v: 'tab\tand \\ ünï' },
+          { id: 5, v: '' },
+        ];
+        expect(await h.rows('SELECT id, v FROM c ORDER BY id')).toEqual([
+          ...want,
+          { id: 9, v: 'was missing' },
+        ]);
+        expect(await h.rows('SELECT id, v FROM k ORDER BY id')).toEqual([
+          ...want,
+          { id: 9, v: 'was missing' },
+        ]);
+        expect(
+          await h.rows(
+            "SELECT id, v FROM h WHERE kvsz_end = '9999-01-01 00:00:00+00' AND NOT kvsz_deleted ORDER BY id",
+          ),
+        ).toEqual([...want, { id: 9, v: 'was missing' }]);
+        expect(await h.rows('SELECT id FROM h WHERE kvsz_deleted')).toEqual([{ id: 4 }]);
+        const missed = e.stats().filter((s) => s.result === 'missing');
+        expect(missed.map((s) => [s.table, s.operation, s.count]).sort()).toEqual(
+          [
+            ['public.c', 'update', 1],
+            ['public.h', 'update', 1],
+            ['public.k', 'update', 1],
+          ].sort(),
+        );
+      } finally {
+        await h.close();
+      }
+    },
+  );
 
   const short = (): WireTuple => ({ ...wire(['9', 'x']), count: 1 });
   const outside = (): WireTuple => {

@@ -21,11 +21,18 @@ export interface InsertChange {
 export interface UpdateChange {
   kind: 'update';
   relation: RelationMessage;
+  /** The new row. With `wireRows`, decoded from `wire` when first read. */
   new: Tuple;
   /** Old replica identity key ('K'), sent when the key changed. */
   key: Tuple | undefined;
   /** Whole old row ('O'), under REPLICA IDENTITY FULL. */
   old: Tuple | undefined;
+  /**
+   * With the stream option `wireRows`, for an update that carries no old
+   * key or row (its key did not change): the new row as text-format bytes
+   * in a pooled arena (an `ArenaTuple`).
+   */
+  wire?: ArenaTuple | undefined;
 }
 
 export interface DeleteChange {
@@ -33,6 +40,8 @@ export interface DeleteChange {
   relation: RelationMessage;
   key: Tuple | undefined;
   old: Tuple | undefined;
+  /** With `wireRows`, for a delete that carries the old key ('K'): that key as bytes (`key` decoded from it when first read). */
+  wire?: ArenaTuple | undefined;
 }
 
 export interface TruncateChange {

@@ -2,8 +2,9 @@
  * `wireInserts`: inserts arrive as bytes in an arena (`InsertChange.wire`),
  * and `new` decodes them to exactly what the object decoder gives; updates,
  * deletes, and inserts of a transaction streamed in progress stay decoded.
+ * `wireRows`: updates that keep their key and deletes by key as well.
  */
-import { ARENA_NULL, type ArenaTuple, arenaValues } from '@kuvasz/pgoutput';
+import { ARENA_NULL, type ArenaTuple, arenaValues, UNCHANGED_TOAST } from '@kuvasz/pgoutput';
 import { testedVersions } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -69,6 +70,62 @@ describe.each(testedVersions())('wireInserts on PostgreSQL %i', (version) => {
     expect(ins.map((c) => (c.kind === 'insert' ? c.new : undefined))).toEqual(rows);
     expect(upd.map(wireOf)).toEqual([undefined]);
     expect(del.map(wireOf)).toEqual([undefined]);
+  });
+
+  test('wireRows: updates that keep their key and deletes by key carry bytes too; key changes and REPLICA IDENTITY FULL stay decoded', async () => {
+    const cluster = pgc.get();
+    const db = await cluster.createDatabase();
+    const url = cluster.urlFor(db);
+    await cluster.sql(
+      `CREATE TABLE t (id int PRIMARY KEY, a text, big text);
+       CREATE TABLE f (id int, a text); ALTER TABLE f REPLICA IDENTITY FULL;
+       ALTER TABLE t ALTER COLUMN big SET STORAGE EXTERNAL;
+       INSERT INTO t VALUES (1, 'one', repeat('x', 9000)), (2, 'two', NULL), (3, 'three', NULL);
+       INSERT INTO f VALUES (1, 'f')`,
+      [],
+      db,
+    );
+    const name = kuvaszObjectName(db, 'wirerows');
+    await syncPublication(url, name, [
+      { schema: 'public', table: 't' },
+      { schema: 'public', table: 'f' },
+    ]);
+    const created = await createSlotWithSnapshot({ connectionString: url, slot: name });
+    await created.release();
+    await cluster.sql(
+      `BEGIN; UPDATE t SET a = E'uno\\t' WHERE id = 1; UPDATE t SET id = 20 WHERE id = 2;
+       DELETE FROM t WHERE id = 3; UPDATE f SET a = 'g'; DELETE FROM f; COMMIT`,
+      [],
+      db,
+    );
+    const stream = new ReplicationStream({
+      connectionString: url,
+      slot: name,
+      publication: name,
+      wireRows: true,
+    });
+    streams.push(stream);
+    const [parts] = await readTransactions(stream, 1, { ack: false });
+    const changes = parts!.flatMap((p) => p.changes);
+    const wires = changes.map((c) =>
+      c.kind === 'update' || c.kind === 'delete' ? c.wire : undefined,
+    );
+    const names = changes.map((c) => (c.kind === 'truncate' ? '' : c.relation.name));
+    expect(changes.map((c, i) => `${c.kind} ${names[i]} ${wires[i] ? 'wire' : 'decoded'}`)).toEqual(
+      [
+        'update t wire',
+        'update t decoded',
+        'delete t wire',
+        'update f decoded',
+        'delete f decoded',
+      ],
+    );
+    const [upd, , del] = changes;
+    // The unchanged TOAST value is a marker in the bytes, and `new` decodes to what the decoder gives.
+    expect(upd!.kind === 'update' && upd!.new).toEqual(['1', 'uno\t', UNCHANGED_TOAST]);
+    expect(arenaValues(wires[0]!)).toEqual(['1', 'uno\t', UNCHANGED_TOAST]);
+    expect(del!.kind === 'delete' && del!.key).toEqual(['3', null, null]);
+    expect(del!.kind === 'delete' && del!.old).toBeUndefined();
   });
 
   test.runIf(version >= 14)(

@@ -349,8 +349,9 @@ export class SourceRunner {
       // Heartbeats come from the health monitor, only for slots that need them (no connection per source).
       heartbeat: { intervalMs: 0 },
       spill: { memoryBytes: SPILL_MEMORY_BYTES },
-      // Inserts stay bytes from the socket to apply's COPY payload (no string per value).
-      wireInserts: true,
+      // Rows stay bytes from the socket to apply's COPY payloads (no string per value):
+      // inserts, updates whose key did not change, deletes by key.
+      wireRows: true,
       logger: this.log,
     });
     this.stream = stream;

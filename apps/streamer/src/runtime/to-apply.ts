@@ -62,6 +62,8 @@ function toChange(c: Change): RowChange {
         ? { op: 'insert', relation: toRelation(c.relation), wire: c.wire }
         : { op: 'insert', relation: toRelation(c.relation), new: tuple(c.new) };
     case 'update':
+      // Likewise an update whose key did not change, and a delete by key.
+      if (c.wire) return { op: 'update', relation: toRelation(c.relation), wire: c.wire };
       return {
         op: 'update',
         relation: toRelation(c.relation),
@@ -70,6 +72,7 @@ function toChange(c: Change): RowChange {
         old: optTuple(c.old),
       };
     case 'delete':
+      if (c.wire) return { op: 'delete', relation: toRelation(c.relation), wire: c.wire };
       return {
         op: 'delete',
         relation: toRelation(c.relation),

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { CopyStatement } from '../planner/copy-rows.js';
-import { copyIn } from './copy-in.js';
+import { copyIn, runScript } from './copy-in.js';
 
 type Client = Pick<pg.PoolClient, 'query'>;
 type Rows = Record<string, unknown>[];
@@ -10,6 +10,8 @@ interface Part {
   /** Statements in `text`: each one answers with its own result. */
   count: number;
   onRows: ((rows: Rows) => void) | undefined;
+  /** A `COPY ... FROM STDIN`'s payload, written right behind the message (see `addCopy`). */
+  payload?: Buffer[];
 }
 
 /**
@@ -47,6 +49,19 @@ export class BatchScript {
     return true;
   }
 
+  /**
+   * Holds a COPY FROM STDIN whose answer nothing waits for: it travels in
+   * the message with the statements around it, its payload written right
+   * behind the message, so the server reads it when it reaches the COPY and
+   * the whole message is one round trip that needs nothing more from us.
+   * (A server that fails before the COPY ignores the payload, as the
+   * protocol says.)
+   */
+  addCopy(st: CopyStatement): void {
+    this.parts.push({ text: st.text, count: 1, onRows: undefined, payload: st.chunks });
+    this.heldChars += st.text.length;
+  }
+
   get pending(): boolean {
     return this.parts.length > 0;
   }
@@ -55,9 +70,12 @@ export class BatchScript {
   async flush(): Promise<void> {
     const parts = this.take();
     if (parts.length === 0) return;
-    const res = (await this.client.query(parts.map((p) => p.text).join('; '))) as
-      | pg.QueryResult
-      | pg.QueryResult[];
+    const text = parts.map((p) => p.text).join('; ');
+    const payloads = parts.flatMap((p) => (p.payload ? [p.payload] : []));
+    const res =
+      payloads.length > 0
+        ? await runScript(this.client, text, payloads)
+        : ((await this.client.query(text)) as pg.QueryResult | pg.QueryResult[]);
     this.trips++;
     const results = Array.isArray(res) ? res : [res];
     let k = 0;
@@ -83,7 +101,7 @@ export class BatchScript {
    * COPY exchange hands back no rows.
    */
   async copy(st: CopyStatement): Promise<void> {
-    if (this.parts.some((p) => p.onRows)) await this.flush();
+    if (this.parts.some((p) => p.onRows || p.payload)) await this.flush();
     const prefix = this.take().map((p) => p.text);
     await copyIn(this.client, [...prefix, st.text].join('; '), st.chunks);
     this.trips++;

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 
 /**
  * `COPY ... FROM STDIN` (text format) of rows already in memory, through
@@ -82,4 +82,54 @@ export function copyIn(
   const q = new CopyInQuery(text, chunks);
   (client as unknown as { query(s: CopyInQuery): unknown }).query(q);
   return q.done;
+}
+
+/**
+ * A simple-query message of several statements, some of them COPY FROM
+ * STDIN, with every COPY's payload (and CopyDone) written right behind the
+ * message, in order: the server reads each payload when it reaches its
+ * COPY, so nothing waits for a CopyInResponse. If anything fails first, the
+ * server ignores the copy messages that follow (outside COPY it accepts and
+ * drops CopyData and CopyDone, per the protocol). Results come as `pg`'s
+ * own query gives them: one per statement, COPYs included.
+ */
+class ScriptQuery extends (pg.Query as unknown as new (
+  text: string,
+  values: undefined,
+  callback: (err: Error | null, res: pg.QueryResult | pg.QueryResult[]) => void,
+) => object) {
+  constructor(
+    text: string,
+    private readonly payloads: Buffer[][],
+    callback: (err: Error | null, res: pg.QueryResult | pg.QueryResult[]) => void,
+  ) {
+    super(text, undefined, callback);
+  }
+
+  submit(connection: CopyConnection): Error | undefined {
+    const err = (
+      pg.Query.prototype as unknown as { submit(c: CopyConnection): Error | undefined }
+    ).submit.call(this, connection);
+    if (err) return err;
+    for (const chunks of this.payloads) {
+      for (const c of chunks) connection.sendCopyFromChunk(c);
+      connection.endCopyFrom();
+    }
+    return undefined;
+  }
+
+  // The payload is already on its way (see submit).
+  handleCopyInResponse(): void {}
+}
+
+/** Runs `text` (statements, some of them COPY FROM STDIN, in the order of `payloads`) as one round trip. */
+export function runScript(
+  client: Pick<pg.ClientBase, 'query'>,
+  text: string,
+  payloads: Buffer[][],
+): Promise<pg.QueryResult | pg.QueryResult[]> {
+  return new Promise((resolve, reject) => {
+    const q = new ScriptQuery(text, payloads, (err, res) => (err ? reject(err) : resolve(res)));
+    (client as unknown as { query(s: object): unknown }).query(q);
+  });
 }

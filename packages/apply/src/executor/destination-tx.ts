@@ -2,6 +2,7 @@ import { sqlstateOf } from '@kuvasz/core';
 import type pg from 'pg';
 import { INSERT_SAVEPOINT, type PlanEvent, type Row, type Step } from '../planner/program.js';
 import { inlineParams } from '../planner/sql-literal.js';
+import type { Staged } from '../planner/statement-parts.js';
 import type { Statement } from '../planner/statements.js';
 import { BatchScript } from './batch-script.js';
 
@@ -36,6 +37,8 @@ export class DestinationTx {
   readonly script: BatchScript;
   /** Whether hash and merge joins are off (SET LOCAL lasts until the transaction ends). */
   private nestedLoop = false;
+  /** Staging tables this transaction has filled. */
+  private readonly filled = new Set<string>();
 
   constructor(
     client: Client,
@@ -54,6 +57,7 @@ export class DestinationTx {
         await this.copy(step, sink);
         continue;
       }
+      if (step.statement.staged) this.stage(step.statement.staged);
       if (step.deferred) {
         const report = step.report;
         this.hold(step.statement, report ? (rows) => sink(report(rows)) : undefined);
@@ -92,6 +96,22 @@ export class DestinationTx {
       return;
     }
     await this.hook('statement');
+  }
+
+  /**
+   * Holds the COPY of a batch into its staging table, created on the
+   * transaction's first use (IF NOT EXISTS: a session keeps it, but a
+   * rolled-back CREATE or a new session has none), emptied on a second use
+   * (whatever read its earlier rows travels in front of it). Nothing waits:
+   * the COPY goes with the statement that reads it, in one message.
+   */
+  private stage(staged: Staged): void {
+    if (this.filled.has(staged.table)) this.script.add(`DELETE FROM ${staged.table}`);
+    else {
+      this.script.add(staged.ddl);
+      this.filled.add(staged.table);
+    }
+    this.script.addCopy(staged.copy);
   }
 
   private hold(st: Statement, onRows: ((rows: Row[]) => void) | undefined): void {

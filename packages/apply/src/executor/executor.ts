@@ -75,6 +75,8 @@ export interface ExecutorOptions {
   metadataSchema: string;
   synchronousCommit: 'on' | 'off';
   copyMinRows: number;
+  /** See `ProgramContext.stageMinRows`. */
+  stageMinRows: number;
   statistics: TableStatistics;
   /** A destination transaction running longer is logged (default SLOW_GROUP_MS). */
   slowGroupMs?: number | undefined;
@@ -411,7 +413,11 @@ export class Executor {
   /** The group's plan and statements, built before its destination transaction starts. */
   private prepare(ledger: SourceLedger, changes: RoutedChange[], exact: boolean): Prepared {
     const plan = planGroup(toGroup(changes), { exact });
-    const ctx = { sid: ledger.id.sid, copyMinRows: this.opts.copyMinRows };
+    const ctx = {
+      sid: ledger.id.sid,
+      copyMinRows: this.opts.copyMinRows,
+      stageMinRows: this.opts.stageMinRows,
+    };
     return { plan, steps: plan.tasks.map((t) => taskSteps(t, ctx)), exact };
   }
 

@@ -1,15 +1,17 @@
 import { formatLsn, type Logger } from '@kuvasz/core';
 import {
   type ChangeTuple,
+  type DeleteChange,
   type InsertChange,
   type RowChange,
   type SourceRelation,
   UNCHANGED,
+  type UpdateChange,
   type WireTuple,
 } from '../change.js';
 import { ApplyError, toError } from '../errors.js';
 import type { TableMapping } from '../options.js';
-import { type PlanItem, WireInsertItem } from '../planner/plan-units.js';
+import { type PlanItem, WireInsertItem, WireRowItem } from '../planner/plan-units.js';
 import { describeKey, requireKey, resolveShape, type Shape } from '../planner/shape.js';
 import {
   type AppliedRules,
@@ -41,14 +43,46 @@ function filled(row: ChangeTuple, old: ChangeTuple | undefined): ChangeTuple {
 }
 
 /** A wire tuple the engine can read safely, or the typed error that says what is wrong with it. */
-function checkedWire(wire: WireTuple, relation: SourceRelation): WireTuple {
+function checkedWire(
+  wire: WireTuple,
+  relation: SourceRelation,
+  op: 'insert into' | 'update of' | 'delete from' = 'insert into',
+): WireTuple {
   const wrong = checkWire(wire, relation.columns.length);
   if (wrong)
+    throw new ApplyError('invalid_input', `${op} ${relation.schema}.${relation.table}: ${wrong}`);
+  return wire;
+}
+
+/**
+ * An update or delete that came as bytes, as the value form every other
+ * path reads (row rules, key changes): decoded once, here.
+ */
+function decodedRow<C extends UpdateChange | DeleteChange>(change: C, relation: SourceRelation): C {
+  if (!change.wire) return change;
+  if (change.op === 'update') {
+    const values = wireValues(checkedWire(change.wire, relation, 'update of'));
+    return { ...change, new: values, wire: undefined };
+  }
+  const values = wireValues(checkedWire(change.wire, relation, 'delete from'));
+  const full = relation.replicaIdentity === 'full';
+  return {
+    ...change,
+    key: full ? undefined : values,
+    old: full ? values : undefined,
+    wire: undefined,
+  };
+}
+
+/** An update's new row: `new`, or its bytes decoded. */
+function updateNew(change: UpdateChange, relation: SourceRelation): ChangeTuple {
+  const row = decodedRow(change, relation).new;
+  if (!row)
     throw new ApplyError(
       'invalid_input',
-      `insert into ${relation.schema}.${relation.table}: ${wrong}`,
+      `update of ${relation.schema}.${relation.table} carries neither new nor wire`,
     );
-  return wire;
+  return row;
 }
 
 /** An insert's new row as values: decoded from its bytes when it came as a wire tuple. */
@@ -284,10 +318,17 @@ export class Router {
     }
     requireKey(shape, relation);
     if (change.op === 'update') {
-      const whereT = shape.full
-        ? (change.old ?? change.new)
-        : (change.key ?? change.old ?? change.new);
-      return { op: 'update', shape, newT: change.new, whereT, tx: lsn, time, quiet, ref };
+      if (change.wire && !change.key && !change.old) {
+        const wire = checkedWire(change.wire, relation, 'update of');
+        return new WireRowItem('update', shape, wire, wire, lsn, time, quiet, ref);
+      }
+      const newT = updateNew(change, relation);
+      const whereT = shape.full ? (change.old ?? newT) : (change.key ?? change.old ?? newT);
+      return { op: 'update', shape, newT, whereT, tx: lsn, time, quiet, ref };
+    }
+    if (change.wire) {
+      const wire = checkedWire(change.wire, relation, 'delete from');
+      return new WireRowItem('delete', shape, undefined, wire, lsn, time, quiet, ref);
     }
     const whereT = change.key ?? change.old;
     if (!whereT) {
@@ -338,13 +379,14 @@ export class Router {
    */
   private planRuled(
     unit: Unit,
-    change: Exclude<RowChange, { op: 'truncate' }>,
+    input: Exclude<RowChange, { op: 'truncate' }>,
     relation: SourceRelation,
     lsn: bigint,
     time: string,
     quiet: boolean,
     ref: RoutedChange,
   ): PlanItem<RoutedChange> | typeof FILTERED {
+    const change = input.op === 'insert' ? input : decodedRow(input, relation);
     const applied = this.bindRules(unit, relation);
     const shape = this.shapeOf(unit, applied.relation);
     // A key-only tuple gets NULL computed values: only under FULL (the old row) do they locate a row.
@@ -363,7 +405,10 @@ export class Router {
       return { op: 'delete', shape, whereT, newT: undefined, tx: lsn, time, quiet: true, ref };
     }
     const op: RowOp = change.op;
-    const row = change.op === 'update' ? filled(change.new, change.old) : newRow(change, relation);
+    const row =
+      change.op === 'update'
+        ? filled(updateNew(change, relation), change.old)
+        : newRow(change, relation);
     const keep = this.evaluate(unit, shape, applied, row, op);
     if (change.op === 'insert') {
       if (!keep) return FILTERED;

@@ -40,15 +40,12 @@ export class CopyPayload {
   private rowStart = 0;
   rows = 0;
 
+  private cells = 0;
+
   /** Appends one row; `null` is NULL. Values are PostgreSQL text. */
   row(values: readonly (string | null)[]): void {
-    this.rowStart = this.pos;
-    for (let i = 0; i < values.length; i++) {
-      if (i > 0) this.byte(TAB);
-      const v = values[i];
-      if (v === null || v === undefined) this.nullValue();
-      else this.value(v);
-    }
+    this.beginRow();
+    for (let i = 0; i < values.length; i++) this.cell(values[i] ?? null);
     this.endRow();
   }
 
@@ -59,28 +56,57 @@ export class CopyPayload {
    * escaping, byte by byte.
    */
   wireRow(sid: string | undefined, w: WireTuple, src: readonly number[]): void {
-    this.rowStart = this.pos;
-    if (sid !== undefined) this.value(sid);
-    const o = w.offsets;
-    for (let i = 0; i < src.length; i++) {
-      if (i > 0 || sid !== undefined) this.byte(TAB);
-      const c = src[i]!;
-      const start = c < w.count ? o[w.at + 2 * c]! : -1;
-      if (start < 0) this.nullValue();
-      else this.bytes(w.bytes, start, o[w.at + 2 * c + 1]!);
-    }
+    this.beginRow();
+    if (sid !== undefined) this.cell(sid);
+    for (let i = 0; i < src.length; i++) this.wireCell(w, src[i]!);
     this.endRow();
+  }
+
+  /** Starts a row written cell by cell (`cell`, `wireCell`, `intCell`), ended by `endRow`. */
+  beginRow(): void {
+    this.rowStart = this.pos;
+    this.cells = 0;
+  }
+
+  /** One value of the current row; `null` is NULL. */
+  cell(v: string | null): void {
+    if (this.cells++ > 0) this.byte(TAB);
+    if (v === null) this.nullValue();
+    else this.value(v);
+  }
+
+  /** Column `c` of a wire tuple, as bytes (NULL and unchanged TOAST as `\N`). */
+  wireCell(w: WireTuple, c: number): void {
+    if (this.cells++ > 0) this.byte(TAB);
+    const start = c < w.count ? w.offsets[w.at + 2 * c]! : -1;
+    if (start < 0) this.nullValue();
+    else this.bytes(w.bytes, start, w.offsets[w.at + 2 * c + 1]!);
+  }
+
+  /** A non-negative integer, digit by digit (no string). */
+  intCell(n: number): void {
+    if (this.cells++ > 0) this.byte(TAB);
+    if (this.pos + 16 > this.buf.length) this.grow(16);
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    let pos = this.pos + digits;
+    this.pos = pos;
+    let x = n;
+    do {
+      this.buf[--pos] = 0x30 + (x % 10);
+      x = Math.floor(x / 10);
+    } while (x > 0);
+  }
+
+  endRow(): void {
+    this.byte(NL);
+    this.rows++;
+    if (this.pos >= CHUNK_BYTES) this.cut(this.pos);
   }
 
   private nullValue(): void {
     this.byte(BACKSLASH);
     this.byte(0x4e); // N
-  }
-
-  private endRow(): void {
-    this.byte(NL);
-    this.rows++;
-    if (this.pos >= CHUNK_BYTES) this.cut(this.pos);
   }
 
   /** UTF-8 bytes of one value, escaped (the bytes of every special character are ASCII, so no decoding is needed). */

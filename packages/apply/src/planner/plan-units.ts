@@ -26,8 +26,10 @@ export type PlanItem<R> =
       /** `identity()` of `newT` / `whereT`, when the caller computed it already. */
       newId?: string | undefined;
       whereId?: string | undefined;
-      /** An insert's new row as bytes (`newT` decodes them when read): see `WireInsertItem`. */
+      /** The new row as bytes (`newT` decodes them when read): see `WireInsertItem`. */
       wire?: WireTuple | undefined;
+      /** The tuple that locates the row, as bytes (`whereT` decodes them when read). */
+      whereWire?: WireTuple | undefined;
     }
   | { op: 'truncate'; tx: bigint; time: string; quiet: boolean; ref: R };
 
@@ -53,6 +55,8 @@ export interface PlannedOp<R> {
   level?: number | undefined;
   /** The new row as bytes while nothing has replaced `newT`: COPY takes them as they are. */
   wire?: WireTuple | undefined;
+  /** `whereT` as bytes while nothing has replaced it: a staged batch takes them as they are. */
+  whereWire?: WireTuple | undefined;
 }
 
 /**
@@ -120,6 +124,85 @@ class WireInsertOp<R> implements PlannedOp<R> {
   }
 }
 
+/**
+ * An update (whose key did not change) or a delete that arrived as bytes,
+ * as a plan item: `newT` and `whereT` are decoded on first read, and a
+ * staged batch (see `Staged`) writes the bytes as they are. For an update,
+ * the new row also locates the row (`whereWire` is `wire`).
+ */
+export class WireRowItem<R> {
+  newId: string | undefined = undefined;
+  whereId: string | undefined = undefined;
+  readonly leaves = undefined;
+  private newValues: ChangeTuple | undefined = undefined;
+  private whereValues: ChangeTuple | undefined = undefined;
+
+  constructor(
+    readonly op: 'update' | 'delete',
+    readonly shape: Shape,
+    readonly wire: WireTuple | undefined,
+    readonly whereWire: WireTuple,
+    readonly tx: bigint,
+    readonly time: string,
+    readonly quiet: boolean,
+    readonly ref: R,
+  ) {}
+
+  get newT(): ChangeTuple | undefined {
+    if (this.wire && this.newValues === undefined) this.newValues = wireValues(this.wire);
+    return this.newValues;
+  }
+
+  get whereT(): ChangeTuple {
+    if (this.whereWire === this.wire) return this.newT!;
+    if (this.whereValues === undefined) this.whereValues = wireValues(this.whereWire);
+    return this.whereValues;
+  }
+}
+
+/** The operation of one `WireRowItem` (clone, append): values read through, bytes dropped once `newT` is replaced. */
+class WireRowOp<R> implements PlannedOp<R> {
+  readonly keyChanged = false;
+  readonly leaves = undefined;
+  level: number | undefined = undefined;
+  wire: WireTuple | undefined;
+  whereWire: WireTuple | undefined;
+  private replaced: ChangeTuple | undefined = undefined;
+  newId: string | undefined;
+  whereId: string | undefined;
+  kind: 'update' | 'delete';
+  time: string;
+  quiet: boolean;
+  refs: R[];
+
+  constructor(
+    private readonly item: WireRowItem<R>,
+    readonly seq: number,
+  ) {
+    this.kind = item.op;
+    this.wire = item.wire;
+    this.whereWire = item.whereWire;
+    this.newId = item.newId;
+    this.whereId = item.whereId;
+    this.time = item.time;
+    this.quiet = item.quiet;
+    this.refs = [item.ref];
+  }
+
+  get newT(): ChangeTuple | undefined {
+    return this.replaced ?? this.item.newT;
+  }
+
+  set newT(v: ChangeTuple | undefined) {
+    this.replaced = v;
+    this.wire = undefined;
+  }
+
+  get whereT(): ChangeTuple {
+    return this.item.whereT;
+  }
+}
+
 /** `identity()` of an item's or an operation's new / where tuple, computed once. */
 export function newIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
   if (o.newId === undefined)
@@ -128,7 +211,8 @@ export function newIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
 }
 
 export function whereIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
-  if (o.whereId === undefined) o.whereId = identity(shape, o.whereT);
+  if (o.whereId === undefined)
+    o.whereId = o.whereWire ? wireIdentity(shape, o.whereWire) : identity(shape, o.whereT);
   return o.whereId;
 }
 
@@ -181,6 +265,7 @@ export function overlay(earlier: ChangeTuple | undefined, later: ChangeTuple): C
 /** One change as one operation (clone / append). */
 export function toOp<R>(item: RowItem<R>, seq: number): PlannedOp<R> {
   if (item instanceof WireInsertItem) return new WireInsertOp(item, seq);
+  if (item instanceof WireRowItem) return new WireRowOp(item, seq);
   const keyChanged =
     item.op === 'update' && whereIdOf(item.shape, item) !== newIdOf(item.shape, item);
   return {

@@ -177,7 +177,11 @@ describe('taskSteps', () => {
     },
   ];
   test.each(cases)('$name', (c) => {
-    const steps = taskSteps(c.task, { sid: '1', copyMinRows: c.copyMinRows ?? 100 });
+    const steps = taskSteps(c.task, {
+      sid: '1',
+      copyMinRows: c.copyMinRows ?? 100,
+      stageMinRows: 100,
+    });
     const out = trace(steps, [...(c.answers ?? [])]);
     expect(out.ran).toEqual(c.ran);
     expect(out.events).toEqual(c.events ?? []);

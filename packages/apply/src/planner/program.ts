@@ -58,6 +58,12 @@ export interface ProgramContext {
   sid: string;
   /** Inserts of at least this many rows go by COPY; fewer go in an INSERT with the next message. */
   copyMinRows: number;
+  /**
+   * Updates, deletes and closed history versions of at least this many rows
+   * are staged in a temporary table by COPY (see `Staged`); fewer go as
+   * array literals in the statement. `Infinity`: never (no TEMP privilege).
+   */
+  stageMinRows: number;
 }
 
 /**
@@ -95,7 +101,7 @@ export function taskSteps<U extends PlanUnit, R>(task: Task<U, R>, ctx: ProgramC
       return [
         {
           kind: 'sql',
-          statement: deleteRows(task.shape, ctx.sid, task.ops),
+          statement: deleteRows(task.shape, ctx.sid, task.ops, task.ops.length >= ctx.stageMinRows),
           deferred: true,
           report: (rows) => events(byOrd(task.ops, rows), 'delete_missing'),
         },
@@ -115,7 +121,7 @@ function updateSteps<R>(shape: Shape, ops: PlannedOp<R>[], ctx: ProgramContext):
     return [
       {
         kind: 'sql',
-        statement: updateOrInsertRows(shape, ctx.sid, ops),
+        statement: updateOrInsertRows(shape, ctx.sid, ops, ops.length >= ctx.stageMinRows),
         deferred: true,
         report: (missed) => {
           const out: PlanEvent<R>[] = [];
@@ -134,7 +140,7 @@ function updateSteps<R>(shape: Shape, ops: PlannedOp<R>[], ctx: ProgramContext):
   return [
     {
       kind: 'sql',
-      statement: updateRows(shape, ctx.sid, ops),
+      statement: updateRows(shape, ctx.sid, ops, ops.length >= ctx.stageMinRows),
       deferred: false,
       after: (rows) => {
         const out: PlanEvent<R>[] = [];
@@ -243,7 +249,7 @@ function historySteps<R>(shape: Shape, round: PlannedOp<R>[], ctx: ProgramContex
     return [
       {
         kind: 'sql',
-        statement: closeVersions(shape, sid, closing),
+        statement: closeVersions(shape, sid, closing, closing.length >= ctx.stageMinRows),
         deferred: true,
         report: (rows) =>
           byOrd(closing, rows).map((op) => ({
@@ -265,7 +271,7 @@ function historySteps<R>(shape: Shape, round: PlannedOp<R>[], ctx: ProgramContex
       ? [
           {
             kind: 'sql' as const,
-            statement: closeVersions(shape, sid, closing),
+            statement: closeVersions(shape, sid, closing, closing.length >= ctx.stageMinRows),
             deferred: true as const,
             report: (rows: Row[]) =>
               byOrd(closing, rows).map((op) => ({
@@ -285,7 +291,7 @@ function historySteps<R>(shape: Shape, round: PlannedOp<R>[], ctx: ProgramContex
   return [
     {
       kind: 'sql',
-      statement: closeAndReopen(shape, sid, simple),
+      statement: closeAndReopen(shape, sid, simple, simple.length >= ctx.stageMinRows),
       deferred: false,
       after: (rows) => {
         const missing = byOrd(simple, rows);

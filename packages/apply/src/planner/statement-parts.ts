@@ -1,6 +1,8 @@
 import { escapeLiteral, escapeIdentifier as id } from 'pg';
-import { type ChangeTuple, UNCHANGED } from '../change.js';
+import { type ChangeTuple, UNCHANGED, WIRE_UNCHANGED, type WireTuple } from '../change.js';
 import { HISTORY_START, OPEN_END } from '../target/target-ddl.js';
+import { CopyPayload } from './copy-payload.js';
+import type { CopyStatement } from './copy-rows.js';
 import type { PlannedOp } from './plan-units.js';
 import type { Shape, ShapeColumn } from './shape.js';
 
@@ -14,6 +16,8 @@ export const START = `${escapeLiteral(HISTORY_START)}::timestamptz`;
 
 export class Params {
   readonly values: unknown[] = [];
+  /** Set by `sourceCte` when the batch is staged by COPY. */
+  staged: Staged | undefined = undefined;
   add(value: unknown, cast: string): string {
     this.values.push(Array.isArray(value) ? arrayLiteral(value) : value);
     return `$${this.values.length}::${cast}`;
@@ -54,6 +58,18 @@ export function cell(v: ChangeTuple[number] | undefined): string | null {
   return v === UNCHANGED || v === undefined ? null : v;
 }
 
+/** `mask()` of a wire tuple, from its offsets alone. */
+export function wireMask(shape: Shape, w: WireTuple): string | null {
+  const o = w.offsets;
+  const unchanged = (src: number) => src < w.count && o[w.at + 2 * src] === WIRE_UNCHANGED;
+  let i = 0;
+  while (i < shape.cols.length && !unchanged(shape.cols[i]!.src)) i++;
+  if (i === shape.cols.length) return null;
+  let m = '';
+  for (const c of shape.cols) m += unchanged(c.src) ? '1' : '0';
+  return m;
+}
+
 /** '0110': which shape columns hold an unchanged TOAST value; null when none. */
 export function mask(shape: Shape, t: ChangeTuple | undefined): string | null {
   if (!t) return null;
@@ -81,60 +97,154 @@ export interface SourceSpec<R> {
   deleted?: boolean;
   kind?: boolean;
   ops: PlannedOp<R>[];
+  /**
+   * Stage the batch in a temporary table by COPY (see `Staged`) instead of
+   * inlining it as array literals.
+   */
+  stage?: boolean;
+}
+
+/**
+ * A batch's rows in a temporary table of this transaction's connection,
+ * written by COPY before the statement that reads them runs: values go from
+ * the changes' bytes into the payload, with no string per value and no
+ * array literal for the server to parse. `ON COMMIT DELETE ROWS`; the
+ * executor creates the table once per connection and empties it when one
+ * transaction uses it twice.
+ */
+export interface Staged {
+  /** `pg_temp.<name>`: named after its columns, so statements of one layout share it. */
+  table: string;
+  ddl: string;
+  copy: CopyStatement;
+}
+
+/** One column of the `s` rows: its name, array type, and how an operation fills it. */
+interface SourceColumn<R> {
+  name: string;
+  type: 'text' | 'bool' | 'int';
+  get: (op: PlannedOp<R>) => string | boolean | null;
+  /** Writes the value as bytes where the operation has them (the staged path). */
+  write?: (payload: CopyPayload, op: PlannedOp<R>) => void;
+}
+
+const newValue =
+  <R>(src: number) =>
+  (payload: CopyPayload, o: PlannedOp<R>) => {
+    if (o.wire) payload.wireCell(o.wire, src);
+    else payload.cell(cell(o.newT?.[src]));
+  };
+
+const whereValue =
+  <R>(src: number) =>
+  (payload: CopyPayload, o: PlannedOp<R>) => {
+    if (o.whereWire) payload.wireCell(o.whereWire, src);
+    else payload.cell(cell(o.whereT?.[src]));
+  };
+
+/** '0110' of an operation's new row, read from its bytes when it has them. */
+export function newMaskOf<R>(shape: Shape, o: PlannedOp<R>): string | null {
+  return o.wire ? wireMask(shape, o.wire) : mask(shape, o.newT);
+}
+
+function whereMaskOf<R>(shape: Shape, o: PlannedOp<R>): string | null {
+  return o.whereWire ? wireMask(shape, o.whereWire) : mask(shape, o.whereT);
 }
 
 export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Source {
-  const arrays: string[] = [];
-  const names: string[] = [];
+  const cols: SourceColumn<R>[] = [];
   const ops = spec.ops;
   let newMask = false;
   let oldMask = false;
   if (spec.values) {
     shape.cols.forEach((c, i) => {
-      arrays.push(p.column(ops, (o) => cell(o.newT?.[c.src]), 'text[]'));
-      names.push(`v${i}`);
+      cols.push({
+        name: `v${i}`,
+        type: 'text',
+        get: (o) => cell(o.newT?.[c.src]),
+        write: newValue(c.src),
+      });
     });
-    if (ops.some((o) => mask(shape, o.newT) !== null)) {
+    if (ops.some((o) => newMaskOf(shape, o) !== null)) {
       newMask = true;
-      arrays.push(p.column(ops, (o) => mask(shape, o.newT), 'text[]'));
-      names.push('m');
+      cols.push({ name: 'm', type: 'text', get: (o) => newMaskOf(shape, o) });
     }
   }
   if (spec.keyValues && !spec.values) {
     for (const k of shape.keyCols) {
       const c = shape.cols[k]!;
-      arrays.push(p.column(ops, (o) => cell(o.newT?.[c.src]), 'text[]'));
-      names.push(`v${k}`);
+      cols.push({
+        name: `v${k}`,
+        type: 'text',
+        get: (o) => cell(o.newT?.[c.src]),
+        write: newValue(c.src),
+      });
     }
   }
   if (spec.keys) {
     shape.keyCols.forEach((k, j) => {
       const c = shape.cols[k]!;
-      arrays.push(p.column(ops, (o) => cell(o.whereT?.[c.src]), 'text[]'));
-      names.push(`k${j}`);
+      cols.push({
+        name: `k${j}`,
+        type: 'text',
+        get: (o) => cell(o.whereT?.[c.src]),
+        write: whereValue(c.src),
+      });
     });
-    if (shape.full && ops.some((o) => mask(shape, o.whereT) !== null)) {
+    if (shape.full && ops.some((o) => whereMaskOf(shape, o) !== null)) {
       oldMask = true;
-      arrays.push(p.column(ops, (o) => mask(shape, o.whereT), 'text[]'));
-      names.push('om');
+      cols.push({ name: 'om', type: 'text', get: (o) => whereMaskOf(shape, o) });
     }
   }
-  if (spec.time) {
-    arrays.push(p.column(ops, (o) => o.time, 'text[]'));
-    names.push('tm');
+  if (spec.time) cols.push({ name: 'tm', type: 'text', get: (o) => o.time });
+  if (spec.deleted)
+    cols.push({ name: 'del', type: 'bool', get: (o) => o.kind === 'delete' && o.leaves !== true });
+  if (spec.kind)
+    cols.push({ name: 'op', type: 'text', get: (o) => (o.kind === 'insert' ? 'I' : 'U') });
+  const names = cols.map((c) => c.name).join(', ');
+  if (spec.stage) {
+    const staged = stage(cols, ops);
+    p.staged = staged;
+    return {
+      cte: `s AS MATERIALIZED (SELECT ${names}, ord FROM ${staged.table})`,
+      newMask,
+      oldMask,
+    };
   }
-  if (spec.deleted) {
-    arrays.push(p.column(ops, (o) => o.kind === 'delete' && o.leaves !== true, 'bool[]'));
-    names.push('del');
-  }
-  if (spec.kind) {
-    arrays.push(p.column(ops, (o) => (o.kind === 'insert' ? 'I' : 'U'), 'text[]'));
-    names.push('op');
-  }
+  const arrays = cols.map((c) => p.column(ops, c.get, `${c.type}[]`));
   return {
-    cte: `s AS MATERIALIZED (SELECT * FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS s(${names.join(', ')}, ord))`,
+    cte: `s AS MATERIALIZED (SELECT * FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS s(${names}, ord))`,
     newMask,
     oldMask,
+  };
+}
+
+function stage<R>(cols: SourceColumn<R>[], ops: PlannedOp<R>[]): Staged {
+  const layout = cols.map((c) => (c.type === 'text' ? c.name : `${c.name}_${c.type}`)).join('_');
+  const table = `pg_temp.kvsz_s_${layout}`;
+  const payload = new CopyPayload();
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
+    payload.beginRow();
+    for (const c of cols) {
+      if (c.write) c.write(payload, o);
+      else {
+        const v = c.get(o);
+        payload.cell(typeof v === 'boolean' ? (v ? 't' : 'f') : v);
+      }
+    }
+    payload.intCell(i + 1);
+    payload.endRow();
+  }
+  const names = cols.map((c) => c.name).join(', ');
+  return {
+    table,
+    ddl: `CREATE TEMP TABLE IF NOT EXISTS ${table} (${cols.map((c) => `${c.name} ${c.type}`).join(', ')}, ord int) ON COMMIT DELETE ROWS`,
+    copy: {
+      text: `COPY ${table} (${names}, ord) FROM STDIN`,
+      rows: payload.rows,
+      chunks: payload.take(),
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import {
   Params,
   type Source,
   START,
+  type Staged,
   sidCond,
   sidParamOf,
   sourceCte,
@@ -38,23 +39,32 @@ export interface Statement {
    * quadratic.
    */
   nestedLoop?: boolean;
+  /** The batch's rows, to be copied into their temporary table before the statement runs. */
+  staged?: Staged | undefined;
 }
 
 /** Clone DELETE; returns the `ord`s that matched no row. */
-export function deleteRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
+export function deleteRows<R>(
+  shape: Shape,
+  sid: string,
+  ops: PlannedOp<R>[],
+  stage = false,
+): Statement {
   const p = new Params();
   const sp = sidParamOf(shape, p, sid);
-  const src = sourceCte(shape, p, { keys: true, ops });
+  const src = sourceCte(shape, p, { keys: true, ops, stage });
   const t = shape.target.qualified;
   if (shape.full) {
     return {
       text: `WITH ${src.cte}, ${locator(shape, sp, src)}, d AS (DELETE FROM ${t} t USING l WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING l.ord) ${MISSING('d')}`,
       values: p.values,
+      staged: p.staged,
     };
   }
   return {
     text: `WITH ${src.cte}, d AS (DELETE FROM ${t} t USING s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('d')}`,
     values: p.values,
+    staged: p.staged,
     nestedLoop: shape.keyIndex === 'any',
   };
 }
@@ -72,20 +82,27 @@ function setList(shape: Shape, src: Source): string {
 }
 
 /** Clone / append UPDATE (unchanged TOAST columns keep their value); returns unmatched `ord`s. */
-export function updateRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
+export function updateRows<R>(
+  shape: Shape,
+  sid: string,
+  ops: PlannedOp<R>[],
+  stage = false,
+): Statement {
   const p = new Params();
   const sp = sidParamOf(shape, p, sid);
-  const src = sourceCte(shape, p, { values: true, keys: true, ops });
+  const src = sourceCte(shape, p, { values: true, keys: true, ops, stage });
   const t = shape.target.qualified;
   if (shape.full) {
     return {
       text: `WITH ${src.cte}, ${locator(shape, sp, src)}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s JOIN l ON l.ord = s.ord WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING s.ord) ${MISSING('u')}`,
       values: p.values,
+      staged: p.staged,
     };
   }
   return {
     text: `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('u')}`,
     values: p.values,
+    staged: p.staged,
     nestedLoop: shape.keyIndex === 'any',
   };
 }
@@ -100,12 +117,17 @@ export function updateRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): S
  * the next message: a batch of updates is one round trip. Needs
  * `shape.arbiter` and a key (not FULL).
  */
-export function updateOrInsertRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
+export function updateOrInsertRows<R>(
+  shape: Shape,
+  sid: string,
+  ops: PlannedOp<R>[],
+  stage = false,
+): Statement {
   if (shape.full || !shape.arbiter)
     throw new Error('updateOrInsertRows needs a key with a unique index');
   const p = new Params();
   const sp = sidParamOf(shape, p, sid);
-  const src = sourceCte(shape, p, { values: true, keys: true, ops });
+  const src = sourceCte(shape, p, { values: true, keys: true, ops, stage });
   const t = shape.target.qualified;
   const vals = [...(sp ? [sp] : []), ...shape.cols.map((c, i) => cast(`x.v${i}`, c))].join(', ');
   const keys = shape.keyCols.map((k) => id(shape.cols[k]!.name)).join(', ');
@@ -114,6 +136,7 @@ export function updateOrInsertRows<R>(shape: Shape, sid: string, ops: PlannedOp<
   return {
     text: `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord), x AS MATERIALIZED (SELECT s.* FROM s WHERE s.ord NOT IN (SELECT u.ord FROM u)), i AS (${insertHead(shape)} SELECT ${vals} FROM x WHERE ${rebuildable} ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys}) SELECT x.ord::int AS ord, CASE WHEN NOT (${rebuildable}) THEN 'unmaterializable' WHEN (${newKey}) IN (SELECT ${keys} FROM i) THEN 'inserted' ELSE 'conflict' END AS outcome FROM x`,
     values: p.values,
+    staged: p.staged,
     nestedLoop: shape.keyIndex === 'any',
   };
 }
@@ -158,21 +181,28 @@ export function insertRows<R>(
 }
 
 /** History: close the open version of each key (delete: mark it deleted); returns unmatched `ord`s. */
-export function closeVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
+export function closeVersions<R>(
+  shape: Shape,
+  sid: string,
+  ops: PlannedOp<R>[],
+  stage = false,
+): Statement {
   const p = new Params();
   const sp = sidParamOf(shape, p, sid);
-  const src = sourceCte(shape, p, { keys: true, time: true, deleted: true, ops });
+  const src = sourceCte(shape, p, { keys: true, time: true, deleted: true, ops, stage });
   const t = shape.target.qualified;
   const set = 'kvsz_end = s.tm::timestamptz, kvsz_deleted = s.del';
   if (shape.full) {
     return {
       text: `WITH ${src.cte}, ${locator(shape, sp, src, ` AND t.kvsz_end = ${OPEN}`)}, c AS (UPDATE ${t} t SET ${set} FROM s JOIN l ON l.ord = s.ord WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING s.ord) ${MISSING('c')}`,
       values: p.values,
+      staged: p.staged,
     };
   }
   return {
     text: `WITH ${src.cte}, c AS (UPDATE ${t} t SET ${set} FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('c')}`,
     values: p.values,
+    staged: p.staged,
     nestedLoop: shape.keyIndex !== undefined,
   };
 }
@@ -183,15 +213,21 @@ export function closeVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[])
  * UPDATE's output, so every close happens before any open and the one-open-
  * version index never sees two). Returns the `ord`s that had no open version.
  */
-export function closeAndReopen<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Statement {
+export function closeAndReopen<R>(
+  shape: Shape,
+  sid: string,
+  ops: PlannedOp<R>[],
+  stage = false,
+): Statement {
   const p = new Params();
   const sp = sidParamOf(shape, p, sid);
-  const src = sourceCte(shape, p, { values: true, keys: true, time: true, ops });
+  const src = sourceCte(shape, p, { values: true, keys: true, time: true, ops, stage });
   const t = shape.target.qualified;
   const vals = [...(sp ? [sp] : []), ...shape.cols.map((c, i) => cast(`s.v${i}`, c))];
   return {
     text: `WITH ${src.cte}, c AS (UPDATE ${t} t SET kvsz_end = s.tm::timestamptz FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...vals, 's.tm::timestamptz', OPEN, 'false'].join(', ')} FROM s WHERE s.ord IN (SELECT c.ord FROM c)) ${MISSING('c')}`,
     values: p.values,
+    staged: p.staged,
   };
 }
 

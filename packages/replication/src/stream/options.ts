@@ -31,6 +31,12 @@ export interface ReplicationStreamOptions {
    * string per value. Text mode only (ignored with `binary`).
    */
   wireInserts?: boolean;
+  /**
+   * `wireInserts`, and updates whose key did not change and deletes by key
+   * carry their row as bytes too (`UpdateChange.wire`, `DeleteChange.wire`;
+   * default false). Text mode only.
+   */
+  wireRows?: boolean;
   /** Deliver transactional logical messages (PostgreSQL 14+, default true). */
   messages?: boolean;
   /** Let the server stream large in-progress transactions (protocol 2+, default true). */

@@ -9,7 +9,14 @@ import {
   type Tuple,
   type UpdateMessage,
 } from '@kuvasz/pgoutput';
-import type { Change, InsertChange, TableRef, TransactionPart } from '../types.js';
+import type {
+  Change,
+  DeleteChange,
+  InsertChange,
+  TableRef,
+  TransactionPart,
+  UpdateChange,
+} from '../types.js';
 
 export interface PartLimits {
   /** Changes per part (default 5,000). */
@@ -95,6 +102,41 @@ export class WireInsertChange implements InsertChange {
   ) {}
 
   get new(): Tuple {
+    if (this.values === undefined) this.values = arenaValues(this.wire);
+    return this.values;
+  }
+}
+
+/** An update kept as bytes (`wireRows`; its key did not change): `new` is decoded on first read. */
+export class WireUpdateChange implements UpdateChange {
+  readonly kind = 'update' as const;
+  readonly key = undefined;
+  readonly old = undefined;
+  private values: Tuple | undefined = undefined;
+
+  constructor(
+    readonly relation: RelationMessage,
+    readonly wire: ArenaTuple,
+  ) {}
+
+  get new(): Tuple {
+    if (this.values === undefined) this.values = arenaValues(this.wire);
+    return this.values;
+  }
+}
+
+/** A delete by key kept as bytes (`wireRows`): `key` is decoded on first read. */
+export class WireDeleteChange implements DeleteChange {
+  readonly kind = 'delete' as const;
+  readonly old = undefined;
+  private values: Tuple | undefined = undefined;
+
+  constructor(
+    readonly relation: RelationMessage,
+    readonly wire: ArenaTuple,
+  ) {}
+
+  get key(): Tuple {
     if (this.values === undefined) this.values = arenaValues(this.wire);
     return this.values;
   }

@@ -390,7 +390,8 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         spillDir: this.spillDir,
         slot: this.slot,
         log: this.log,
-        wireInserts: (this.o.wireInserts ?? false) && !protocol.binary,
+        wireInserts: (this.o.wireInserts || this.o.wireRows || false) && !protocol.binary,
+        wireRows: (this.o.wireRows ?? false) && !protocol.binary,
         sink: {
           part: (part) => this.queue.push({ kind: 'part', part, gen }),
           replay: (source) => this.queue.push({ kind: 'replay', source, gen }),
@@ -435,7 +436,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
           this.pos.receivedUpTo(buf.readBigUInt64BE(start + 1));
           const at = start + XLOGDATA_HEADER_BYTES;
           if (at === end) return;
-          if (assembler.handleWireInsert(buf, at, end)) return;
+          if (assembler.handleWireRow(buf, at, end)) return;
           const data = buf.subarray(at, end);
           // Rows of a streamed transaction are decoded once, at replay; the
           // decoder's state changes only on Stream Start/Stop, so skipping it is safe.

@@ -7,9 +7,10 @@ import {
   type RelationCache,
   type RelationMessage,
   TupleArena,
+  TupleTag,
 } from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
-import type { TransactionPart } from '../types.js';
+import type { Change, TransactionPart } from '../types.js';
 import {
   type DmlMessage,
   PartBuilder,
@@ -18,7 +19,9 @@ import {
   type RelationMapping,
   relationOids,
   toChange,
+  WireDeleteChange,
   WireInsertChange,
+  WireUpdateChange,
 } from './part-builder.js';
 import { ReplaySource } from './replay-source.js';
 import type { SpillDir } from './spill-dir.js';
@@ -52,6 +55,8 @@ export interface AssemblerOptions {
   sink: AssemblerSink;
   /** Inserts outside stream blocks as bytes (`InsertChange.wire`). */
   wireInserts?: boolean;
+  /** Updates without an old tuple and deletes by key as bytes too (`wireRows`). */
+  wireRows?: boolean;
 }
 
 interface OpenTransaction {
@@ -172,21 +177,41 @@ export class TransactionAssembler {
 
   /**
    * Fast path for an Insert of a transaction that was not streamed, with
-   * `wireInserts`: the view finds the tuple's columns in place, the arena
+   * `wireInserts` (and, with `wireRows`, an Update without an old tuple or
+   * a Delete by key): the view finds the tuple's columns in place, the arena
    * copies its bytes, and no message object or string is made. False when
    * the message is something else (or has a binary column): decode it.
    */
-  handleWireInsert(buf: Uint8Array, start: number, end: number): boolean {
+  handleWireRow(buf: Uint8Array, start: number, end: number): boolean {
     const view = this.view;
-    if (!view || this.streamTx || !this.tx || buf[start] !== MessageTag.Insert) return false;
+    if (!view || this.streamTx || !this.tx) return false;
+    const tag = buf[start];
+    const rows = this.o.wireRows === true;
+    if (
+      tag !== MessageTag.Insert &&
+      !(rows && (tag === MessageTag.Update || tag === MessageTag.Delete))
+    )
+      return false;
     // Throws the decoder's typed error on a malformed message, as `handle` would.
     view.reset(buf, start, end - start);
-    const tuple = this.arena!.add(view.newTuple);
-    if (!tuple) return false;
-    this.tx.builder.addChange(
-      new WireInsertChange(this.relation(view.relationOid), tuple),
-      end - start,
-    );
+    let change: Change;
+    if (tag === MessageTag.Insert) {
+      const tuple = this.arena!.add(view.newTuple);
+      if (!tuple) return false;
+      change = new WireInsertChange(this.relation(view.relationOid), tuple);
+    } else if (tag === MessageTag.Update) {
+      // A key change ('K') or REPLICA IDENTITY FULL ('O'): decoded, as they are rare or need the old values.
+      if (view.oldMarker !== 0) return false;
+      const tuple = this.arena!.add(view.newTuple);
+      if (!tuple) return false;
+      change = new WireUpdateChange(this.relation(view.relationOid), tuple);
+    } else {
+      if (view.oldMarker !== TupleTag.Key) return false;
+      const tuple = this.arena!.add(view.oldTuple);
+      if (!tuple) return false;
+      change = new WireDeleteChange(this.relation(view.relationOid), tuple);
+    }
+    this.tx.builder.addChange(change, end - start);
     this.partIfFull(this.tx);
     return true;
   }
