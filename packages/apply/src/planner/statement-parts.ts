@@ -219,9 +219,21 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
   };
 }
 
-function stage<R>(cols: SourceColumn<R>[], ops: PlannedOp<R>[]): Staged {
+/**
+ * The staging table's name: its column layout, or, when that would pass
+ * PostgreSQL's 63-byte identifiers (which it would cut, so that two layouts
+ * could share one table), the column count and a hash of the layout.
+ */
+export function stagingName(cols: readonly { name: string; type: string }[]): string {
   const layout = cols.map((c) => (c.type === 'text' ? c.name : `${c.name}_${c.type}`)).join('_');
-  const table = `pg_temp.kvsz_s_${layout}`;
+  if (layout.length <= 48) return `kvsz_s_${layout}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < layout.length; i++) h = Math.imul(h ^ layout.charCodeAt(i), 0x01000193);
+  return `kvsz_s_${cols.length}_${(h >>> 0).toString(16)}`;
+}
+
+function stage<R>(cols: SourceColumn<R>[], ops: PlannedOp<R>[]): Staged {
+  const table = `pg_temp.${stagingName(cols)}`;
   const payload = new CopyPayload();
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i]!;

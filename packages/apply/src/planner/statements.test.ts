@@ -3,6 +3,7 @@ import { type ChangeTuple, UNCHANGED } from '../change.js';
 import { fakeTarget } from '../testing/fake-target.js';
 import type { PlannedOp } from './plan-units.js';
 import { resolveShape } from './shape.js';
+import { stagingName } from './statement-parts.js';
 import {
   arrayLiteral,
   closeAndReopen,
@@ -175,5 +176,22 @@ describe('statement builders', () => {
     expect(truncateRows(target('history'), '3', 'T').text).toBe(
       `UPDATE "public"."t" SET kvsz_end = $1::timestamptz, kvsz_deleted = true WHERE sid = $2::text AND kvsz_end = '9999-01-01 00:00:00+00'::timestamptz`,
     );
+  });
+});
+
+describe('staging table names', () => {
+  const text = (n: number, extra: string[] = []) => [
+    ...Array.from({ length: n }, (_, i) => ({ name: `v${i}`, type: 'text' })),
+    ...extra.map((name) => ({ name, type: 'text' })),
+  ];
+  test('short layouts are named after their columns', () => {
+    expect(stagingName([...text(2), { name: 'del', type: 'bool' }])).toBe('kvsz_s_v0_v1_del_bool');
+  });
+  test('long layouts stay under 63 bytes and apart when only their tail differs', () => {
+    const a = stagingName(text(60, ['k0']));
+    const b = stagingName(text(60, ['m', 'k0']));
+    expect(a.length).toBeLessThanOrEqual(63);
+    expect(b.length).toBeLessThanOrEqual(63);
+    expect(a).not.toBe(b);
   });
 });
