@@ -25,7 +25,7 @@ export class TxAssembler {
   private readonly view = new MessageView({ protoVersion: 1 });
   private readonly arena = new TupleArena();
 
-  /** `wire`: inserts as wire tuples (bytes in an arena), as the streamer sends them. */
+  /** `wire`: inserts, updates that keep their key and deletes by key as wire tuples (bytes in an arena), as the streamer sends them. */
   constructor(
     private readonly source: SourceId,
     private readonly wire = false,
@@ -56,23 +56,42 @@ export class TxAssembler {
         );
         return undefined;
       }
-      case 'update':
-        this.current!.changes.push({
-          op: 'update',
-          relation: this.rel(m.relationOid),
-          new: tuple(m.new),
-          key: m.key && tuple(m.key),
-          old: m.old && tuple(m.old),
-        });
+      case 'update': {
+        // As the streamer's stream (wireRows): bytes when the key did not change.
+        const wire =
+          this.wire && !m.key && !m.old && this.view.reset(data)
+            ? this.arena.add(this.view.newTuple)
+            : undefined;
+        this.current!.changes.push(
+          wire
+            ? { op: 'update', relation: this.rel(m.relationOid), wire }
+            : {
+                op: 'update',
+                relation: this.rel(m.relationOid),
+                new: tuple(m.new),
+                key: m.key && tuple(m.key),
+                old: m.old && tuple(m.old),
+              },
+        );
         return undefined;
-      case 'delete':
-        this.current!.changes.push({
-          op: 'delete',
-          relation: this.rel(m.relationOid),
-          key: m.key && tuple(m.key),
-          old: m.old && tuple(m.old),
-        });
+      }
+      case 'delete': {
+        const wire =
+          this.wire && m.key && this.view.reset(data)
+            ? this.arena.add(this.view.oldTuple)
+            : undefined;
+        this.current!.changes.push(
+          wire
+            ? { op: 'delete', relation: this.rel(m.relationOid), wire }
+            : {
+                op: 'delete',
+                relation: this.rel(m.relationOid),
+                key: m.key && tuple(m.key),
+                old: m.old && tuple(m.old),
+              },
+        );
         return undefined;
+      }
       case 'truncate':
         this.current!.changes.push({
           op: 'truncate',

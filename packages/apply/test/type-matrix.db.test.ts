@@ -41,15 +41,31 @@ const PATHS = [
   { path: 'wire tuples, COPY', wire: true, copyMinRows: 1 },
 ] as const;
 
-describe.each(testedVersions())('type matrix under REPLICA IDENTITY FULL on PG %i', (version) => {
+/** The same table with a primary key: updates that keep it, and deletes, come as wire tuples too. */
+const KEYED = TYPES.replace('id int, f_bool', 'id int PRIMARY KEY, f_bool').replace(
+  'ALTER TABLE tm REPLICA IDENTITY FULL;',
+  '',
+);
+
+// With a key: updates and deletes as decoded values, or as wire tuples staged by COPY or inlined.
+const KEYED_PATHS = [
+  { path: 'values, staged', wire: false, copyMinRows: 1, stageMinRows: 1, ddl: KEYED },
+  { path: 'wire tuples, staged', wire: true, copyMinRows: 1, stageMinRows: 1, ddl: KEYED },
+  { path: 'wire tuples, inline', wire: true, copyMinRows: 1000, stageMinRows: 1000, ddl: KEYED },
+] as const;
+
+describe.each(testedVersions())('type matrix on PG %i', (version) => {
   const pgc = useCluster({ version });
 
-  test.each(PATHS)(
-    'inserts ($path), successive updates and deletes land identical to the source',
-    async ({ wire, copyMinRows }) => {
+  test.each([
+    ...PATHS.map((p) => ({ ...p, stageMinRows: undefined, ddl: TYPES, path: `FULL, ${p.path}` })),
+    ...KEYED_PATHS,
+  ])(
+    'inserts, successive updates and deletes land identical to the source ($path)',
+    async ({ wire, copyMinRows, stageMinRows, ddl }) => {
       const cluster = pgc.get();
-      const source = await sourceDatabase(cluster, TYPES, 'tm');
-      const h = await harness(cluster, TYPES);
+      const source = await sourceDatabase(cluster, ddl, 'tm');
+      const h = await harness(cluster, ddl);
       const src = await cluster.connect(source.db);
       try {
         await src.query(`INSERT INTO tm VALUES ${ROW1}, ${ROW2}, ${ROW3}`);
@@ -72,6 +88,7 @@ describe.each(testedVersions())('type matrix under REPLICA IDENTITY FULL on PG %
         const e = await h.engine({
           tables: [mapping('tm', 'clone')],
           ...(copyMinRows !== undefined ? { copyMinRows } : {}),
+          ...(stageMinRows !== undefined ? { stageMinRows } : {}),
         });
         await drainSlot(src, source.slot, source.publication, S1, (tx) => e.push(tx), 20_000, {
           wire,
