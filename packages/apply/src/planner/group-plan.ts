@@ -129,8 +129,10 @@ function planSegment<U extends PlanUnit, R>(
   plan: GroupPlan<U, R>,
   exact: boolean,
 ): void {
-  // Operations in source order: one per change, or per history chain.
-  const ops: { unit: U; op: PlannedOp<R> }[] = [];
+  // Operations in source order: one per change, or per history chain. Kept
+  // as two parallel arrays (no pair object per change).
+  let opUnits: U[] = [];
+  let ops: (PlannedOp<R> | undefined)[] = [];
   const byUnit = new Map<U, { item: RowItem<R>; seq: number }[]>();
   for (const s of segment) {
     const list = byUnit.get(s.unit);
@@ -150,28 +152,42 @@ function planSegment<U extends PlanUnit, R>(
     });
     if (unit.target.type === 'history') {
       const folded: R[] = [];
-      for (const op of collapseHistory(list, folded)) ops.push({ unit, op });
+      for (const op of collapseHistory(list, folded)) {
+        opUnits.push(unit);
+        ops.push(op);
+      }
       for (const r of folded) addRef(plan.folded, unit, r);
     } else {
-      for (const { item, seq } of list) ops.push({ unit, op: toOp(item, seq) });
+      for (const { item, seq } of list) {
+        opUnits.push(unit);
+        ops.push(toOp(item, seq));
+      }
     }
   }
-  if (byUnit.size > 1) ops.sort((a, b) => a.op.seq - b.op.seq);
+  if (byUnit.size > 1) {
+    const order = ops.map((_, i) => i).sort((a, b) => ops[a]!.seq - ops[b]!.seq);
+    opUnits = order.map((i) => opUnits[i]!);
+    ops = order.map((i) => ops[i]!);
+  }
 
   let next = 0;
   let top = -1;
-  const kept: { unit: U; op: PlannedOp<R> }[] = [];
-  for (const entry of ops) {
-    const { unit, op } = entry;
-    const st = states.get(unit)!;
-    const shape = st.shape;
+  let st: UnitLevels<R> | undefined;
+  let stUnit: U | undefined;
+  for (let i = 0; i < ops.length; i++) {
+    const unit = opUnits[i]!;
+    const op = ops[i]!;
+    if (unit !== stUnit) {
+      st = states.get(unit)!;
+      stUnit = unit;
+    }
+    const shape = st!.shape;
     if (exact) {
       op.level = next++;
-      kept.push(entry);
       continue;
     }
     const fk = linkFloor(unit, op.kind, states, byTarget);
-    let r = Math.max(st.floor, fk);
+    let r = Math.max(st!.floor, fk);
     if (shape.keyCols.length > 0) {
       // The rows it touches: one, or two for an update that changes the key.
       let a: string;
@@ -183,7 +199,7 @@ function planSegment<U extends PlanUnit, R>(
         const n = newIdOf(shape, op);
         if (n !== a) b = n;
       }
-      const prev = st.last.get(a);
+      const prev = st!.last.get(a);
       if (
         unit.target.type !== 'history' &&
         op.kind === 'update' &&
@@ -199,24 +215,24 @@ function planSegment<U extends PlanUnit, R>(
         prev.newId = undefined;
         prev.time = op.time;
         prev.refs.push(...op.refs);
+        ops[i] = undefined;
         continue;
       }
       if (prev) r = Math.max(r, prev.level! + 1);
       if (b !== undefined) {
-        const pb = st.last.get(b);
+        const pb = st!.last.get(b);
         if (pb) r = Math.max(r, pb.level! + 1);
       }
-      st.last.set(a, op);
-      if (b !== undefined) st.last.set(b, op);
+      st!.last.set(a, op);
+      if (b !== undefined) st!.last.set(b, op);
     }
     // Without a key the source publishes inserts only: they all share a level.
     op.level = r;
-    if (r > st.max[op.kind]) st.max[op.kind] = r;
+    if (r > st!.max[op.kind]) st!.max[op.kind] = r;
     if (r > top) top = r;
     // Under FULL a row is known by all its values; an unchanged TOAST value hides
     // one, so later changes of "the same" row could not be recognised: serialise.
-    if (shape.full && hasUnchanged(shape, op.newT)) st.floor = r + 1;
-    kept.push(entry);
+    if (shape.full && hasUnchanged(shape, op.newT)) st!.floor = r + 1;
   }
   if (exact) top = next - 1;
 
@@ -227,7 +243,10 @@ function planSegment<U extends PlanUnit, R>(
   );
   const reversed = [...units].reverse();
   const levels: Map<U, PlannedOp<R>[]>[] = Array.from({ length: top + 1 }, () => new Map());
-  for (const { unit, op } of kept) {
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    if (op === undefined) continue;
+    const unit = opUnits[i]!;
     const m = levels[op.level!]!;
     const list = m.get(unit);
     if (list) list.push(op);

@@ -205,8 +205,11 @@ class WireRowOp<R> implements PlannedOp<R> {
 
 /** `identity()` of an item's or an operation's new / where tuple, computed once. */
 export function newIdOf<R>(shape: Shape, o: RowItem<R> | PlannedOp<R>): string {
-  if (o.newId === undefined)
-    o.newId = o.wire ? wireIdentity(shape, o.wire) : identity(shape, o.newT);
+  if (o.newId === undefined) {
+    // A wire update's new row also locates it: one identity for both.
+    if (o.wire && o.wire === o.whereWire) o.newId = whereIdOf(shape, o);
+    else o.newId = o.wire ? wireIdentity(shape, o.wire) : identity(shape, o.newT);
+  }
   return o.newId;
 }
 

@@ -60,14 +60,17 @@ export function cell(v: ChangeTuple[number] | undefined): string | null {
 
 /** `mask()` of a wire tuple, from its offsets alone. */
 export function wireMask(shape: Shape, w: WireTuple): string | null {
-  const o = w.offsets;
-  const unchanged = (src: number) => src < w.count && o[w.at + 2 * src] === WIRE_UNCHANGED;
+  const cols = shape.cols;
   let i = 0;
-  while (i < shape.cols.length && !unchanged(shape.cols[i]!.src)) i++;
-  if (i === shape.cols.length) return null;
+  while (i < cols.length && !wireUnchanged(w, cols[i]!.src)) i++;
+  if (i === cols.length) return null;
   let m = '';
-  for (const c of shape.cols) m += unchanged(c.src) ? '1' : '0';
+  for (const c of cols) m += wireUnchanged(w, c.src) ? '1' : '0';
   return m;
+}
+
+function wireUnchanged(w: WireTuple, src: number): boolean {
+  return src < w.count && w.offsets[w.at + 2 * src] === WIRE_UNCHANGED;
 }
 
 /** '0110': which shape columns hold an unchanged TOAST value; null when none. */

@@ -11,7 +11,12 @@ import { StreamError } from '../errors.js';
  *   nothing is in flight, the last position known to carry nothing for us.
  */
 export class StreamPositions {
-  received = 0n;
+  /**
+   * `received` as two 32-bit halves: it moves with every message, and a
+   * bigint per message was a fifth of what receiving allocated.
+   */
+  private receivedHi = 0;
+  private receivedLo = 0;
   delivered = 0n;
   acked = 0n;
   flushed = 0n;
@@ -30,8 +35,36 @@ export class StreamPositions {
     this.known = true;
   }
 
+  get received(): bigint {
+    return (BigInt(this.receivedHi) << 32n) | BigInt(this.receivedLo);
+  }
+
   receivedUpTo(lsn: bigint): void {
-    if (lsn > this.received) this.received = lsn;
+    this.receivedHalves(Number(lsn >> 32n), Number(lsn & 0xffffffffn));
+  }
+
+  /** `receivedUpTo` of the big-endian LSN at `buf[offset]` (an XLogData header's), without a bigint. */
+  receivedAt(buf: Uint8Array, offset: number): void {
+    const hi =
+      ((buf[offset]! << 24) |
+        (buf[offset + 1]! << 16) |
+        (buf[offset + 2]! << 8) |
+        buf[offset + 3]!) >>>
+      0;
+    const lo =
+      ((buf[offset + 4]! << 24) |
+        (buf[offset + 5]! << 16) |
+        (buf[offset + 6]! << 8) |
+        buf[offset + 7]!) >>>
+      0;
+    this.receivedHalves(hi, lo);
+  }
+
+  private receivedHalves(hi: number, lo: number): void {
+    if (hi > this.receivedHi || (hi === this.receivedHi && lo > this.receivedLo)) {
+      this.receivedHi = hi;
+      this.receivedLo = lo;
+    }
   }
 
   /** A transaction for the consumer was received up to `endLsn`. */

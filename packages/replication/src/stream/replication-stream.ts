@@ -433,7 +433,7 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
             }
             return;
           }
-          this.pos.receivedUpTo(buf.readBigUInt64BE(start + 1));
+          this.pos.receivedAt(buf, start + 1);
           const at = start + XLOGDATA_HEADER_BYTES;
           if (at === end) return;
           if (assembler.handleWireRow(buf, at, end)) return;
