@@ -72,14 +72,19 @@ explain why:
   2 cores, so a run cannot take less than the CPU seconds of all three
   divided by 2: the catch-up table's CPU columns give that floor per phase.
   Inserts go to the destination as COPY and meet the goal (their servers'
-  CPU is below native's). Updates and deletes are set-based statements
-  built from decoded values: the two servers use about what native's use,
-  and the streamer's own 7 to 10 microseconds of CPU per change are what
-  keeps the run above native's time (for example, update-sid on 2026-12-07:
-  servers 22.1 CPU s and streamer 8.6 CPU s, so at least 15.4 s on 2
-  cores, against native's 11.4 s: at most 0.74x; measured 0.63x). Updates and
-  deletes as bytes (COPY of keys and new rows, then one set-based
-  statement), without a string per value, is what would move it.
+  CPU is below native's). Updates and deletes travel as bytes too since
+  2026-12-07: a batch's new rows and keys are copied into a staging table
+  from the bytes the stream received, in the same message as the set-based
+  statement that reads them (same session, 300,000 updates: the streamer's
+  CPU per change 7.1 to 8.0 -> 5.8 to 6.3 microseconds, update-sid 0.67x to
+  0.69x -> 0.72x to 0.79x). The two servers use about what native's use;
+  the streamer's remaining 6 microseconds of CPU per change (planning that
+  makes several objects per change, and the garbage collection of them, a
+  third of its busy time) are what keeps the run above native's time: per
+  phase, the servers' CPU plus the streamer's, divided by 2 cores, is the
+  least a run can take. Planning a group as columns (typed arrays of key
+  hashes and byte ranges instead of an object per change) is what would
+  move it.
   \`pnpm --filter @kuvasz/apply bench\` prints the same budget per change for
   the engine alone (see
   [the apply engine's figures](../packages/apply/README.md#figures)).
