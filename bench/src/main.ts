@@ -57,7 +57,7 @@ Reading the figures:
   soon as the connection is free): what remains is the pipeline's own
   latency (decode, route, one destination transaction per group).
 - RSS is the kernel's peak (\`VmHWM\`) for the whole streamer process.
-  \`run\` sets V8's heap growth to 35 % (see
+  \`run\` sets V8's heap growth to 50 % (see
   [operations](operations.md#memory)); the memory table repeats the large
   transaction with the heap capped instead
   (\`NODE_OPTIONS=--max-old-space-size=96\`, which the streamer leaves

@@ -23,6 +23,8 @@ export interface ArenaTuple {
 }
 
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/** Rows up to this many bytes are copied byte by byte. */
+const SMALL_COPY = 256;
 
 /**
  * Keeps tuples as byte ranges in pooled chunks instead of a string per
@@ -71,7 +73,13 @@ export class TupleArena {
       this.offsetPos = 0;
     }
     const base = this.bytePos;
-    if (size > 0) this.bytes.set(t.buffer.subarray(first, end), base);
+    if (size > SMALL_COPY) this.bytes.set(t.buffer.subarray(first, end), base);
+    else {
+      // A typical row is a few dozen bytes: a loop makes no view object (one per row otherwise).
+      const src = t.buffer;
+      const dst = this.bytes;
+      for (let k = 0; k < size; k++) dst[base + k] = src[first + k]!;
+    }
     const o = this.offsets;
     const at = this.offsetPos;
     for (let i = 0; i < n; i++) {
