@@ -4,7 +4,8 @@
  * connections to that server (the health monitor asks about every slot in
  * one query over one pooled connection; heartbeats only where a slot would
  * pin WAL, on a connection opened for it and closed), and the status shows
- * every slot's health.
+ * every slot's health. While they copy, `sync.parallel_sources` bounds how
+ * many create their slot and copy at once (and so the copy connections).
  */
 import type { PgCluster } from '@kuvasz/testkit';
 import { startPostgres, waitFor } from '@kuvasz/testkit';
@@ -25,28 +26,34 @@ beforeAll(async () => {
   ]);
 });
 
+/** `n` tenant databases `<prefix>1..n` with `rows` rows in `t`, and the destination database for them. */
+async function tenants(prefix: string, n: number, rows: number) {
+  const dbs: string[] = [];
+  for (let i = 1; i <= n; i++) {
+    const db = await srcPg.createDatabase(`${prefix}${i}`);
+    await srcPg.sql(
+      `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'x' FROM generate_series(1, ${rows}) g`,
+      [],
+      db,
+    );
+    dbs.push(db);
+  }
+  const dwh = await dstPg.createDatabase(`dwh_${prefix}`);
+  await dstPg.sql(
+    'CREATE TABLE t (sid text NOT NULL, id int NOT NULL, v text, PRIMARY KEY (sid, id))',
+    [],
+    dwh,
+  );
+  return { dbs, dwh };
+}
+
 afterAll(async () => {
   await killAll();
   await Promise.all([srcPg, dstPg].map((c) => c?.stop()));
 });
 
 test(`${TENANTS} tenant databases on one server: ${TENANTS} walsenders and at most 2 other connections; every slot's health in the status`, async () => {
-  const dbs: string[] = [];
-  for (let i = 1; i <= TENANTS; i++) {
-    const db = await srcPg.createDatabase(`tenant${i}`);
-    await srcPg.sql(
-      `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'x' FROM generate_series(1, 50) g`,
-      [],
-      db,
-    );
-    dbs.push(db);
-  }
-  const dwh = await dstPg.createDatabase('dwh');
-  await dstPg.sql(
-    'CREATE TABLE t (sid text NOT NULL, id int NOT NULL, v text, PRIMARY KEY (sid, id))',
-    [],
-    dwh,
-  );
+  const { dbs, dwh } = await tenants('tenant', TENANTS, 50);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const config = writeConfig(
     tempDir(),
@@ -102,4 +109,56 @@ http: { listen: "127.0.0.1:${port}" }
   }
   expect(runCli(['teardown', '-c', config, '--yes']).status).toBe(0);
   await assertNoLeftovers([srcPg]);
+}, 240_000);
+
+test('sync.parallel_sources: 12 tenants starting together, at most 2 copy at once; the others say they wait', async () => {
+  const { dbs, dwh } = await tenants('gate', 12, 2000);
+  const config = writeConfig(
+    tempDir(),
+    'gate.yaml',
+    `destination: { url: "${dstPg.urlFor(dwh)}" }
+databases:
+  - database: app
+    urls:
+${dbs.map((db, i) => `      - { url: "${srcPg.urlFor(db)}", sid: g${i + 1} }`).join('\n')}
+    tables:
+      t:
+sync: { parallel_sources: 2, parallel_tables: 1 }
+`,
+  );
+  // Copy connections to the source server, sampled while the tenants start.
+  let most = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    const c = await srcPg.connect('postgres');
+    try {
+      while (sampling) {
+        const r = await c.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kuvasz-copy-sync'",
+        );
+        most = Math.max(most, r.rows[0]?.n ?? 0);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  const cli = startRun(config);
+  try {
+    await cli.waitForLogCount('streaming', 12, 120_000);
+    sampling = false;
+    await sampler;
+    expect(
+      (await dstPg.sql<{ n: number }>('SELECT count(*)::int AS n FROM t', [], dwh))[0]?.n,
+    ).toBe(12 * 2000);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(2);
+    expect(cli.countLogs('waiting for a sync turn (sync.parallel_sources)')).toBeGreaterThan(0);
+  } finally {
+    sampling = false;
+    await sampler.catch(() => undefined);
+    const res = await cli.stop('SIGTERM');
+    expect(res.code, cli.stderr.slice(-2000)).toBe(0);
+  }
+  expect(runCli(['teardown', '-c', config, '--yes']).status).toBe(0);
 }, 240_000);

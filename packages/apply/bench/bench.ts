@@ -37,7 +37,7 @@ const env = (name: string, fallback: number): number => {
   return v === undefined || v === '' ? fallback : Number(v);
 };
 // The host app owns the heap policy; this bench applies the CLI's (see apps/streamer heap-policy.ts).
-const HEAP_GROWING = env('KUVASZ_BENCH_HEAP_GROWING', 35);
+const HEAP_GROWING = env('KUVASZ_BENCH_HEAP_GROWING', 50);
 if (HEAP_GROWING > 0) v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING}`);
 const CHANGES = env('KUVASZ_BENCH_CHANGES', 1_000_000);
 const WORKERS = env('KUVASZ_BENCH_WORKERS', 4);

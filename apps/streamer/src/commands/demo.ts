@@ -34,7 +34,7 @@ function demoConfig(sources: PgCluster[], warehouse: PgCluster): Config {
       tables,
     })),
     apply: { workers: 2, batchRows: 5_000, flushIntervalMs: 20, shutdownTimeoutMs: 30_000 },
-    sync: { parallelTables: 2, rate: undefined },
+    sync: { parallelTables: 2, parallelSources: 16, rate: undefined },
     http: undefined,
     cors: undefined,
     auth: { adminPasswordHash: undefined, jwtKey: undefined, ttlSeconds: 300 },

@@ -38,6 +38,8 @@ export interface Config {
   apply: { workers: number; batchRows: number; flushIntervalMs: number; shutdownTimeoutMs: number };
   sync: {
     parallelTables: number;
+    /** Sources creating their slot and copying at once (process-wide). */
+    parallelSources: number;
     /** Shared by every initial copy of the process; undefined: no limit. */
     rate: { rowsPerSecond: number; burst: number } | undefined;
   };

@@ -180,6 +180,7 @@ export function normalize(
       },
       sync: {
         parallelTables: cfg.sync.parallel_tables,
+        parallelSources: cfg.sync.parallel_sources,
         rate:
           cfg.sync.rows_per_second === undefined
             ? undefined

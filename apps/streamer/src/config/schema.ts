@@ -155,6 +155,11 @@ export const configFileSchema = z.strictObject({
       parallel_tables: positiveInt(64)
         .default(2)
         .describe('Tables copied at once during an initial sync'),
+      parallel_sources: positiveInt(1000)
+        .default(16)
+        .describe(
+          'Sources that create their slot and copy at once; the others wait their turn (each uses source connections while it copies: many tenants on one server would exhaust max_connections)',
+        ),
       rows_per_second: z
         .number()
         .positive()

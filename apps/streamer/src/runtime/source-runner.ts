@@ -31,6 +31,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { copyRules } from '../rules/table-rules.js';
 import type { SyncProgress } from '../ui/progress.js';
 import { LagTracker } from './lag-tracker.js';
+import type { SyncGate } from './sync-gate.js';
 import { toSourceTransaction } from './to-apply.js';
 
 /**
@@ -64,6 +65,8 @@ export interface SourceSnapshot {
 export interface RunnerDeps {
   engine: ApplyEngine;
   copySync: CopySync;
+  /** Turns for creating a slot and copying, shared by the process's sources (`sync.parallel_sources`). */
+  syncGate?: SyncGate;
   metrics: Metrics;
   progress: SyncProgress;
   log: Logger;
@@ -246,9 +249,12 @@ export class SourceRunner {
     }
     const existing = await step('slot', () => getSlot(url, this.slot));
     if (signal.aborted) return;
+    let endTurn: (() => void) | undefined;
     try {
       this.setState('syncing');
       if (!existing) {
+        endTurn = await this.syncTurn(signal);
+        if (!endTurn) return;
         created = await step('slot', () =>
           createSlotWithSnapshot({ connectionString: url, slot: this.slot, logger: this.log }),
         );
@@ -272,9 +278,13 @@ export class SourceRunner {
             { tables: todo.map((t) => displayName(t.source)) },
             'copying tables added to the configuration (stream paused)',
           );
+          endTurn = await this.syncTurn(signal);
+          if (!endTurn) return;
           await this.copy(todo, signal, undefined);
         }
       }
+      endTurn?.();
+      endTurn = undefined;
       if (signal.aborted) return;
 
       for (const s of await step('sync', () => copySync.state(this.id))) {
@@ -290,7 +300,28 @@ export class SourceRunner {
         pub.aliases.length > 0 ? relationMapper(pub.aliases) : undefined,
       );
     } finally {
+      endTurn?.();
       await created?.release();
+    }
+  }
+
+  /**
+   * Waits for a turn to create a slot and copy (`sync.parallel_sources`),
+   * saying so when it has to wait. Undefined when stopped while waiting.
+   */
+  private async syncTurn(signal: AbortSignal): Promise<(() => void) | undefined> {
+    const gate = this.deps.syncGate;
+    if (!gate) return () => undefined;
+    try {
+      return await gate.acquire(signal, () =>
+        this.log.info(
+          { copying: gate.copying, waiting: gate.waiting + 1, parallelSources: gate.limit },
+          'waiting for a sync turn (sync.parallel_sources)',
+        ),
+      );
+    } catch (e) {
+      if (signal.aborted) return undefined;
+      throw e;
     }
   }
 

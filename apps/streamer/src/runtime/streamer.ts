@@ -21,6 +21,7 @@ import { HealthMonitor } from './source-health.js';
 import { SourceRunner, type SourceSnapshot } from './source-runner.js';
 import { collectStatus, type StatusDocument } from './status-document.js';
 import { type SourceHealth, StatusStore, type TableStat } from './status-store.js';
+import { SyncGate } from './sync-gate.js';
 
 const HEALTH_INTERVAL_MS = 10_000;
 
@@ -111,11 +112,13 @@ export class Streamer {
     });
     this.status = new StatusStore(this.pool, cfg.destination.metadataSchema);
     const progress = new SyncProgress(progressOut, log, cfg.sync.rate?.rowsPerSecond);
+    const syncGate = new SyncGate(cfg.sync.parallelSources);
     this.runners = cfg.sources.map(
       (s) =>
         new SourceRunner(s, {
           engine: this.engine,
           copySync: this.copySync,
+          syncGate,
           metrics,
           progress,
           log,
