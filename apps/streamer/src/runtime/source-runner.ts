@@ -283,8 +283,8 @@ export class SourceRunner {
           await this.copy(todo, signal, undefined);
         }
       }
+      // The turn ends with the copy; the release in finally (for errors) is then a no-op.
       endTurn?.();
-      endTurn = undefined;
       if (signal.aborted) return;
 
       for (const s of await step('sync', () => copySync.state(this.id))) {

@@ -11,7 +11,7 @@ import {
 } from '../change.js';
 import { ApplyError, toError } from '../errors.js';
 import type { TableMapping } from '../options.js';
-import { type PlanItem, WireInsertItem, WireRowItem } from '../planner/plan-units.js';
+import { type PlanItem, WireItem } from '../planner/plan-units.js';
 import { describeKey, requireKey, resolveShape, type Shape } from '../planner/shape.js';
 import {
   type AppliedRules,
@@ -304,7 +304,16 @@ export class Router {
     const shape = this.shapeOf(unit, relation);
     if (change.op === 'insert') {
       if (change.wire)
-        return new WireInsertItem(shape, checkedWire(change.wire, relation), lsn, time, quiet, ref);
+        return new WireItem(
+          'insert',
+          shape,
+          checkedWire(change.wire, relation),
+          undefined,
+          lsn,
+          time,
+          quiet,
+          ref,
+        );
       return {
         op: 'insert',
         shape,
@@ -320,7 +329,7 @@ export class Router {
     if (change.op === 'update') {
       if (change.wire && !change.key && !change.old) {
         const wire = checkedWire(change.wire, relation, 'update of');
-        return new WireRowItem('update', shape, wire, wire, lsn, time, quiet, ref);
+        return new WireItem('update', shape, wire, wire, lsn, time, quiet, ref);
       }
       const newT = updateNew(change, relation);
       const whereT = shape.full ? (change.old ?? newT) : (change.key ?? change.old ?? newT);
@@ -328,7 +337,7 @@ export class Router {
     }
     if (change.wire) {
       const wire = checkedWire(change.wire, relation, 'delete from');
-      return new WireRowItem('delete', shape, undefined, wire, lsn, time, quiet, ref);
+      return new WireItem('delete', shape, undefined, wire, lsn, time, quiet, ref);
     }
     const whereT = change.key ?? change.old;
     if (!whereT) {

@@ -1,19 +1,15 @@
 import { escapeIdentifier as id } from 'pg';
-import { type ChangeTuple, UNCHANGED } from '../change.js';
 import { OPEN_END } from '../target/target-ddl.js';
 import { CopyPayload } from './copy-payload.js';
 import type { PlannedOp } from './plan-units.js';
 import type { Shape } from './shape.js';
+import { cell } from './statement-parts.js';
 
 /** A `COPY target (...) FROM STDIN` of whole rows, with its text-format payload. */
 export interface CopyStatement {
   text: string;
   chunks: Buffer[];
   rows: number;
-}
-
-function cell(v: ChangeTuple[number] | undefined): string | null {
-  return v === UNCHANGED || v === undefined ? null : v;
 }
 
 /**

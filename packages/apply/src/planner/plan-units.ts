@@ -26,7 +26,7 @@ export type PlanItem<R> =
       /** `identity()` of `newT` / `whereT`, when the caller computed it already. */
       newId?: string | undefined;
       whereId?: string | undefined;
-      /** The new row as bytes (`newT` decodes them when read): see `WireInsertItem`. */
+      /** The new row as bytes (`newT` decodes them when read): see `WireItem`. */
       wire?: WireTuple | undefined;
       /** The tuple that locates the row, as bytes (`whereT` decodes them when read). */
       whereWire?: WireTuple | undefined;
@@ -60,77 +60,16 @@ export interface PlannedOp<R> {
 }
 
 /**
- * An insert that arrived as bytes (`InsertChange.wire`), as a plan item:
- * `newT` is decoded on first read, so a queued insert holds its bytes and
- * no string per value, and a plain COPY of it never decodes them at all.
- * A class with `newT` on its prototype: spread it and `newT` is lost, so
- * nothing spreads plan items or operations (program.ts names the fields).
+ * A change that arrived as bytes, as a plan item: an insert
+ * (`InsertChange.wire`), an update whose key did not change (its new row
+ * also locates it: `whereWire` is `wire`) or a delete (`whereWire` only).
+ * `newT` and `whereT` are decoded on first read, so a queued change holds its
+ * bytes and no string per value, and a COPY (into the target, or into a
+ * staging table: see `Staged`) writes the bytes as they are. A class with
+ * its values on the prototype: spread it and they are lost, so nothing
+ * spreads plan items or operations (program.ts names the fields).
  */
-export class WireInsertItem<R> {
-  readonly op = 'insert' as const;
-  readonly whereT = undefined;
-  newId: string | undefined = undefined;
-  readonly whereId = undefined;
-  private values: ChangeTuple | undefined = undefined;
-
-  constructor(
-    readonly shape: Shape,
-    readonly wire: WireTuple,
-    readonly tx: bigint,
-    readonly time: string,
-    readonly quiet: boolean,
-    readonly ref: R,
-  ) {}
-
-  get newT(): ChangeTuple {
-    if (this.values === undefined) this.values = wireValues(this.wire);
-    return this.values;
-  }
-}
-
-/** The operation of one `WireInsertItem` (clone, append): `newT` read through, `wire` dropped once `newT` is replaced. */
-class WireInsertOp<R> implements PlannedOp<R> {
-  readonly kind = 'insert' as const;
-  readonly whereT = undefined;
-  readonly keyChanged = false;
-  readonly leaves = undefined;
-  whereId: string | undefined = undefined;
-  level: number | undefined = undefined;
-  wire: WireTuple | undefined;
-  private replaced: ChangeTuple | undefined = undefined;
-  newId: string | undefined;
-  time: string;
-  quiet: boolean;
-  refs: R[];
-
-  constructor(
-    private readonly item: WireInsertItem<R>,
-    readonly seq: number,
-  ) {
-    this.wire = item.wire;
-    this.newId = item.newId;
-    this.time = item.time;
-    this.quiet = item.quiet;
-    this.refs = [item.ref];
-  }
-
-  get newT(): ChangeTuple {
-    return this.replaced ?? this.item.newT;
-  }
-
-  set newT(v: ChangeTuple | undefined) {
-    this.replaced = v;
-    this.wire = undefined;
-  }
-}
-
-/**
- * An update (whose key did not change) or a delete that arrived as bytes,
- * as a plan item: `newT` and `whereT` are decoded on first read, and a
- * staged batch (see `Staged`) writes the bytes as they are. For an update,
- * the new row also locates the row (`whereWire` is `wire`).
- */
-export class WireRowItem<R> {
+export class WireItem<R> {
   newId: string | undefined = undefined;
   whereId: string | undefined = undefined;
   readonly leaves = undefined;
@@ -138,10 +77,10 @@ export class WireRowItem<R> {
   private whereValues: ChangeTuple | undefined = undefined;
 
   constructor(
-    readonly op: 'update' | 'delete',
+    readonly op: 'insert' | 'update' | 'delete',
     readonly shape: Shape,
     readonly wire: WireTuple | undefined,
-    readonly whereWire: WireTuple,
+    readonly whereWire: WireTuple | undefined,
     readonly tx: bigint,
     readonly time: string,
     readonly quiet: boolean,
@@ -153,15 +92,16 @@ export class WireRowItem<R> {
     return this.newValues;
   }
 
-  get whereT(): ChangeTuple {
-    if (this.whereWire === this.wire) return this.newT!;
+  get whereT(): ChangeTuple | undefined {
+    if (!this.whereWire) return undefined;
+    if (this.whereWire === this.wire) return this.newT;
     if (this.whereValues === undefined) this.whereValues = wireValues(this.whereWire);
     return this.whereValues;
   }
 }
 
-/** The operation of one `WireRowItem` (clone, append): values read through, bytes dropped once `newT` is replaced. */
-class WireRowOp<R> implements PlannedOp<R> {
+/** The operation of one `WireItem` (clone, append): values read through, the new row's bytes dropped once `newT` is replaced. */
+class WireOp<R> implements PlannedOp<R> {
   readonly keyChanged = false;
   readonly leaves = undefined;
   level: number | undefined = undefined;
@@ -170,13 +110,13 @@ class WireRowOp<R> implements PlannedOp<R> {
   private replaced: ChangeTuple | undefined = undefined;
   newId: string | undefined;
   whereId: string | undefined;
-  kind: 'update' | 'delete';
+  kind: 'insert' | 'update' | 'delete';
   time: string;
   quiet: boolean;
   refs: R[];
 
   constructor(
-    private readonly item: WireRowItem<R>,
+    private readonly item: WireItem<R>,
     readonly seq: number,
   ) {
     this.kind = item.op;
@@ -198,7 +138,7 @@ class WireRowOp<R> implements PlannedOp<R> {
     this.wire = undefined;
   }
 
-  get whereT(): ChangeTuple {
+  get whereT(): ChangeTuple | undefined {
     return this.item.whereT;
   }
 }
@@ -267,8 +207,7 @@ export function overlay(earlier: ChangeTuple | undefined, later: ChangeTuple): C
 
 /** One change as one operation (clone / append). */
 export function toOp<R>(item: RowItem<R>, seq: number): PlannedOp<R> {
-  if (item instanceof WireInsertItem) return new WireInsertOp(item, seq);
-  if (item instanceof WireRowItem) return new WireRowOp(item, seq);
+  if (item instanceof WireItem) return new WireOp(item, seq);
   const keyChanged =
     item.op === 'update' && whereIdOf(item.shape, item) !== newIdOf(item.shape, item);
   return {

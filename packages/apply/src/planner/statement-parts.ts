@@ -58,29 +58,22 @@ export function cell(v: ChangeTuple[number] | undefined): string | null {
   return v === UNCHANGED || v === undefined ? null : v;
 }
 
-/** `mask()` of a wire tuple, from its offsets alone. */
-export function wireMask(shape: Shape, w: WireTuple): string | null {
-  const cols = shape.cols;
-  let i = 0;
-  while (i < cols.length && !wireUnchanged(w, cols[i]!.src)) i++;
-  if (i === cols.length) return null;
-  let m = '';
-  for (const c of cols) m += wireUnchanged(w, c.src) ? '1' : '0';
-  return m;
-}
-
-function wireUnchanged(w: WireTuple, src: number): boolean {
+/** Whether column `src` of a row (values, or a wire tuple's offsets) is an unchanged TOAST value. */
+function unchangedAt(row: ChangeTuple | WireTuple, src: number): boolean {
+  if (Array.isArray(row)) return row[src] === UNCHANGED;
+  const w = row as WireTuple;
   return src < w.count && w.offsets[w.at + 2 * src] === WIRE_UNCHANGED;
 }
 
-/** '0110': which shape columns hold an unchanged TOAST value; null when none. */
-export function mask(shape: Shape, t: ChangeTuple | undefined): string | null {
-  if (!t) return null;
+/** '0110': which shape columns hold an unchanged TOAST value; null when none. A wire tuple is read from its offsets alone. */
+export function mask(shape: Shape, row: ChangeTuple | WireTuple | undefined): string | null {
+  if (!row) return null;
+  const cols = shape.cols;
   let i = 0;
-  while (i < shape.cols.length && t[shape.cols[i]!.src] !== UNCHANGED) i++;
-  if (i === shape.cols.length) return null;
+  while (i < cols.length && !unchangedAt(row, cols[i]!.src)) i++;
+  if (i === cols.length) return null;
   let m = '';
-  for (const c of shape.cols) m += t[c.src] === UNCHANGED ? '1' : '0';
+  for (const c of cols) m += unchangedAt(row, c.src) ? '1' : '0';
   return m;
 }
 
@@ -112,8 +105,8 @@ export interface SourceSpec<R> {
  * written by COPY before the statement that reads them runs: values go from
  * the changes' bytes into the payload, with no string per value and no
  * array literal for the server to parse. `ON COMMIT DELETE ROWS`; the
- * executor creates the table once per connection and empties it when one
- * transaction uses it twice.
+ * executor creates it (IF NOT EXISTS) on a transaction's first use and
+ * empties it when the transaction uses it again.
  */
 export interface Staged {
   /** `pg_temp.<name>`: named after its columns, so statements of one layout share it. */
@@ -145,15 +138,6 @@ const whereValue =
     else payload.cell(cell(o.whereT?.[src]));
   };
 
-/** '0110' of an operation's new row, read from its bytes when it has them. */
-export function newMaskOf<R>(shape: Shape, o: PlannedOp<R>): string | null {
-  return o.wire ? wireMask(shape, o.wire) : mask(shape, o.newT);
-}
-
-function whereMaskOf<R>(shape: Shape, o: PlannedOp<R>): string | null {
-  return o.whereWire ? wireMask(shape, o.whereWire) : mask(shape, o.whereT);
-}
-
 export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Source {
   const cols: SourceColumn<R>[] = [];
   const ops = spec.ops;
@@ -168,9 +152,9 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
         write: newValue(c.src),
       });
     });
-    if (ops.some((o) => newMaskOf(shape, o) !== null)) {
+    if (ops.some((o) => mask(shape, o.wire ?? o.newT) !== null)) {
       newMask = true;
-      cols.push({ name: 'm', type: 'text', get: (o) => newMaskOf(shape, o) });
+      cols.push({ name: 'm', type: 'text', get: (o) => mask(shape, o.wire ?? o.newT) });
     }
   }
   if (spec.keyValues && !spec.values) {
@@ -194,9 +178,9 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
         write: whereValue(c.src),
       });
     });
-    if (shape.full && ops.some((o) => whereMaskOf(shape, o) !== null)) {
+    if (shape.full && ops.some((o) => mask(shape, o.whereWire ?? o.whereT) !== null)) {
       oldMask = true;
-      cols.push({ name: 'om', type: 'text', get: (o) => whereMaskOf(shape, o) });
+      cols.push({ name: 'om', type: 'text', get: (o) => mask(shape, o.whereWire ?? o.whereT) });
     }
   }
   if (spec.time) cols.push({ name: 'tm', type: 'text', get: (o) => o.time });
@@ -206,7 +190,7 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
     cols.push({ name: 'op', type: 'text', get: (o) => (o.kind === 'insert' ? 'I' : 'U') });
   const names = cols.map((c) => c.name).join(', ');
   if (spec.stage) {
-    const staged = stage(cols, ops);
+    const staged = stage(cols, names, ops);
     p.staged = staged;
     return {
       cte: `s AS MATERIALIZED (SELECT ${names}, ord FROM ${staged.table})`,
@@ -235,7 +219,7 @@ export function stagingName(cols: readonly { name: string; type: string }[]): st
   return `kvsz_s_${cols.length}_${(h >>> 0).toString(16)}`;
 }
 
-function stage<R>(cols: SourceColumn<R>[], ops: PlannedOp<R>[]): Staged {
+function stage<R>(cols: SourceColumn<R>[], names: string, ops: PlannedOp<R>[]): Staged {
   const table = `pg_temp.${stagingName(cols)}`;
   const payload = new CopyPayload();
   for (let i = 0; i < ops.length; i++) {
@@ -251,7 +235,6 @@ function stage<R>(cols: SourceColumn<R>[], ops: PlannedOp<R>[]): Staged {
     payload.intCell(i + 1);
     payload.endRow();
   }
-  const names = cols.map((c) => c.name).join(', ');
   return {
     table,
     ddl: `CREATE TEMP TABLE IF NOT EXISTS ${table} (${cols.map((c) => `${c.name} ${c.type}`).join(', ')}, ord int) ON COMMIT DELETE ROWS`,

@@ -89,11 +89,11 @@ export class PartBuilder {
 export type DmlMessage = InsertMessage | UpdateMessage | DeleteMessage | TruncateMessage;
 
 /**
- * An insert kept as bytes (`wireInserts`): `new` is decoded on first read.
- * A class, so that one is a small record; `new` lives on its prototype.
+ * A row change kept as bytes (`wireInserts`, `wireRows`): its tuple is
+ * decoded on first read. Classes, so that one is a small record; the
+ * decoded values live behind getters on their prototypes.
  */
-export class WireInsertChange implements InsertChange {
-  readonly kind = 'insert' as const;
+abstract class WireChange {
   private values: Tuple | undefined = undefined;
 
   constructor(
@@ -101,44 +101,39 @@ export class WireInsertChange implements InsertChange {
     readonly wire: ArenaTuple,
   ) {}
 
-  get new(): Tuple {
+  protected decoded(): Tuple {
     if (this.values === undefined) this.values = arenaValues(this.wire);
     return this.values;
   }
 }
 
-/** An update kept as bytes (`wireRows`; its key did not change): `new` is decoded on first read. */
-export class WireUpdateChange implements UpdateChange {
+/** An insert kept as bytes: `new` is decoded on first read. */
+export class WireInsertChange extends WireChange implements InsertChange {
+  readonly kind = 'insert' as const;
+
+  get new(): Tuple {
+    return this.decoded();
+  }
+}
+
+/** An update kept as bytes (its key did not change): `new` is decoded on first read. */
+export class WireUpdateChange extends WireChange implements UpdateChange {
   readonly kind = 'update' as const;
   readonly key = undefined;
   readonly old = undefined;
-  private values: Tuple | undefined = undefined;
-
-  constructor(
-    readonly relation: RelationMessage,
-    readonly wire: ArenaTuple,
-  ) {}
 
   get new(): Tuple {
-    if (this.values === undefined) this.values = arenaValues(this.wire);
-    return this.values;
+    return this.decoded();
   }
 }
 
-/** A delete by key kept as bytes (`wireRows`): `key` is decoded on first read. */
-export class WireDeleteChange implements DeleteChange {
+/** A delete by key kept as bytes: `key` is decoded on first read. */
+export class WireDeleteChange extends WireChange implements DeleteChange {
   readonly kind = 'delete' as const;
   readonly old = undefined;
-  private values: Tuple | undefined = undefined;
-
-  constructor(
-    readonly relation: RelationMessage,
-    readonly wire: ArenaTuple,
-  ) {}
 
   get key(): Tuple {
-    if (this.values === undefined) this.values = arenaValues(this.wire);
-    return this.values;
+    return this.decoded();
   }
 }
 

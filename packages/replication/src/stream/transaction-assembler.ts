@@ -8,6 +8,7 @@ import {
   type RelationMessage,
   TupleArena,
   TupleTag,
+  type TupleView,
 } from '@kuvasz/pgoutput';
 import { StreamError } from '../errors.js';
 import type { Change, TransactionPart } from '../types.js';
@@ -194,23 +195,24 @@ export class TransactionAssembler {
       return false;
     // Throws the decoder's typed error on a malformed message, as `handle` would.
     view.reset(buf, start, end - start);
-    let change: Change;
+    let Kind: typeof WireInsertChange | typeof WireUpdateChange | typeof WireDeleteChange;
+    let row: TupleView;
     if (tag === MessageTag.Insert) {
-      const tuple = this.arena!.add(view.newTuple);
-      if (!tuple) return false;
-      change = new WireInsertChange(this.relation(view.relationOid), tuple);
+      Kind = WireInsertChange;
+      row = view.newTuple;
     } else if (tag === MessageTag.Update) {
       // A key change ('K') or REPLICA IDENTITY FULL ('O'): decoded, as they are rare or need the old values.
       if (view.oldMarker !== 0) return false;
-      const tuple = this.arena!.add(view.newTuple);
-      if (!tuple) return false;
-      change = new WireUpdateChange(this.relation(view.relationOid), tuple);
+      Kind = WireUpdateChange;
+      row = view.newTuple;
     } else {
       if (view.oldMarker !== TupleTag.Key) return false;
-      const tuple = this.arena!.add(view.oldTuple);
-      if (!tuple) return false;
-      change = new WireDeleteChange(this.relation(view.relationOid), tuple);
+      Kind = WireDeleteChange;
+      row = view.oldTuple;
     }
+    const tuple = this.arena!.add(row);
+    if (!tuple) return false;
+    const change: Change = new Kind(this.relation(view.relationOid), tuple);
     this.tx.builder.addChange(change, end - start);
     this.partIfFull(this.tx);
     return true;
