@@ -76,3 +76,13 @@ export function cpuSnapshot(source: number | undefined, dest: number | undefined
 export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): CpuSnapshot {
   return { node: b.node - a.node, source: b.source - a.source, dest: b.dest - a.dest };
 }
+
+/** Transactions committed in database `db` so far (pg_stat_database). */
+export async function commitCount(cluster: PgCluster, db: string): Promise<number> {
+  const rows = await cluster.sql<{ n: string }>(
+    'SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()',
+    [],
+    db,
+  );
+  return Number(rows[0]?.n);
+}

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { startPostgres } from '@kuvasz/testkit';
 import type { SourceId } from '../src/index.js';
-import { clusterCpu, postmasterPid } from './cpu-usage.js';
+import { clusterCpu, commitCount, postmasterPid } from './cpu-usage.js';
 import { benchEngine, benchRelation } from './forms-fixture.js';
 
 const SOURCES = Number(process.env.KUVASZ_BENCH_SOURCES ?? 100);
@@ -46,16 +46,7 @@ try {
     latencies.push(performance.now() - at);
     pushedAt.delete(`${source.sid}/${lsn}`);
   });
-  const commits = async () =>
-    Number(
-      (
-        await cluster.sql<{ n: string }>(
-          'SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()',
-          [],
-          db,
-        )
-      )[0]?.n,
-    );
+  const commits = () => commitCount(cluster, db);
   const lsns = new Map<string, bigint>();
   const total = RATE * SECONDS;
   // Garbage collection pauses during the run: at a few ms each, they are what a p99 of single-row transactions sees.

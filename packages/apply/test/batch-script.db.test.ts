@@ -2,6 +2,7 @@ import { testedVersions } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, test } from 'vitest';
 import { BatchScript } from '../src/executor/batch-script.js';
+import { PREPARED_PER_CONNECTION } from '../src/executor/prepared-statements.js';
 
 describe.each(testedVersions())('BatchScript on PG %i', (version) => {
   const pgc = useCluster({ version });
@@ -94,6 +95,100 @@ describe.each(testedVersions())('BatchScript on PG %i', (version) => {
       await client.query('ROLLBACK');
       expect((await client.query('SELECT count(*)::int AS n FROM z')).rows[0].n).toBe(0);
       expect(script.pending).toBe(false);
+    } finally {
+      await client.end();
+    }
+  });
+
+  const ours = async (client: { query(text: string): Promise<{ rows: { n: number }[] }> }) =>
+    (
+      await client.query(
+        "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'kvsz_apply_%'",
+      )
+    ).rows[0]!.n;
+
+  test('statements with parameters run as prepared statements of the connection, parsed once, in one round trip with the rest', async () => {
+    const client = await pgc.get().connect();
+    try {
+      const script = new BatchScript(client);
+      const seen: unknown[] = [];
+      const text = 'SELECT $1::int + $2::int AS s, $3::text AS t';
+      script.add('BEGIN');
+      script.addPrepared(text, ['1', '2', null], (rows) => seen.push(rows[0]));
+      script.addPrepared(text, ['3', '4', "it's"], (rows) => seen.push(rows[0]));
+      script.add('COMMIT');
+      await script.flush();
+      expect(seen).toEqual([
+        { s: 3, t: null },
+        { s: 7, t: "it's" },
+      ]);
+      expect(script.trips).toBe(1);
+      script.addPrepared(text, ['5', '6', 'x'], (rows) => seen.push(rows[0]));
+      await script.flush();
+      expect(seen[2]).toEqual({ s: 11, t: 'x' });
+      expect(await ours(client)).toBe(1);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('after a failed pipeline, what it was to parse is parsed again, whether or not the server got to it', async () => {
+    const client = await pgc.get().connect();
+    try {
+      const script = new BatchScript(client);
+      // Parsed, then the error: the server holds it, the next use closes it first.
+      script.addPrepared('SELECT $1::int AS a', ['1']);
+      script.add('SELECT 1 / 0');
+      await expect(script.flush()).rejects.toMatchObject({ code: '22012' });
+      // The error first: the server never parsed it.
+      script.add('SELECT 1 / 0');
+      script.addPrepared('SELECT $1::int AS b', ['1']);
+      await expect(script.flush()).rejects.toMatchObject({ code: '22012' });
+      const a = await new Promise<unknown>((resolve, reject) => {
+        script.addPrepared('SELECT $1::int AS a', ['2'], (rows) => resolve(rows[0]));
+        script.addPrepared('SELECT $1::int AS b', ['3']);
+        script.flush().catch(reject);
+      });
+      expect(a).toEqual({ a: 2 });
+      expect(await ours(client)).toBe(2);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('past its capacity a connection closes the least recently used statements', async () => {
+    const client = await pgc.get().connect();
+    try {
+      const script = new BatchScript(client);
+      for (let i = 0; i < PREPARED_PER_CONNECTION + 10; i++) {
+        script.addPrepared(`SELECT $1::int + ${i} AS v`, ['1']);
+        if (i % 8 === 7) await script.flush();
+      }
+      await script.flush();
+      // The evicted names are closed at the start of the next pipeline.
+      let v: unknown;
+      script.addPrepared('SELECT $1::int AS v', ['9'], (rows) => {
+        v = rows[0]?.v;
+      });
+      await script.flush();
+      expect(v).toBe(9);
+      expect(await ours(client)).toBe(PREPARED_PER_CONNECTION);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('with a COPY in the message, parameters are inlined instead (a COPY needs the simple protocol)', async () => {
+    const client = await pgc.get().connect();
+    try {
+      await client.query('CREATE TEMP TABLE w (i int)');
+      const script = new BatchScript(client);
+      script.addPrepared('INSERT INTO w VALUES ($1::int)', ['1']);
+      script.addCopy({ text: 'COPY w FROM STDIN', chunks: [Buffer.from('2\n')], rows: 1 });
+      const rows = await script.run<{ n: number }>('SELECT count(*)::int AS n FROM w');
+      expect(rows).toEqual([{ n: 2 }]);
+      expect(script.trips).toBe(1);
+      expect(await ours(client)).toBe(0);
     } finally {
       await client.end();
     }

@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import type { CopyStatement } from '../planner/copy-rows.js';
+import { inlineParams } from '../planner/sql-literal.js';
 import { copyIn, runScript } from './copy-in.js';
+import { runPipeline } from './pipeline.js';
+import { preparedOf } from './prepared-statements.js';
 
 type Client = Pick<pg.PoolClient, 'query'>;
 type Rows = Record<string, unknown>[];
@@ -9,6 +12,8 @@ interface Part {
   text: string;
   /** Statements in `text`: each one answers with its own result. */
   count: number;
+  /** `text`'s parameters (`$n`, each with its cast): run as a prepared statement where it can be. */
+  values?: readonly unknown[] | undefined;
   onRows: ((rows: Rows) => void) | undefined;
   /** A `COPY ... FROM STDIN`'s payload, written right behind the message (see `addCopy`). */
   payload?: Buffer[];
@@ -36,6 +41,26 @@ export class BatchScript {
   add<T extends Rows[number]>(text: string, count = 1, onRows?: (rows: T[]) => void): void {
     this.parts.push({ text, count, onRows: onRows as ((rows: Rows) => void) | undefined });
     this.heldChars += text.length;
+  }
+
+  /**
+   * Holds one statement with parameters, run by name as a prepared
+   * statement of this connection when the message it travels in can be a
+   * pipeline (no COPY in it), with its parameters inlined otherwise.
+   */
+  addPrepared<T extends Rows[number]>(
+    text: string,
+    values: readonly unknown[],
+    onRows?: (rows: T[]) => void,
+  ): void {
+    this.parts.push({
+      text,
+      values,
+      count: 1,
+      onRows: onRows as ((rows: Rows) => void) | undefined,
+    });
+    this.heldChars += text.length;
+    for (const v of values) if (typeof v === 'string') this.heldChars += v.length;
   }
 
   /**
@@ -70,12 +95,19 @@ export class BatchScript {
   async flush(): Promise<void> {
     const parts = this.take();
     if (parts.length === 0) return;
-    const text = parts.map((p) => p.text).join('; ');
     const payloads = parts.flatMap((p) => (p.payload ? [p.payload] : []));
-    const res =
-      payloads.length > 0
-        ? await runScript(this.client, text, payloads)
-        : ((await this.client.query(text)) as pg.QueryResult | pg.QueryResult[]);
+    // A pipeline when something in it is prepared and it needs nothing else: one statement per part, no COPY.
+    const pipeline =
+      payloads.length === 0 && parts.some((p) => p.values) && parts.every((p) => p.count === 1);
+    const res = pipeline
+      ? await runPipeline(
+          this.client,
+          parts.map((p) => ({ text: p.text, values: p.values, prepared: p.values !== undefined })),
+          preparedOf(this.client),
+        )
+      : payloads.length > 0
+        ? await runScript(this.client, simpleText(parts), payloads)
+        : ((await this.client.query(simpleText(parts))) as pg.QueryResult | pg.QueryResult[]);
     this.trips++;
     const results = Array.isArray(res) ? res : [res];
     let k = 0;
@@ -102,7 +134,7 @@ export class BatchScript {
    */
   async copy(st: CopyStatement): Promise<void> {
     if (this.parts.some((p) => p.onRows || p.payload)) await this.flush();
-    const prefix = this.take().map((p) => p.text);
+    const prefix = this.take().map(simpleStatement);
     await copyIn(this.client, [...prefix, st.text].join('; '), st.chunks);
     this.trips++;
   }
@@ -114,3 +146,8 @@ export class BatchScript {
     return parts;
   }
 }
+
+/** A part as simple-query text: its parameters inlined. */
+const simpleStatement = (p: Part): string => (p.values ? inlineParams(p.text, p.values) : p.text);
+
+const simpleText = (parts: Part[]): string => parts.map(simpleStatement).join('; ');

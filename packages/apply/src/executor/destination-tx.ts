@@ -15,9 +15,24 @@ export type StepName =
 
 type Client = Pick<pg.PoolClient, 'query'>;
 
-const NESTED_LOOP_ON = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off';
-const NESTED_LOOP_OFF =
-  'SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT';
+export const NESTED_LOOP_ON = [
+  'SET LOCAL enable_hashjoin = off',
+  'SET LOCAL enable_mergejoin = off',
+];
+const NESTED_LOOP_OFF = [
+  'SET LOCAL enable_hashjoin TO DEFAULT',
+  'SET LOCAL enable_mergejoin TO DEFAULT',
+];
+
+/**
+ * Batches of up to this many rows run as prepared statements with generic
+ * plans (see prepared-statements.ts): a generic plan assumes about 100 rows
+ * from an array parameter, right for these; larger batches are staged,
+ * copied, or planned with their values in view.
+ */
+export const PREPARED_MAX_ROWS = 200;
+/** Nor when the values are large (a generic plan gains nothing next to their transfer). */
+const PREPARED_MAX_VALUE_CHARS = 256 * 1024;
 
 /**
  * Held SQL text (UTF-16 units, up to 3 bytes each) is sent once it passes
@@ -39,6 +54,8 @@ export class DestinationTx {
   private nestedLoop = false;
   /** Staging tables this transaction has filled. */
   private readonly filled = new Set<string>();
+  /** Whether plan_cache_mode is set for this transaction's prepared statements. */
+  private genericPlans = false;
 
   constructor(
     client: Client,
@@ -64,10 +81,11 @@ export class DestinationTx {
         if (await this.script.flushIfOver(HELD_CHARS_LIMIT)) await this.hook('statement');
         continue;
       }
-      this.settings(step.statement);
-      const rows = await this.script.run<Row>(
-        inlineParams(step.statement.text, step.statement.values),
-      );
+      let rows: Row[] = [];
+      this.hold(step.statement, (r) => {
+        rows = r;
+      });
+      await this.script.flush();
       await this.hook('statement');
       if (step.after) {
         const out = step.after(rows);
@@ -116,14 +134,23 @@ export class DestinationTx {
 
   private hold(st: Statement, onRows: ((rows: Row[]) => void) | undefined): void {
     this.settings(st);
-    this.script.add(inlineParams(st.text, st.values), 1, onRows);
+    if (!preparable(st)) {
+      this.script.add(inlineParams(st.text, st.values), 1, onRows);
+      return;
+    }
+    if (!this.genericPlans) {
+      // A custom plan per execution would parse nothing but still plan every time.
+      this.script.add('SET LOCAL plan_cache_mode = force_generic_plan');
+      this.genericPlans = true;
+    }
+    this.script.addPrepared(st.text, st.values, onRows);
   }
 
   /** The planner settings the statement wants (SET LOCAL), in front of it. */
   private settings(st: Statement): void {
     const nestedLoop = st.nestedLoop === true;
     if (nestedLoop !== this.nestedLoop) {
-      this.script.add(nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF, 2);
+      for (const sql of nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF) this.script.add(sql);
       this.nestedLoop = nestedLoop;
     }
   }
@@ -158,4 +185,12 @@ export class DestinationTx {
     await this.hook('after-commit');
     return walLsn;
   }
+}
+
+/** Whether a statement runs as a prepared statement (see PREPARED_MAX_ROWS). */
+function preparable(st: Statement): boolean {
+  if (st.staged || st.values.length === 0 || (st.rows ?? 0) > PREPARED_MAX_ROWS) return false;
+  let chars = 0;
+  for (const v of st.values) if (typeof v === 'string') chars += v.length;
+  return chars <= PREPARED_MAX_VALUE_CHARS;
 }

@@ -353,7 +353,7 @@ export class Executor {
         const walLsn = await tx.commit(
           [...work]
             .sort((a, b) => byteOrder(a.ledger.id, b.ledger.id))
-            .map((m) => this.positionSql(m.ledger, m.position)),
+            .flatMap((m) => this.positionSql(m.ledger, m.position)),
           this.opts.synchronousCommit,
         );
         this.slow.end(worker);
@@ -752,7 +752,8 @@ export class Executor {
     return loadSourcePosition(client, this.opts.metadataSchema, ledger.id.database, ledger.id.sid);
   }
 
-  private positionSql(ledger: SourceLedger, position: SourcePosition): string {
+  /** The statements (one each) that save the source's position in its group's destination transaction. */
+  private positionSql(ledger: SourceLedger, position: SourcePosition): string[] {
     const dropLanes = ledger.legacy !== undefined && position.commitLsn >= ledger.legacy.lastLsn;
     const save = savePositionSql(
       this.opts.metadataSchema,
@@ -769,7 +770,7 @@ export class Executor {
       ledger.id.sid,
       ledger.fence,
     );
-    return `${check}; ${save}`;
+    return [check, ...save];
   }
 
   /** Targets seen for the first time get their statistics checked first (TableStatistics). */

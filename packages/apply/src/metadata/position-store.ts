@@ -84,8 +84,9 @@ export async function loadLanePositions(
 }
 
 /**
- * The position upsert as literal SQL (no parameters), so that it travels in
- * one simple-protocol message with the group's COMMIT. With `dropLanes`, the
+ * The position upsert as literal SQL (no parameters), one statement per
+ * item, so that it travels in one message with the group's COMMIT (a
+ * simple query or a pipeline, which takes one statement each). With `dropLanes`, the
  * older engine's lane positions of that source go in the same transaction:
  * the replay has passed every one of them.
  */
@@ -95,7 +96,7 @@ export function savePositionSql(
   sid: string,
   position: SourcePosition,
   dropLanes: boolean,
-): string {
+): string[] {
   const s = escapeIdentifier(schema);
   const d = escapeLiteral(database);
   const i = escapeLiteral(sid);
@@ -103,8 +104,8 @@ export function savePositionSql(
            VALUES (${d}, ${i}, '${formatLsn(position.commitLsn)}'::pg_lsn, '${formatLsn(position.endLsn)}'::pg_lsn)
            ON CONFLICT (source_database, sid)
            DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, end_lsn = EXCLUDED.end_lsn, updated_at = now()`;
-  if (!dropLanes) return upsert;
-  return `${upsert}; DELETE FROM ${s}.positions WHERE source_database = ${d} AND sid = ${i}`;
+  if (!dropLanes) return [upsert];
+  return [upsert, `DELETE FROM ${s}.positions WHERE source_database = ${d} AND sid = ${i}`];
 }
 
 export async function loadSourcePosition(

@@ -18,6 +18,8 @@ export class Params {
   readonly values: unknown[] = [];
   /** Set by `sourceCte` when the batch is staged by COPY. */
   staged: Staged | undefined = undefined;
+  /** The batch's rows (set by `sourceCte`). */
+  rows = 0;
   add(value: unknown, cast: string): string {
     this.values.push(Array.isArray(value) ? arrayLiteral(value) : value);
     return `$${this.values.length}::${cast}`;
@@ -141,6 +143,7 @@ const whereValue =
 export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Source {
   const cols: SourceColumn<R>[] = [];
   const ops = spec.ops;
+  p.rows = Math.max(p.rows, ops.length);
   let newMask = false;
   let oldMask = false;
   if (spec.values) {

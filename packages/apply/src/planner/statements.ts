@@ -41,6 +41,12 @@ export interface Statement {
   nestedLoop?: boolean;
   /** The batch's rows, to be copied into their temporary table before the statement runs. */
   staged?: Staged | undefined;
+  /**
+   * How many rows the batch has: a small batch's statement runs as a
+   * prepared statement (its generic plan, made once per connection, assumes
+   * about 100 rows from an array parameter).
+   */
+  rows?: number;
 }
 
 /** Clone DELETE; returns the `ord`s that matched no row. */
@@ -58,12 +64,14 @@ export function deleteRows<R>(
     return {
       text: `WITH ${src.cte}, ${locator(shape, sp, src)}, d AS (DELETE FROM ${t} t USING l WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING l.ord) ${MISSING('d')}`,
       values: p.values,
+      rows: p.rows,
       staged: p.staged,
     };
   }
   return {
     text: `WITH ${src.cte}, d AS (DELETE FROM ${t} t USING s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('d')}`,
     values: p.values,
+    rows: p.rows,
     staged: p.staged,
     nestedLoop: shape.keyIndex === 'any',
   };
@@ -96,12 +104,14 @@ export function updateRows<R>(
     return {
       text: `WITH ${src.cte}, ${locator(shape, sp, src)}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s JOIN l ON l.ord = s.ord WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING s.ord) ${MISSING('u')}`,
       values: p.values,
+      rows: p.rows,
       staged: p.staged,
     };
   }
   return {
     text: `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('u')}`,
     values: p.values,
+    rows: p.rows,
     staged: p.staged,
     nestedLoop: shape.keyIndex === 'any',
   };
@@ -136,6 +146,7 @@ export function updateOrInsertRows<R>(
   return {
     text: `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord), x AS MATERIALIZED (SELECT s.* FROM s WHERE s.ord NOT IN (SELECT u.ord FROM u)), i AS (${insertHead(shape)} SELECT ${vals} FROM x WHERE ${rebuildable} ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys}) SELECT x.ord::int AS ord, CASE WHEN NOT (${rebuildable}) THEN 'unmaterializable' WHEN (${newKey}) IN (SELECT ${keys} FROM i) THEN 'inserted' ELSE 'conflict' END AS outcome FROM x`,
     values: p.values,
+    rows: p.rows,
     staged: p.staged,
     nestedLoop: shape.keyIndex === 'any',
   };
@@ -160,6 +171,7 @@ export function insertRows<R>(
     return {
       text: `WITH ${src.cte}, i AS (${insertHead(shape)} SELECT ${vals} FROM s) SELECT NULL::int AS ord WHERE false`,
       values: p.values,
+      rows: p.rows,
     };
   }
   if (shape.arbiter) {
@@ -171,11 +183,13 @@ export function insertRows<R>(
     return {
       text: `WITH ${src.cte}, i AS (${insertHead(shape)} SELECT ${vals} FROM s ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys.join(', ')}) SELECT s.ord::int AS ord FROM s WHERE NOT EXISTS (SELECT 1 FROM i WHERE ${back})`,
       values: p.values,
+      rows: p.rows,
     };
   }
   return {
     text: `WITH ${src.cte}, h AS MATERIALIZED (SELECT s.ord FROM s WHERE EXISTS (SELECT 1 FROM ${shape.target.qualified} t WHERE ${sidCond(shape, sp)}${match(shape, valueRef(shape), false)})), i AS (${insertHead(shape)} SELECT ${vals} FROM s WHERE s.ord NOT IN (SELECT h.ord FROM h)) SELECT h.ord::int AS ord FROM h`,
     values: p.values,
+    rows: p.rows,
     nestedLoop: shape.keyIndex === 'any',
   };
 }
@@ -196,12 +210,14 @@ export function closeVersions<R>(
     return {
       text: `WITH ${src.cte}, ${locator(shape, sp, src, ` AND t.kvsz_end = ${OPEN}`)}, c AS (UPDATE ${t} t SET ${set} FROM s JOIN l ON l.ord = s.ord WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING s.ord) ${MISSING('c')}`,
       values: p.values,
+      rows: p.rows,
       staged: p.staged,
     };
   }
   return {
     text: `WITH ${src.cte}, c AS (UPDATE ${t} t SET ${set} FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('c')}`,
     values: p.values,
+    rows: p.rows,
     staged: p.staged,
     nestedLoop: shape.keyIndex !== undefined,
   };
@@ -227,6 +243,7 @@ export function closeAndReopen<R>(
   return {
     text: `WITH ${src.cte}, c AS (UPDATE ${t} t SET kvsz_end = s.tm::timestamptz FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...vals, 's.tm::timestamptz', OPEN, 'false'].join(', ')} FROM s WHERE s.ord IN (SELECT c.ord FROM c)) ${MISSING('c')}`,
     values: p.values,
+    rows: p.rows,
     staged: p.staged,
   };
 }
@@ -268,6 +285,7 @@ export function insertVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]
   return {
     text: `WITH ${src.cte}, p AS MATERIALIZED (SELECT s.ord, ${probe} AS last_end${prevCols} FROM s${prev}), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...(sp ? [sp] : []), vals, start, OPEN, 'false'].join(', ')} FROM s JOIN p ON p.ord = s.ord WHERE p.last_end IS DISTINCT FROM ${OPEN} AND ${materializable}) SELECT s.ord::int AS ord, (p.last_end IS NOT DISTINCT FROM ${OPEN}) AS conflict FROM s JOIN p ON p.ord = s.ord WHERE p.last_end IS NOT DISTINCT FROM ${OPEN} OR NOT ${materializable}`,
     values: p.values,
+    rows: p.rows,
   };
 }
 
@@ -303,6 +321,7 @@ export function probeVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[])
   return {
     text: `WITH ${src.cte}${gate}, p AS (SELECT s.ord, ${last} AS last_end FROM s${where}) SELECT p.ord::int AS ord, (p.last_end = ${OPEN}) AS conflict FROM p WHERE p.last_end IS NOT NULL`,
     values: p.values,
+    rows: p.rows,
   };
 }
 
@@ -342,6 +361,7 @@ export function truncateRows(target: Shape['target'], sid: string, time: string)
     return {
       text: `UPDATE ${t} SET kvsz_end = ${tm}, kvsz_deleted = true WHERE ${cond}kvsz_end = ${OPEN}`,
       values: p.values,
+      rows: p.rows,
     };
   }
   if (!target.sid) return { text: `TRUNCATE ${t}`, values: [] };
