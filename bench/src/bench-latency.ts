@@ -24,8 +24,6 @@ import { BENCH_SETTINGS, fmt, one, percentile, say, sh, until } from './util.js'
 
 const CHANGES_PER_TX = 4;
 const WARMUP_S = 2;
-/** The extra pass: a group is applied as soon as the connection is free (the floor the pipeline itself sets). */
-const TUNED_FLUSH_MS = Number(process.env.KUVASZ_BENCH_TUNED_FLUSH_MS ?? 1);
 
 const TARGET_DDL = `
 CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84));
@@ -277,24 +275,11 @@ databases:
     }
     for (const problem of p.problems()) problems.push(`latency: ${problem}`);
 
-    // The flush interval (at most 20 ms by default) bounds how long a change may wait for its batch;
-    // one more pass at 10,000/s (or the highest rate below it) shows what is left without it.
-    const tunedRate = Math.max(...sizes.rates.filter((r) => r <= 10_000), sizes.rates[0] ?? 10_000);
-    const tunedConfig = writeConfig(
-      'latency-tuned.yaml',
-      fs.readFileSync(config, 'utf8').concat(`apply: { flush_interval_ms: ${TUNED_FLUSH_MS} }\n`),
-    );
-    const tuned = new StreamerProcess(tunedConfig);
-    try {
-      await tuned.streaming(1, 600_000);
-      await phase(`kuvasz-streamer, flush_interval_ms ${TUNED_FLUSH_MS}`, ours, tunedRate);
-    } finally {
-      await tuned.stop();
-    }
-    for (const problem of tuned.problems()) problems.push(`latency (tuned): ${problem}`);
+    // The stream alone at 10,000/s (or the highest rate below it): the floor under any apply.
+    const floorRate = Math.max(...sizes.rates.filter((r) => r <= 10_000), sizes.rates[0] ?? 10_000);
 
     say('latency: the stream alone (nothing applied)');
-    record(await streamOnly(s, src, () => pgbench(tunedRate), tunedRate));
+    record(await streamOnly(s, src, () => pgbench(floorRate), floorRate));
 
     say('latency: native subscription catching up before its phases');
     await d.sql('ALTER SUBSCRIPTION lat_native ENABLE', [], native);

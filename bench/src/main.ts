@@ -47,15 +47,11 @@ This page is rewritten by every full \`pnpm bench\` run; the same figures are in
 Reading the figures:
 
 - Each source's transactions are applied whole and in commit order, grouped
-  into destination transactions that close at \`apply.batch_rows\` changes or
-  once their oldest change has waited twice as long as the source's
-  previous group took (at least 1 ms, at most \`apply.flush_interval_ms\`, 20 ms by
-  default; the next group takes everything that queued while the previous
-  one was applied); native replication applies each transaction as it
-  arrives, also on one connection per subscription. The steady-load table
-  has one extra pass with \`flush_interval_ms: 1\` (a group is applied as
-  soon as the connection is free): what remains is the pipeline's own
-  latency (decode, route, one destination transaction per group).
+  into destination transactions of up to \`apply.batch_rows\` changes: a
+  source's next group goes as soon as its previous one is done and takes
+  everything that queued meanwhile (\`apply.flush_interval_ms\`, 0 by
+  default, would make a partial group wait); native replication applies
+  each transaction as it arrives, also on one connection per subscription.
 - RSS is the kernel's peak (\`VmHWM\`) for the whole streamer process.
   \`run\` sets V8's heap growth to 50 % (see
   [operations](operations.md#memory)); the memory table repeats the large

@@ -201,7 +201,7 @@ test('defaults for a TOML file: 127.0.0.1:8000, no rate limit at the original de
   expect(c.http).toEqual({ host: '127.0.0.1', port: 8000 });
   expect(c.sync.rate).toBeUndefined();
   expect(c.apply.workers).toBe(4);
-  expect(c.apply.flushIntervalMs).toBe(20);
+  expect(c.apply.flushIntervalMs).toBe(0);
 });
 
 test('map_database: the map lives in the destination, map_file is not read', () => {

@@ -42,11 +42,12 @@ export interface ApplyEngineOptions {
    */
   batchRows?: number;
   /**
-   * ... or once its oldest change has waited twice as long as the
-   * source's previous group took, at least 1 ms and at most this. Default
-   * 20 ms: under load the group in flight is what coalesces changes (the
-   * next group takes all that queued meanwhile), so a longer wait only adds
-   * latency.
+   * How long a partial group waits for more changes. Default 0: a source's
+   * changes go as soon as its previous group is done; under load the group
+   * in flight is what coalesces them (the next group takes all that queued
+   * meanwhile), so waiting only adds latency. Set it to trade latency for
+   * fewer, larger destination transactions (a source whose transactions
+   * come further apart than this is still applied at once).
    */
   flushIntervalMs?: number;
   /**
@@ -81,12 +82,18 @@ function positiveInt(
   v: number | undefined,
   dflt: number,
   problems: string[],
+  least = 1,
 ): number {
   if (v === undefined) return dflt;
-  if (!Number.isInteger(v) || v < 1)
-    problems.push(`${name} must be a positive integer (got ${String(v)})`);
+  if (!Number.isInteger(v) || v < least)
+    problems.push(
+      `${name} must be a ${least === 0 ? 'non-negative' : 'positive'} integer (got ${String(v)})`,
+    );
   return v;
 }
+
+const nonNegativeInt = (name: string, v: number | undefined, dflt: number, problems: string[]) =>
+  positiveInt(name, v, dflt, problems, 0);
 
 export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
   const problems: string[] = [];
@@ -120,7 +127,7 @@ export function resolveOptions(o: ApplyEngineOptions): ResolvedOptions {
     metadataSchema: o.metadataSchema ?? 'kuvasz',
     workers,
     batchRows,
-    flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs, 20, problems),
+    flushIntervalMs: nonNegativeInt('flushIntervalMs', o.flushIntervalMs, 0, problems),
     maxPendingRows: positiveInt('maxPendingRows', o.maxPendingRows, 2 * batchRows, problems),
     retry: {
       attempts: positiveInt('retry.attempts', o.retry?.attempts, 20, problems),

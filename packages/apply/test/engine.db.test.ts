@@ -98,21 +98,48 @@ describe('engine behaviour (PG 17)', () => {
     }
   });
 
-  test('a partial group waits about twice the previous group, not the whole flush interval', async () => {
+  test('by default nothing waits: each change pushed alone is applied without a flush', async () => {
     const h = await harness(pgc.get(), 'CREATE TABLE a (id int PRIMARY KEY, v text)');
     try {
-      const e = await h.engine({ tables: [mapping('a', 'clone')], flushIntervalMs: 60_000 });
+      const e = await h.engine({ tables: [mapping('a', 'clone')] });
       const ra = rel('a', [['id', true], 'v']);
-      for (let i = 0; i < 3; i++) {
-        // push, not pushAll: no flush() to force the batch out.
+      for (let i = 0; i < 5; i++) {
+        // push, not pushAll: no flush() to force the group out.
         for (const t of txs(S1, 1000n + BigInt(i) * 100n, [[ins(ra, [String(i), 'x'])]]))
           await e.push(t);
-        // With a fixed interval each lone change would wait 60 s; fast batches make it milliseconds.
         await waitFor(
           async () => (await h.rows('SELECT 1 FROM a WHERE id = $1', [i])).length === 1,
-          { timeoutMs: 10_000, message: `change ${i} applied well before the 60 s flush interval` },
+          { timeoutMs: 10_000, message: `change ${i} applied` },
         );
       }
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('with a flush interval, a partial group waits for more: changes close together share a destination transaction', async () => {
+    const h = await harness(pgc.get(), 'CREATE TABLE a (id int PRIMARY KEY, v text)');
+    try {
+      const e = await h.engine({ tables: [mapping('a', 'clone')], flushIntervalMs: 3_000 });
+      const ra = rel('a', [['id', true], 'v']);
+      const push = async (i: number) => {
+        for (const t of txs(S1, 1000n + BigInt(i) * 100n, [[ins(ra, [String(i), 'x'])]]))
+          await e.push(t);
+      };
+      // The first is applied at once (nothing known about the source's pace yet).
+      await push(0);
+      await waitFor(async () => (await h.rows('SELECT 1 FROM a')).length === 1, {
+        timeoutMs: 10_000,
+        message: 'first change applied',
+      });
+      const groups = e.metrics().groups;
+      // The next ones come close together: they wait for the interval, then go as one group.
+      for (let i = 1; i <= 5; i++) await push(i);
+      await waitFor(async () => (await h.rows('SELECT 1 FROM a')).length === 6, {
+        timeoutMs: 15_000,
+        message: 'the waiting group applied',
+      });
+      expect(e.metrics().groups - groups).toBe(1);
     } finally {
       await h.close();
     }

@@ -33,7 +33,7 @@ function demoConfig(sources: PgCluster[], warehouse: PgCluster): Config {
       url: c.urlFor('shop'),
       tables,
     })),
-    apply: { workers: 2, batchRows: 5_000, flushIntervalMs: 20, shutdownTimeoutMs: 30_000 },
+    apply: { workers: 2, batchRows: 5_000, flushIntervalMs: 0, shutdownTimeoutMs: 30_000 },
     sync: { parallelTables: 2, parallelSources: 16, rate: undefined },
     http: undefined,
     cors: undefined,

@@ -132,10 +132,14 @@ export const configFileSchema = z.strictObject({
       batch_rows: positiveInt(1_000_000)
         .default(5_000)
         .describe('Changes per batch before a flush'),
-      flush_interval_ms: positiveInt(60_000)
-        .default(20)
+      flush_interval_ms: z
+        .number()
+        .int()
+        .min(0)
+        .max(60_000)
+        .default(0)
         .describe(
-          'Longest wait before a partial group is applied (a source waits twice as long as its previous group took, at most this)',
+          'How long a partial group waits for more changes (0: applied as soon as the source is free)',
         ),
       schema_changes: z
         .enum(['ignore', 'add_columns'])

@@ -1,17 +1,6 @@
 import type { SourceLedger } from '../intake/source-ledger.js';
 
 /**
- * A partial group waits this many times as long as the source's previous
- * group took (see `dueIn`): long enough that a busy source's groups grow
- * (cheaper per change, and the source keeps its rate on a shared machine),
- * short enough that a light load is applied within milliseconds. A group
- * holds every table of the source (one connection per source), so it takes
- * longer than one table's batch did: 2 here matched the latency 4 gave per
- * table (the latency bench, packages/apply/README.md).
- */
-const LINGER_FACTOR = 2;
-
-/**
  * Which source a free destination connection serves next. Sources become
  * ready when their queue is due (a full group, or the oldest change waited
  * long enough); ready sources are served first come, first served, and a
@@ -30,14 +19,23 @@ export class Scheduler {
     private readonly flushIntervalMs: number,
   ) {}
 
-  /** Milliseconds until the source's queue is due (0: now; Infinity: nothing to do). */
+  /**
+   * Milliseconds until the source's queue is due (0: now; Infinity: nothing
+   * to do). By default (a flush interval of 0) a source's changes go as soon
+   * as its previous group is done: the group in flight is what coalesces
+   * the changes behind it, so groups grow with the load and nothing waits
+   * at a light one (measured 2026-12-07 against waiting twice the previous
+   * group's time: p99 at 15,000 changes/s 44 -> 21 ms, at 20,000/s 109 ->
+   * 48 ms, the same rate achieved). A flush interval set makes a partial
+   * group wait that long for more.
+   */
   dueIn(l: SourceLedger, now: number): number {
     const head = l.peek();
     if (!head || l.state !== 'running') return Number.POSITIVE_INFINITY;
     if (l.flushRequested || !head.final || l.queued >= this.batchRows) return 0;
-    const linger = Math.min(this.flushIntervalMs, Math.max(1, LINGER_FACTOR * l.lastApplyMs));
+    const linger = this.flushIntervalMs;
     // A sparse source (a tenant among hundreds) would only wait: nothing more is coming in time.
-    if (l.arrivalGapMs > linger) return 0;
+    if (linger === 0 || l.arrivalGapMs > linger) return 0;
     return Math.max(0, head.queuedAt + linger - now);
   }
 

@@ -67,8 +67,6 @@ export class SourceLedger {
   inFlight = false;
   /** flush() or close() asked for everything now. */
   flushRequested = false;
-  /** How long the last group took to apply: the next one waits twice as long to fill. */
-  lastApplyMs = 0;
   /**
    * Typical time between two of the source's transactions (a moving
    * average; Infinity until two have arrived): a source whose next
