@@ -1,7 +1,7 @@
 import type { PgCluster } from '@kuvasz/testkit';
 import { useCluster } from '@kuvasz/testkit/vitest';
 import { describe, expect, test } from 'vitest';
-import { NESTED_LOOP_ON, PREPARED_MAX_ROWS } from '../src/executor/destination-tx.js';
+import { nestedLoopSql, PREPARED_MAX_ROWS } from '../src/executor/destination-tx.js';
 import type { PlannedOp } from '../src/planner/plan-units.js';
 import { resolveShape } from '../src/planner/shape.js';
 import { inlineParams } from '../src/planner/sql-literal.js';
@@ -130,8 +130,7 @@ for (const version of [14, 17] as const) {
 async function genericScans(client: Client, name: string, st: Statement): Promise<Scan[]> {
   await client.query('BEGIN');
   try {
-    await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
-    for (const sql of NESTED_LOOP_ON) await client.query(sql);
+    await client.query(nestedLoopSql(true));
     const prepared = await client.query('SELECT 1 FROM pg_prepared_statements WHERE name = $1', [
       name,
     ]);
@@ -168,7 +167,7 @@ interface Scan {
 async function targetScans(client: Client, st: Statement): Promise<Scan[]> {
   await client.query('BEGIN');
   try {
-    if (st.nestedLoop) for (const sql of NESTED_LOOP_ON) await client.query(sql);
+    if (st.nestedLoop) await client.query(nestedLoopSql(false));
     const r = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
       `EXPLAIN (ANALYZE, FORMAT JSON) ${st.text}`,
       st.values,

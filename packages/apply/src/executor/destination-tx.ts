@@ -15,14 +15,21 @@ export type StepName =
 
 type Client = Pick<pg.PoolClient, 'query'>;
 
-export const NESTED_LOOP_ON = [
-  'SET LOCAL enable_hashjoin = off',
-  'SET LOCAL enable_mergejoin = off',
+/** Every join of the batch to the target an index probe by key (see `Statement.nestedLoop`). */
+const NESTED_LOOP_ON = [
+  "set_config('enable_hashjoin', 'off', true)",
+  "set_config('enable_mergejoin', 'off', true)",
 ];
 const NESTED_LOOP_OFF = [
   'SET LOCAL enable_hashjoin TO DEFAULT',
   'SET LOCAL enable_mergejoin TO DEFAULT',
 ];
+/** A custom plan per execution would parse nothing but still plan every time. */
+const GENERIC_PLANS = "set_config('plan_cache_mode', 'force_generic_plan', true)";
+
+/** The settings a statement with `nestedLoop` runs under, as one statement (tests mimic the engine with it). */
+export const nestedLoopSql = (generic: boolean): string =>
+  `SELECT ${[...(generic ? [GENERIC_PLANS] : []), ...NESTED_LOOP_ON].join(', ')}`;
 
 /**
  * Batches of up to this many rows run as prepared statements with generic
@@ -39,6 +46,9 @@ const PREPARED_MAX_VALUE_CHARS = 256 * 1024;
  * this: well under the 1 GB a PostgreSQL message may hold.
  */
 const HELD_CHARS_LIMIT = 64 * 1024 * 1024;
+
+/** A statement of the commit: literal SQL, or a statement with parameters (prepared where it can be). */
+export type FinalStatement = string | { text: string; values: readonly unknown[] };
 
 /**
  * One destination transaction on one connection: BEGIN, the planned steps
@@ -133,25 +143,33 @@ export class DestinationTx {
   }
 
   private hold(st: Statement, onRows: ((rows: Row[]) => void) | undefined): void {
-    this.settings(st);
-    if (!preparable(st)) {
-      this.script.add(inlineParams(st.text, st.values), 1, onRows);
-      return;
-    }
-    if (!this.genericPlans) {
-      // A custom plan per execution would parse nothing but still plan every time.
-      this.script.add('SET LOCAL plan_cache_mode = force_generic_plan');
-      this.genericPlans = true;
-    }
-    this.script.addPrepared(st.text, st.values, onRows);
+    const prepared = preparable(st);
+    this.settings(st, prepared);
+    if (prepared) this.script.addPrepared(st.text, st.values, onRows);
+    else this.script.add(inlineParams(st.text, st.values), 1, onRows);
   }
 
-  /** The planner settings the statement wants (SET LOCAL), in front of it. */
-  private settings(st: Statement): void {
+  /**
+   * The planner settings the statement wants, in front of it, in one
+   * statement where they can be. A prepared statement (at most
+   * PREPARED_MAX_ROWS rows) does not need hash and merge joins back: nested
+   * loops over so few rows cost nothing, so they stay off.
+   */
+  private settings(st: Statement, prepared: boolean): void {
+    const sets: string[] = [];
+    if (prepared && !this.genericPlans) {
+      sets.push(GENERIC_PLANS);
+      this.genericPlans = true;
+    }
     const nestedLoop = st.nestedLoop === true;
-    if (nestedLoop !== this.nestedLoop) {
-      for (const sql of nestedLoop ? NESTED_LOOP_ON : NESTED_LOOP_OFF) this.script.add(sql);
-      this.nestedLoop = nestedLoop;
+    if (nestedLoop && !this.nestedLoop) {
+      sets.push(...NESTED_LOOP_ON);
+      this.nestedLoop = true;
+    }
+    if (sets.length > 0) this.script.add(`SELECT ${sets.join(', ')}`);
+    if (!nestedLoop && this.nestedLoop && !prepared) {
+      for (const sql of NESTED_LOOP_OFF) this.script.add(sql);
+      this.nestedLoop = false;
     }
   }
 
@@ -168,11 +186,14 @@ export class DestinationTx {
    * whatever is still held: an error anywhere skips the COMMIT.
    */
   async commit(
-    finalSql: string | string[],
+    finalSql: string | FinalStatement[],
     synchronousCommit: 'on' | 'off',
   ): Promise<string | undefined> {
     await this.hook('before-commit');
-    for (const sql of typeof finalSql === 'string' ? [finalSql] : finalSql) this.script.add(sql);
+    for (const st of typeof finalSql === 'string' ? [finalSql] : finalSql) {
+      if (typeof st === 'string') this.script.add(st);
+      else this.script.addPrepared(st.text, st.values);
+    }
     this.script.add('COMMIT');
     let walLsn: string | undefined;
     if (synchronousCommit === 'off') {

@@ -21,7 +21,7 @@ import { type GroupChange, type GroupPlan, planGroup, type Task } from '../plann
 import type { PlannedOp } from '../planner/plan-units.js';
 import { type EventKind, type Step, taskSteps } from '../planner/program.js';
 import { describeKey, type Shape } from '../planner/shape.js';
-import { DestinationTx, type StepName } from './destination-tx.js';
+import { DestinationTx, type FinalStatement, type StepName } from './destination-tx.js';
 import { isTransient, type RetryOptions } from './retry.js';
 import { Scheduler } from './scheduler.js';
 import { SlowWatch } from './slow-watch.js';
@@ -751,7 +751,7 @@ export class Executor {
   }
 
   /** The statements (one each) that save the source's position in its group's destination transaction. */
-  private positionSql(ledger: SourceLedger, position: SourcePosition): string[] {
+  private positionSql(ledger: SourceLedger, position: SourcePosition): FinalStatement[] {
     const dropLanes = ledger.legacy !== undefined && position.commitLsn >= ledger.legacy.lastLsn;
     const save = savePositionSql(
       this.opts.metadataSchema,

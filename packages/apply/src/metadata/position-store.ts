@@ -84,11 +84,12 @@ export async function loadLanePositions(
 }
 
 /**
- * The position upsert as literal SQL (no parameters), one statement per
- * item, so that it travels in one message with the group's COMMIT (a
- * simple query or a pipeline, which takes one statement each). With `dropLanes`, the
- * older engine's lane positions of that source go in the same transaction:
- * the replay has passed every one of them.
+ * The statements that save a source's position, one per item, so that they
+ * travel in one message with the group's COMMIT (a simple query or a
+ * pipeline, which takes one statement each): the upsert with parameters (a
+ * prepared statement of the connection where the message allows), and with
+ * `dropLanes` the older engine's lane positions of that source, which the
+ * replay has passed.
  */
 export function savePositionSql(
   schema: string,
@@ -96,16 +97,20 @@ export function savePositionSql(
   sid: string,
   position: SourcePosition,
   dropLanes: boolean,
-): string[] {
+): ({ text: string; values: string[] } | string)[] {
   const s = escapeIdentifier(schema);
-  const d = escapeLiteral(database);
-  const i = escapeLiteral(sid);
-  const upsert = `INSERT INTO ${s}.source_positions AS p (source_database, sid, commit_lsn, end_lsn)
-           VALUES (${d}, ${i}, '${formatLsn(position.commitLsn)}'::pg_lsn, '${formatLsn(position.endLsn)}'::pg_lsn)
+  const upsert = {
+    text: `INSERT INTO ${s}.source_positions AS p (source_database, sid, commit_lsn, end_lsn)
+           VALUES ($1::text, $2::text, $3::pg_lsn, $4::pg_lsn)
            ON CONFLICT (source_database, sid)
-           DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, end_lsn = EXCLUDED.end_lsn, updated_at = now()`;
+           DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, end_lsn = EXCLUDED.end_lsn, updated_at = now()`,
+    values: [database, sid, formatLsn(position.commitLsn), formatLsn(position.endLsn)],
+  };
   if (!dropLanes) return [upsert];
-  return [upsert, `DELETE FROM ${s}.positions WHERE source_database = ${d} AND sid = ${i}`];
+  return [
+    upsert,
+    `DELETE FROM ${s}.positions WHERE source_database = ${escapeLiteral(database)} AND sid = ${escapeLiteral(sid)}`,
+  ];
 }
 
 export async function loadSourcePosition(
