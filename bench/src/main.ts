@@ -100,8 +100,21 @@ explain why:
 - **p99 at 10,000 changes/s under 2x native's p99.** Native's p99 is 1 to
   2 ms. The steady-load table's "stream only" row reads a slot with our
   replication stream and applies nothing; its p99 is already close to that
-  target, and applying adds at least one destination transaction per batch
-  on the same 2 cores.
+  target. Since 2026-12-07 a source's next group goes as soon as its
+  previous one is done (it used to wait up to twice the previous group's
+  time) and small batches run as prepared statements (same session, p50 /
+  p99 at 10,000 changes/s: 6.0 / 24 ms -> 2.4 / 8.1 ms). What remains is
+  each group's cost on the same 2 cores: \`pnpm --filter @kuvasz/apply bench
+  small-groups\` applies pgbench-like transactions at 500/s through the
+  engine and through a minimal applier that sends each as plain statements
+  in one round trip; the engine uses 550 to 620 microseconds of its
+  process's CPU and 375 to 390 of the destination's per transaction,
+  against 190 and 180 to 195, and its p50 is 0.7 ms against 0.27. The
+  set-based statements (CTEs built for batches, which report every change's
+  outcome) and the objects a group's planning makes (a third of the
+  process's CPU is garbage collection, on V8's helper threads) are that
+  difference; a one-row statement form and planning without per-group
+  objects are what would move it.
 - **Many tenants: p99 within 1.5x of native's, source CPU within 1.2x.** On
   this machine the source's N walsenders, the load's N backends and both
   servers share 2 cores with the streamer, one process with one JavaScript
