@@ -102,7 +102,7 @@ export class BatchScript {
     const res = pipeline
       ? await runPipeline(
           this.client,
-          parts.map((p) => ({ text: p.text, values: p.values, prepared: p.values !== undefined })),
+          parts.map((p) => ({ text: p.text, values: p.values })),
           preparedOf(this.client),
         )
       : payloads.length > 0

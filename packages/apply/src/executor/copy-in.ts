@@ -93,11 +93,14 @@ export function copyIn(
  * drops CopyData and CopyDone, per the protocol). Results come as `pg`'s
  * own query gives them: one per statement, COPYs included.
  */
-class ScriptQuery extends (pg.Query as unknown as new (
+/** `pg`'s Query as a base class of custom queries that keep its result handling (its typings do not export the class). */
+export const PgQuery = pg.Query as unknown as new (
   text: string,
   values: undefined,
   callback: (err: Error | null, res: pg.QueryResult | pg.QueryResult[]) => void,
-) => object) {
+) => object;
+
+class ScriptQuery extends PgQuery {
   constructor(
     text: string,
     private readonly payloads: Buffer[][],

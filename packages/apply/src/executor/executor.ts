@@ -257,9 +257,9 @@ export class Executor {
       if (
         this.scheduler.waiting === 0 &&
         ledger.peek()?.final === true &&
-        // Only a full group: a partial one would leave what arrives meanwhile to the group after it.
-        ledger.queued >= this.opts.batchRows &&
-        this.scheduler.dueIn(ledger, Date.now()) === 0
+        ledger.state === 'running' &&
+        // Only a full group (due at once): a partial one would leave what arrives meanwhile to the group after it.
+        ledger.queued >= this.opts.batchRows
       ) {
         parts = this.take(ledger);
         // A change that could not be routed is reported by applyTransactions, never planned.

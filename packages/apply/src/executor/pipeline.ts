@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { PgQuery } from './copy-in.js';
 import type { PreparedStatements } from './prepared-statements.js';
 
 /**
@@ -12,9 +13,8 @@ import type { PreparedStatements } from './prepared-statements.js';
  */
 export interface PipelineStatement {
   text: string;
-  /** Parameters (text format); with `prepared`, the statement is run by name. */
+  /** Parameters (text format): the statement is then a prepared statement, run by name. */
   values?: readonly unknown[] | undefined;
-  prepared?: boolean;
 }
 
 /** The part of `pg`'s Connection a pipeline writes with. */
@@ -46,11 +46,7 @@ interface Planned {
   close: boolean;
 }
 
-class PipelineQuery extends (pg.Query as unknown as new (
-  text: string,
-  values: undefined,
-  callback: (err: Error | null, res: pg.QueryResult | pg.QueryResult[]) => void,
-) => object) {
+class PipelineQuery extends PgQuery {
   constructor(
     private readonly planned: Planned[],
     private readonly evicted: string[],
@@ -91,14 +87,12 @@ export function runPipeline(
   statements: readonly PipelineStatement[],
   prepared: PreparedStatements,
 ): Promise<pg.QueryResult | pg.QueryResult[]> {
-  const evicted: string[] = [];
-  const planned: Planned[] = statements.map((s) => {
-    const values = s.values ?? NO_VALUES;
-    if (!s.prepared) return { text: s.text, values, name: '', parse: true, close: false };
-    const use = prepared.use(s.text);
-    return { text: s.text, values, ...use };
-  });
-  evicted.push(...prepared.takeEvicted());
+  const planned: Planned[] = statements.map((s) =>
+    s.values
+      ? { text: s.text, values: s.values, ...prepared.use(s.text) }
+      : { text: s.text, values: NO_VALUES, name: '', parse: true, close: false },
+  );
+  const evicted = prepared.takeEvicted();
   return new Promise((resolve, reject) => {
     const q = new PipelineQuery(planned, evicted, (err, res) => {
       if (err) {
