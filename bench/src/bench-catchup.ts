@@ -206,7 +206,7 @@ databases:
   - database: cu
     urls: [{ url: "${s.urlFor(src)}", sid: ${tag} }]
     tables: { bl: { type: ${phase.type} } }
-`,
+${process.env.KUVASZ_BENCH_CATCHUP_APPLY ? `apply: ${process.env.KUVASZ_BENCH_CATCHUP_APPLY}\n` : ''}`,
   );
   cli(['plan', '-c', file, '--apply']);
   const sync = new StreamerProcess(file);

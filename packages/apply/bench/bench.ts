@@ -25,9 +25,10 @@
  */
 import os from 'node:os';
 import v8 from 'node:v8';
+import { arenaValues } from '@kuvasz/pgoutput';
 import { type PgCluster, startPostgres, waitFor } from '@kuvasz/testkit';
 import pg from 'pg';
-import { ApplyEngine, type SourceId } from '../src/index.js';
+import { ApplyEngine, type SourceId, type SourceTransaction } from '../src/index.js';
 import { TxAssembler } from '../test/slot-source.js';
 import { type CpuSnapshot, cpuDelta, cpuSnapshot, postmasterPid } from './cpu-usage.js';
 import { streamSlot } from './walsender-reader.js';
@@ -331,9 +332,7 @@ async function engine(
             )
           : asm.feed(data);
         if (!tx) return false;
-        const last = tx.changes.some(
-          (c) => c.op === 'update' && c.relation.table === 'marker' && c.new?.[1] === String(phase),
-        );
+        const last = reachesPhase(tx, phase);
         // Pushes run one after the other; reading goes on meanwhile, up to 100 transactions ahead.
         outstanding++;
         chain = chain.then(async () => {
@@ -378,6 +377,17 @@ async function engine(
   return { totalMs, engineMs };
 }
 
+/** The transaction that sets the marker to `phase` ends that phase's backlog. */
+function reachesPhase(tx: SourceTransaction, phase: number): boolean {
+  return tx.changes.some(
+    (c) =>
+      c.op === 'update' &&
+      c.relation.table === 'marker' &&
+      // A wire update (the default reader) carries bytes: decode this one row.
+      (c.new ?? (c.wire ? arenaValues(c.wire) : undefined))?.[1] === String(phase),
+  );
+}
+
 /** Receives and decodes a phase from the floor slot, applying nothing. */
 async function readOnly(source: PgCluster, srcDb: string, phase: number): Promise<void> {
   const asm = new TxAssembler(SOURCE, WIRE);
@@ -393,9 +403,7 @@ async function readOnly(source: PgCluster, srcDb: string, phase: number): Promis
       const tx = asm.feed(data);
       if (!tx) return false;
       last = tx.commitLsn;
-      return tx.changes.some(
-        (c) => c.op === 'update' && c.relation.table === 'marker' && c.new?.[1] === String(phase),
-      );
+      return reachesPhase(tx, phase);
     },
   });
 }

@@ -1,10 +1,13 @@
 import {
+  MessageTag,
   MessageView,
   PgoutputDecoder,
   type PgoutputMessage,
   pgTimestampToIso,
   type Tuple,
   TupleArena,
+  TupleTag,
+  type TupleView,
   UNCHANGED_TOAST,
 } from '@kuvasz/pgoutput';
 import type pg from 'pg';
@@ -33,6 +36,7 @@ export class TxAssembler {
 
   /** Feeds one message; returns a transaction on its commit. */
   feed(data: Uint8Array): SourceTransaction | undefined {
+    if (this.wire && this.current && this.wireRow(data)) return undefined;
     const m: PgoutputMessage = this.decoder.decode(data);
     switch (m.tag) {
       case 'begin':
@@ -46,52 +50,30 @@ export class TxAssembler {
           columns: m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, isKey: c.isKey })),
         });
         return undefined;
-      case 'insert': {
-        const wire =
-          this.wire && this.view.reset(data) ? this.arena.add(this.view.newTuple) : undefined;
-        this.current!.changes.push(
-          wire
-            ? { op: 'insert', relation: this.rel(m.relationOid), wire }
-            : { op: 'insert', relation: this.rel(m.relationOid), new: tuple(m.new) },
-        );
+      case 'insert':
+        this.current!.changes.push({
+          op: 'insert',
+          relation: this.rel(m.relationOid),
+          new: tuple(m.new),
+        });
         return undefined;
-      }
-      case 'update': {
-        // As the streamer's stream (wireRows): bytes when the key did not change.
-        const wire =
-          this.wire && !m.key && !m.old && this.view.reset(data)
-            ? this.arena.add(this.view.newTuple)
-            : undefined;
-        this.current!.changes.push(
-          wire
-            ? { op: 'update', relation: this.rel(m.relationOid), wire }
-            : {
-                op: 'update',
-                relation: this.rel(m.relationOid),
-                new: tuple(m.new),
-                key: m.key && tuple(m.key),
-                old: m.old && tuple(m.old),
-              },
-        );
+      case 'update':
+        this.current!.changes.push({
+          op: 'update',
+          relation: this.rel(m.relationOid),
+          new: tuple(m.new),
+          key: m.key && tuple(m.key),
+          old: m.old && tuple(m.old),
+        });
         return undefined;
-      }
-      case 'delete': {
-        const wire =
-          this.wire && m.key && this.view.reset(data)
-            ? this.arena.add(this.view.oldTuple)
-            : undefined;
-        this.current!.changes.push(
-          wire
-            ? { op: 'delete', relation: this.rel(m.relationOid), wire }
-            : {
-                op: 'delete',
-                relation: this.rel(m.relationOid),
-                key: m.key && tuple(m.key),
-                old: m.old && tuple(m.old),
-              },
-        );
+      case 'delete':
+        this.current!.changes.push({
+          op: 'delete',
+          relation: this.rel(m.relationOid),
+          key: m.key && tuple(m.key),
+          old: m.old && tuple(m.old),
+        });
         return undefined;
-      }
       case 'truncate':
         this.current!.changes.push({
           op: 'truncate',
@@ -114,6 +96,31 @@ export class TxAssembler {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * As the streamer's stream (wireRows): an insert, an update that keeps its
+   * key and a delete by key stay bytes in the arena, and no message object
+   * is made. False for anything else (decoded as usual).
+   */
+  private wireRow(data: Uint8Array): boolean {
+    const tag = this.view.reset(data);
+    let row: TupleView;
+    let op: 'insert' | 'update' | 'delete';
+    if (tag === MessageTag.Insert) {
+      op = 'insert';
+      row = this.view.newTuple;
+    } else if (tag === MessageTag.Update && this.view.oldMarker === 0) {
+      op = 'update';
+      row = this.view.newTuple;
+    } else if (tag === MessageTag.Delete && this.view.oldMarker === TupleTag.Key) {
+      op = 'delete';
+      row = this.view.oldTuple;
+    } else return false;
+    const wire = this.arena.add(row);
+    if (!wire) return false;
+    this.current!.changes.push({ op, relation: this.rel(this.view.relationOid), wire });
+    return true;
   }
 
   private rel(oid: number): SourceRelation {
