@@ -67,20 +67,29 @@ explain why:
 - **Clone catch-up at 1.0x native.** Source, destination and streamer share
   2 cores, so a run cannot take less than the CPU seconds of all three
   divided by 2: the catch-up table's CPU columns give that floor per phase.
-  Inserts go to the destination as COPY and meet the goal (their servers'
-  CPU is below native's). Updates and deletes travel as bytes too since
-  2026-12-07: a batch's new rows and keys are copied into a staging table
-  from the bytes the stream received, in the same message as the set-based
-  statement that reads them (same session, 300,000 updates: the streamer's
-  CPU per change 7.1 to 8.0 -> 5.8 to 6.3 microseconds, update-sid 0.67x to
-  0.69x -> 0.72x to 0.79x). The two servers use about what native's use;
-  the streamer's remaining 6 microseconds of CPU per change (planning that
-  makes several objects per change, and the garbage collection of them, a
-  third of its busy time) are what keeps the run above native's time: per
-  phase, the servers' CPU plus the streamer's, divided by 2 cores, is the
-  least a run can take. Planning a group as columns (typed arrays of key
-  hashes and byte ranges instead of an object per change) is what would
-  move it.
+  The two servers use about what native's use (inserts go to the
+  destination as COPY, and its CPU is below native's); the streamer's CPU is
+  what keeps each run above native's time (insert-sid in the run of
+  2026-12-07 08:17: source 1.3, destination 2.0 and streamer 3.7 CPU
+  seconds, a floor of 3.5 s against native's 2.1 s run). Updates and
+  deletes travel as bytes too since 2026-12-07: a batch's new rows and keys
+  are copied into a staging table from the bytes the stream received, in
+  the same message as the set-based statement that reads them (same
+  session, 300,000 updates: the streamer's CPU per change 7.1 to 8.0 -> 5.8
+  to 6.3 microseconds, update-sid 0.67x to 0.69x -> 0.72x to 0.79x). About
+  a third of the streamer's busy time is garbage collection of the objects
+  planning makes per change (1.6 KB allocated per inserted change, V8's
+  sampling heap profiler); a larger young generation collects them less
+  often ([operations](operations.md#memory): 4.1 -> 3.6 microseconds per
+  inserted change, for 30 MB more RSS). Planning a group as columns (typed
+  arrays of key hashes and byte ranges instead of an object per change) is
+  what would move it. pgoutput's binary mode feeding COPY BINARY was
+  measured and left for later (\`pnpm --filter @kuvasz/bench binary-mode\`,
+  2026-12-07: binary values cost the source 0.84x to 0.89x of text's CPU
+  per row, COPY BINARY the destination 0.62x to 0.76x): on the insert
+  backlog that is 0.7 to 0.9 of 7 CPU seconds, less than the streamer's
+  share, and it needs a binary-to-text decoder per type for keys, filters
+  and targets whose types differ.
   \`pnpm --filter @kuvasz/apply bench\` prints the same budget per change for
   the engine alone (see
   [the apply engine's figures](../packages/apply/README.md#figures)).
@@ -89,9 +98,17 @@ explain why:
   never a HOT update) and writes the new one (a heap row and two index
   entries), where native's plain update of non-key columns is one HOT
   update. The destination alone then needs about 3x native's CPU for
-  updates (update-history on 2026-12-07: 39.1 CPU s against 13.4), more
-  than the 2 cores give in native's time. Inserts into history run at
-  native's speed (insert-history 0.96x). Measured and left: without the
+  updates (update-history in the run of 2026-12-07 08:17: 22.8 CPU s
+  against 7.4), and one source's changes are applied in commit order on one
+  destination connection, so that backend's CPU is the least a run takes
+  (mixed-history: 16.7 CPU s, against native's 6.0 s run). A new version
+  is a heap row and its entries in both history indexes, after a probe of
+  the batch's keys for earlier versions (a round trip before the COPY).
+  Since 2026-12-07 a history insert's row goes to the COPY as the bytes
+  received, and the probe decodes the key alone (same session, alternated
+  twice, insert-history: the streamer's CPU per change 5.9 to 6.2 -> 4.9
+  microseconds, 0.26x to 0.27x -> 0.29x; mixed-history unchanged at 0.32x
+  to 0.33x). Measured and left: without the
   unique index on open versions, closing and reopening 5,000 versions took
   17 instead of 28 microseconds of backend CPU each in isolation, but the
   update-history catch-up did not change beyond the noise (10.5 s against

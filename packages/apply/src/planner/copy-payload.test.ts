@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { fakeTarget } from '../testing/fake-target.js';
+import { fakeRelation, fakeTarget } from '../testing/fake-target.js';
 import { CopyPayload, copyEscape } from './copy-payload.js';
 import { copyRows } from './copy-rows.js';
 import type { PlannedOp } from './plan-units.js';
@@ -69,16 +69,11 @@ describe('COPY text format', () => {
       ['Doc', 'json', false],
     ]);
     const shape = resolveShape(
-      {
-        schema: 'public',
-        table: 't',
-        replicaIdentity: 'default',
-        columns: [
-          { name: 'id', typeOid: 23, isKey: true },
-          { name: 'only_in_source', typeOid: 25, isKey: false },
-          { name: 'Doc', typeOid: 114, isKey: false },
-        ],
-      },
+      fakeRelation([
+        ['id', 23, true],
+        ['only_in_source', 25, false],
+        ['Doc', 114, false],
+      ]),
       target,
     );
     const op: PlannedOp<string> = {

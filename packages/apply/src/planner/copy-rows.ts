@@ -38,9 +38,19 @@ export function copyRows<R>(
   const row = new Array<string | null>(width);
   const src = shape.cols.map((c) => c.src);
   for (const op of ops) {
-    if (op.wire && !history) {
-      // Inserts that arrived as bytes: into the payload as bytes, never decoded.
-      payload.wireRow(lead ? sid : undefined, op.wire, src);
+    if (op.wire) {
+      // Rows that arrived as bytes: into the payload as bytes, never decoded.
+      if (!history) {
+        payload.wireRow(lead ? sid : undefined, op.wire, src);
+        continue;
+      }
+      payload.beginRow();
+      if (lead) payload.cell(sid);
+      for (let i = 0; i < src.length; i++) payload.wireCell(op.wire, src[i]!);
+      payload.cell(start(op));
+      payload.cell(OPEN_END);
+      payload.cell('f');
+      payload.endRow();
       continue;
     }
     if (lead) row[0] = sid;

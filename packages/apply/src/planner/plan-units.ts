@@ -228,13 +228,24 @@ export function toOp<R>(item: RowItem<R>, seq: number): PlannedOp<R> {
 interface Chain<R> {
   existing: boolean;
   where: ChangeTuple | undefined;
-  final: ChangeTuple | 'deleted';
+  /** The row's values at the end of the transaction; undefined while `from` holds them. */
+  final: ChangeTuple | 'deleted' | undefined;
+  /**
+   * The change whose new row is the chain's final values as they arrived,
+   * read only when needed: a chain of one wire insert keeps its bytes for COPY.
+   */
+  from: RowItem<R> | undefined;
   /** The chain ends with a delete that only left the filter. */
   leaves: boolean;
   time: string;
   quiet: boolean;
   refs: R[];
   seq: number;
+}
+
+/** A chain's final values (decoding the row it took them from, if it has not been yet). */
+function finalOf<R>(c: Chain<R>): ChangeTuple | 'deleted' {
+  return c.from ? c.from.newT! : c.final!;
 }
 
 /**
@@ -262,7 +273,8 @@ export function collapseHistory<R>(
       const c: Chain<R> = {
         existing,
         where: existing ? item.whereT : undefined,
-        final: item.op === 'delete' ? 'deleted' : item.newT!,
+        final: item.op === 'delete' ? 'deleted' : undefined,
+        from: item.op === 'delete' ? undefined : item,
         leaves: item.op === 'delete' && item.leaves === true,
         time: item.time,
         quiet: item.quiet,
@@ -279,7 +291,8 @@ export function collapseHistory<R>(
         const revived = gone.get(k);
         if (revived) {
           gone.delete(k);
-          revived.final = item.newT!;
+          revived.final = undefined;
+          revived.from = item;
           revived.leaves = false;
           revived.refs.push(item.ref);
           live.set(k, revived);
@@ -289,7 +302,9 @@ export function collapseHistory<R>(
         let c = live.get(kw);
         if (c) {
           live.delete(kw);
-          c.final = overlay(c.final === 'deleted' ? undefined : c.final, item.newT!);
+          const earlier = finalOf(c);
+          c.final = overlay(earlier === 'deleted' ? undefined : earlier, item.newT!);
+          c.from = undefined;
           c.leaves = false;
           c.refs.push(item.ref);
         } else c = start(item, seq, true);
@@ -300,6 +315,7 @@ export function collapseHistory<R>(
         if (c) {
           live.delete(kw);
           c.final = 'deleted';
+          c.from = undefined;
           c.leaves = item.leaves === true;
           c.refs.push(item.ref);
         } else c = start(item, seq, true);
@@ -308,17 +324,23 @@ export function collapseHistory<R>(
     }
     for (const c of chains) {
       const base = { time: c.time, quiet: c.quiet, refs: c.refs, seq: c.seq };
+      if (!c.existing && c.from instanceof WireItem && c.refs.length === 1) {
+        // A lone insert that arrived as bytes: they go to the COPY as they are.
+        ops.push(new WireOp(c.from, c.seq));
+        continue;
+      }
+      const final = finalOf(c);
       if (!c.existing) {
-        if (c.final === 'deleted') folded.push(...c.refs);
+        if (final === 'deleted') folded.push(...c.refs);
         else
           ops.push({
             kind: 'insert',
-            newT: c.final,
+            newT: final,
             whereT: undefined,
             keyChanged: false,
             ...base,
           });
-      } else if (c.final === 'deleted') {
+      } else if (final === 'deleted') {
         ops.push({
           kind: 'delete',
           newT: undefined,
@@ -330,9 +352,9 @@ export function collapseHistory<R>(
       } else {
         ops.push({
           kind: 'update',
-          newT: c.final,
+          newT: final,
           whereT: c.where,
-          keyChanged: identity(shape, c.where) !== identity(shape, c.final),
+          keyChanged: identity(shape, c.where) !== identity(shape, final),
           ...base,
         });
       }

@@ -1,6 +1,7 @@
 import { escapeLiteral, escapeIdentifier as id } from 'pg';
 import { type ChangeTuple, UNCHANGED, WIRE_UNCHANGED, type WireTuple } from '../change.js';
 import { HISTORY_START, OPEN_END } from '../target/target-ddl.js';
+import { wireValue } from '../wire-tuple.js';
 import { CopyPayload } from './copy-payload.js';
 import type { CopyStatement } from './copy-rows.js';
 import type { PlannedOp } from './plan-units.js';
@@ -166,7 +167,8 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
       cols.push({
         name: `v${k}`,
         type: 'text',
-        get: (o) => cell(o.newT?.[c.src]),
+        // A row that arrived as bytes has only its key column decoded.
+        get: (o) => cell(o.wire ? wireValue(o.wire, c.src) : o.newT?.[c.src]),
         write: newValue(c.src),
       });
     }

@@ -1,4 +1,5 @@
 import { NO_LINKS } from '@kuvasz/core';
+import type { SourceRelation } from '../change.js';
 import type { TableType } from '../target/target-ddl.js';
 import type { TargetInfo } from '../target/target-meta.js';
 
@@ -35,5 +36,15 @@ export function fakeTarget(
     indexes: [],
     links: NO_LINKS,
     description: {} as TargetInfo['description'],
+  };
+}
+
+/** Source table `public.t` with REPLICA IDENTITY DEFAULT: [name, type OID, key?] per column. */
+export function fakeRelation(cols: [string, number, boolean][]): SourceRelation {
+  return {
+    schema: 'public',
+    table: 't',
+    replicaIdentity: 'default',
+    columns: cols.map(([name, typeOid, isKey]) => ({ name, typeOid, isKey })),
   };
 }
