@@ -5,7 +5,7 @@ import path from 'node:path';
 
 /** The CLI under test, built by run.sh; `KUVASZ_BENCH_CLI` runs another build (before / after a change). */
 export const CLI =
-  process.env.KUVASZ_BENCH_CLI ??
+  process.env.KUVASZ_BENCH_CLI ||
   path.resolve(import.meta.dirname, '..', '..', 'apps', 'streamer', 'dist', 'kuvasz-streamer.mjs');
 
 export function writeConfig(name: string, yaml: string): string {
