@@ -5,13 +5,11 @@
  * session (the main bench once waited forever for an end-of-phase marker
  * that had become a wire update).
  */
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { runBench } from '@kuvasz/testkit';
 import { describe, expect, test } from 'vitest';
 
-const run = promisify(execFile);
 const PACKAGE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TINY_FORMS = {
   KUVASZ_BENCH_ROWS: '200',
@@ -43,12 +41,7 @@ describe('benches at a tiny size', () => {
   ])(
     '%s',
     async (name, env, expected) => {
-      const { stdout } = await run('bash', ['bench/run.sh', name], {
-        cwd: PACKAGE,
-        env: { ...process.env, ...env },
-        timeout: 150_000,
-        maxBuffer: 16 * 1024 * 1024,
-      });
+      const stdout = await runBench(PACKAGE, name, env);
       for (const re of expected) expect(stdout).toMatch(re);
     },
     180_000,

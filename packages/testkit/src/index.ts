@@ -9,6 +9,7 @@ export {
 } from './cluster.js';
 export { TestkitError, type TestkitErrorCode } from './errors.js';
 export { reapOrphanClusters } from './registry.js';
+export { runBench } from './run-bench.js';
 export { type StartPostgresOptions, startPostgres } from './start-postgres.js';
 export type { TlsFiles } from './tls.js';
 export {
