@@ -132,11 +132,14 @@ explain why:
   process's CPU is garbage collection, on V8's helper threads) are that
   difference; a one-row statement form and planning without per-group
   objects are what would move it.
-- **Many tenants: p99 within 1.5x of native's, source CPU within 1.2x.** In
-  the run of 2026-12-07 08:17, N = 50 and 100 meet it (1.47x, 1.30x). At N =
-  10 both p99s are a few milliseconds (2.6 against 0.8 ms): what is left
-  there is the cost of each small group, the floor measured for the
-  steady-load p99 above. At N = 200 the machine is full. On this machine
+- **Many tenants: p99 within 1.5x of native's, source CPU within 1.2x.** N =
+  100 meets it in the runs of 2026-12-07 08:17 and 11:03 (1.30x, 1.31x), N =
+  50 in the first (1.47x; 3.5 against 2.1 ms, 1.62x, in the second). At N =
+  10 both p99s are a few milliseconds (2.6 to 3.0 against 0.7 to 0.8 ms):
+  what is left there is the cost of each small group, the floor measured
+  for the steady-load p99 above. At N = 200 the machine is full (28 to 60
+  ms against 11 ms; 200 idle streams alone keep the source's WAL senders
+  at 1.86 cores, \`pnpm --filter @kuvasz/bench keepalive-cost\`). On this machine
   the source's N walsenders, the load's N backends and both
   servers share 2 cores with the streamer, one process with one JavaScript
   thread for all N sources, where native runs N apply workers, each with its
