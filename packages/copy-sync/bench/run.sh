@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pnpm --filter @kuvasz/testkit build >/dev/null
-pnpm exec esbuild bench/bench.ts --bundle --platform=node --format=esm --packages=external \
+# Workspace packages (@kuvasz/core) are bundled from their sources, so the bench needs no prior build.
+pnpm exec esbuild bench/bench.ts --bundle --platform=node --format=esm \
+  --external:pg --external:pg-copy-streams --external:@kuvasz/testkit \
   --conditions=@kuvasz/source --outfile=bench/dist/bench.mjs --log-level=warning
 node bench/dist/bench.mjs
