@@ -14,7 +14,8 @@
  */
 import { type PgCluster, startPostgres } from '@kuvasz/testkit';
 import pg from 'pg';
-import { ApplyEngine, type SourceRelation, type SourceTransaction } from '../src/index.js';
+import { ApplyEngine, type SourceTransaction } from '../src/index.js';
+import { fakeRelation } from '../src/testing/fake-target.js';
 import { clusterCpu, commitCount, postmasterPid } from './cpu-usage.js';
 import { envNumber } from './forms-fixture.js';
 
@@ -22,38 +23,44 @@ const RATE = envNumber('KUVASZ_BENCH_RATE', 500);
 const SECONDS = envNumber('KUVASZ_BENCH_SECONDS', 8);
 const WORKERS = envNumber('KUVASZ_BENCH_WORKERS', 4);
 
-const relation = (table: string, cols: [string, number, boolean][]): SourceRelation => ({
-  schema: 'public',
-  table,
-  replicaIdentity: 'default',
-  columns: cols.map(([name, typeOid, isKey]) => ({ name, typeOid, isKey })),
-});
-const accounts = relation('pgbench_accounts', [
-  ['aid', 23, true],
-  ['bid', 23, false],
-  ['abalance', 23, false],
-  ['filler', 1042, false],
-]);
-const tellers = relation('pgbench_tellers', [
-  ['tid', 23, true],
-  ['bid', 23, false],
-  ['tbalance', 23, false],
-  ['filler', 1042, false],
-]);
-const branches = relation('pgbench_branches', [
-  ['bid', 23, true],
-  ['bbalance', 23, false],
-  ['filler', 1042, false],
-]);
-const history = relation('pgbench_history', [
-  ['hid', 20, true],
-  ['tid', 23, false],
-  ['bid', 23, false],
-  ['aid', 23, false],
-  ['delta', 23, false],
-  ['mtime', 1114, false],
-  ['filler', 1042, false],
-]);
+const accounts = fakeRelation(
+  [
+    ['aid', 23, true],
+    ['bid', 23, false],
+    ['abalance', 23, false],
+    ['filler', 1042, false],
+  ],
+  'pgbench_accounts',
+);
+const tellers = fakeRelation(
+  [
+    ['tid', 23, true],
+    ['bid', 23, false],
+    ['tbalance', 23, false],
+    ['filler', 1042, false],
+  ],
+  'pgbench_tellers',
+);
+const branches = fakeRelation(
+  [
+    ['bid', 23, true],
+    ['bbalance', 23, false],
+    ['filler', 1042, false],
+  ],
+  'pgbench_branches',
+);
+const history = fakeRelation(
+  [
+    ['hid', 20, true],
+    ['tid', 23, false],
+    ['bid', 23, false],
+    ['aid', 23, false],
+    ['delta', 23, false],
+    ['mtime', 1114, false],
+    ['filler', 1042, false],
+  ],
+  'pgbench_history',
+);
 
 const DDL = `CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84));
 CREATE TABLE pgbench_tellers (tid int PRIMARY KEY, bid int, tbalance int, filler char(84));

@@ -49,6 +49,17 @@ export interface Statement {
   rows?: number;
 }
 
+/** A statement over a batch: its text with the parameters, rows and staging `p` collected. */
+function statement(p: Params, text: string, nestedLoop?: boolean): Statement {
+  return {
+    text,
+    values: p.values,
+    rows: p.rows,
+    staged: p.staged,
+    ...(nestedLoop === undefined ? {} : { nestedLoop }),
+  };
+}
+
 /** Clone DELETE; returns the `ord`s that matched no row. */
 export function deleteRows<R>(
   shape: Shape,
@@ -61,20 +72,16 @@ export function deleteRows<R>(
   const src = sourceCte(shape, p, { keys: true, ops, stage });
   const t = shape.target.qualified;
   if (shape.full) {
-    return {
-      text: `WITH ${src.cte}, ${locator(shape, sp, src)}, d AS (DELETE FROM ${t} t USING l WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING l.ord) ${MISSING('d')}`,
-      values: p.values,
-      rows: p.rows,
-      staged: p.staged,
-    };
+    return statement(
+      p,
+      `WITH ${src.cte}, ${locator(shape, sp, src)}, d AS (DELETE FROM ${t} t USING l WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING l.ord) ${MISSING('d')}`,
+    );
   }
-  return {
-    text: `WITH ${src.cte}, d AS (DELETE FROM ${t} t USING s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('d')}`,
-    values: p.values,
-    rows: p.rows,
-    staged: p.staged,
-    nestedLoop: shape.keyIndex === 'any',
-  };
+  return statement(
+    p,
+    `WITH ${src.cte}, d AS (DELETE FROM ${t} t USING s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('d')}`,
+    shape.keyIndex === 'any',
+  );
 }
 
 function setList(shape: Shape, src: Source): string {
@@ -101,20 +108,16 @@ export function updateRows<R>(
   const src = sourceCte(shape, p, { values: true, keys: true, ops, stage });
   const t = shape.target.qualified;
   if (shape.full) {
-    return {
-      text: `WITH ${src.cte}, ${locator(shape, sp, src)}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s JOIN l ON l.ord = s.ord WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING s.ord) ${MISSING('u')}`,
-      values: p.values,
-      rows: p.rows,
-      staged: p.staged,
-    };
+    return statement(
+      p,
+      `WITH ${src.cte}, ${locator(shape, sp, src)}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s JOIN l ON l.ord = s.ord WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING s.ord) ${MISSING('u')}`,
+    );
   }
-  return {
-    text: `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('u')}`,
-    values: p.values,
-    rows: p.rows,
-    staged: p.staged,
-    nestedLoop: shape.keyIndex === 'any',
-  };
+  return statement(
+    p,
+    `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('u')}`,
+    shape.keyIndex === 'any',
+  );
 }
 
 /**
@@ -143,13 +146,11 @@ export function updateOrInsertRows<R>(
   const keys = shape.keyCols.map((k) => id(shape.cols[k]!.name)).join(', ');
   const newKey = shape.keyCols.map((k) => cast(`x.v${k}`, shape.cols[k]!)).join(', ');
   const rebuildable = src.newMask ? 'x.m IS NULL' : 'true';
-  return {
-    text: `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord), x AS MATERIALIZED (SELECT s.* FROM s WHERE s.ord NOT IN (SELECT u.ord FROM u)), i AS (${insertHead(shape)} SELECT ${vals} FROM x WHERE ${rebuildable} ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys}) SELECT x.ord::int AS ord, CASE WHEN NOT (${rebuildable}) THEN 'unmaterializable' WHEN (${newKey}) IN (SELECT ${keys} FROM i) THEN 'inserted' ELSE 'conflict' END AS outcome FROM x`,
-    values: p.values,
-    rows: p.rows,
-    staged: p.staged,
-    nestedLoop: shape.keyIndex === 'any',
-  };
+  return statement(
+    p,
+    `WITH ${src.cte}, u AS (UPDATE ${t} t SET ${setList(shape, src)} FROM s WHERE ${sidCond(shape, sp)}${match(shape, keyRef, false)} RETURNING s.ord), x AS MATERIALIZED (SELECT s.* FROM s WHERE s.ord NOT IN (SELECT u.ord FROM u)), i AS (${insertHead(shape)} SELECT ${vals} FROM x WHERE ${rebuildable} ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys}) SELECT x.ord::int AS ord, CASE WHEN NOT (${rebuildable}) THEN 'unmaterializable' WHEN (${newKey}) IN (SELECT ${keys} FROM i) THEN 'inserted' ELSE 'conflict' END AS outcome FROM x`,
+    shape.keyIndex === 'any',
+  );
 }
 
 /**
@@ -168,11 +169,10 @@ export function insertRows<R>(
   const src = sourceCte(shape, p, { values: true, ops });
   const vals = [...(sp ? [sp] : []), ...shape.cols.map((c, i) => cast(`s.v${i}`, c))].join(', ');
   if (!probe) {
-    return {
-      text: `WITH ${src.cte}, i AS (${insertHead(shape)} SELECT ${vals} FROM s) SELECT NULL::int AS ord WHERE false`,
-      values: p.values,
-      rows: p.rows,
-    };
+    return statement(
+      p,
+      `WITH ${src.cte}, i AS (${insertHead(shape)} SELECT ${vals} FROM s) SELECT NULL::int AS ord WHERE false`,
+    );
   }
   if (shape.arbiter) {
     // The unique index decides; rows it refused are the conflicts (anti-join on the returned keys).
@@ -180,18 +180,16 @@ export function insertRows<R>(
     const back = shape.keyCols
       .map((k, j) => `i.${keys[j]} = ${cast(`s.v${k}`, shape.cols[k]!)}`)
       .join(' AND ');
-    return {
-      text: `WITH ${src.cte}, i AS (${insertHead(shape)} SELECT ${vals} FROM s ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys.join(', ')}) SELECT s.ord::int AS ord FROM s WHERE NOT EXISTS (SELECT 1 FROM i WHERE ${back})`,
-      values: p.values,
-      rows: p.rows,
-    };
+    return statement(
+      p,
+      `WITH ${src.cte}, i AS (${insertHead(shape)} SELECT ${vals} FROM s ON CONFLICT (${shape.arbiter.map((c) => id(c)).join(', ')}) DO NOTHING RETURNING ${keys.join(', ')}) SELECT s.ord::int AS ord FROM s WHERE NOT EXISTS (SELECT 1 FROM i WHERE ${back})`,
+    );
   }
-  return {
-    text: `WITH ${src.cte}, h AS MATERIALIZED (SELECT s.ord FROM s WHERE EXISTS (SELECT 1 FROM ${shape.target.qualified} t WHERE ${sidCond(shape, sp)}${match(shape, valueRef(shape), false)})), i AS (${insertHead(shape)} SELECT ${vals} FROM s WHERE s.ord NOT IN (SELECT h.ord FROM h)) SELECT h.ord::int AS ord FROM h`,
-    values: p.values,
-    rows: p.rows,
-    nestedLoop: shape.keyIndex === 'any',
-  };
+  return statement(
+    p,
+    `WITH ${src.cte}, h AS MATERIALIZED (SELECT s.ord FROM s WHERE EXISTS (SELECT 1 FROM ${shape.target.qualified} t WHERE ${sidCond(shape, sp)}${match(shape, valueRef(shape), false)})), i AS (${insertHead(shape)} SELECT ${vals} FROM s WHERE s.ord NOT IN (SELECT h.ord FROM h)) SELECT h.ord::int AS ord FROM h`,
+    shape.keyIndex === 'any',
+  );
 }
 
 /** History: close the open version of each key (delete: mark it deleted); returns unmatched `ord`s. */
@@ -207,20 +205,16 @@ export function closeVersions<R>(
   const t = shape.target.qualified;
   const set = 'kvsz_end = s.tm::timestamptz, kvsz_deleted = s.del';
   if (shape.full) {
-    return {
-      text: `WITH ${src.cte}, ${locator(shape, sp, src, ` AND t.kvsz_end = ${OPEN}`)}, c AS (UPDATE ${t} t SET ${set} FROM s JOIN l ON l.ord = s.ord WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING s.ord) ${MISSING('c')}`,
-      values: p.values,
-      rows: p.rows,
-      staged: p.staged,
-    };
+    return statement(
+      p,
+      `WITH ${src.cte}, ${locator(shape, sp, src, ` AND t.kvsz_end = ${OPEN}`)}, c AS (UPDATE ${t} t SET ${set} FROM s JOIN l ON l.ord = s.ord WHERE t.tableoid = l.toid AND t.ctid = l.tid RETURNING s.ord) ${MISSING('c')}`,
+    );
   }
-  return {
-    text: `WITH ${src.cte}, c AS (UPDATE ${t} t SET ${set} FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('c')}`,
-    values: p.values,
-    rows: p.rows,
-    staged: p.staged,
-    nestedLoop: shape.keyIndex !== undefined,
-  };
+  return statement(
+    p,
+    `WITH ${src.cte}, c AS (UPDATE ${t} t SET ${set} FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord) ${MISSING('c')}`,
+    shape.keyIndex !== undefined,
+  );
 }
 
 /**
@@ -240,12 +234,10 @@ export function closeAndReopen<R>(
   const src = sourceCte(shape, p, { values: true, keys: true, time: true, ops, stage });
   const t = shape.target.qualified;
   const vals = [...(sp ? [sp] : []), ...shape.cols.map((c, i) => cast(`s.v${i}`, c))];
-  return {
-    text: `WITH ${src.cte}, c AS (UPDATE ${t} t SET kvsz_end = s.tm::timestamptz FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...vals, 's.tm::timestamptz', OPEN, 'false'].join(', ')} FROM s WHERE s.ord IN (SELECT c.ord FROM c)) ${MISSING('c')}`,
-    values: p.values,
-    rows: p.rows,
-    staged: p.staged,
-  };
+  return statement(
+    p,
+    `WITH ${src.cte}, c AS (UPDATE ${t} t SET kvsz_end = s.tm::timestamptz FROM s WHERE ${sidCond(shape, sp)}t.kvsz_end = ${OPEN} AND ${match(shape, keyRef, false)} RETURNING s.ord), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...vals, 's.tm::timestamptz', OPEN, 'false'].join(', ')} FROM s WHERE s.ord IN (SELECT c.ord FROM c)) ${MISSING('c')}`,
+  );
 }
 
 /**
@@ -282,11 +274,10 @@ export function insertVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]
     .join(', ');
   const materializable = src.newMask ? '(s.m IS NULL OR p.found IS TRUE)' : 'true';
   const start = `CASE WHEN s.op = 'I' AND p.last_end IS NULL THEN ${START} ELSE s.tm::timestamptz END`;
-  return {
-    text: `WITH ${src.cte}, p AS MATERIALIZED (SELECT s.ord, ${probe} AS last_end${prevCols} FROM s${prev}), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...(sp ? [sp] : []), vals, start, OPEN, 'false'].join(', ')} FROM s JOIN p ON p.ord = s.ord WHERE p.last_end IS DISTINCT FROM ${OPEN} AND ${materializable}) SELECT s.ord::int AS ord, (p.last_end IS NOT DISTINCT FROM ${OPEN}) AS conflict FROM s JOIN p ON p.ord = s.ord WHERE p.last_end IS NOT DISTINCT FROM ${OPEN} OR NOT ${materializable}`,
-    values: p.values,
-    rows: p.rows,
-  };
+  return statement(
+    p,
+    `WITH ${src.cte}, p AS MATERIALIZED (SELECT s.ord, ${probe} AS last_end${prevCols} FROM s${prev}), i AS (${insertHead(shape, ['kvsz_start', 'kvsz_end', 'kvsz_deleted'])} SELECT ${[...(sp ? [sp] : []), vals, start, OPEN, 'false'].join(', ')} FROM s JOIN p ON p.ord = s.ord WHERE p.last_end IS DISTINCT FROM ${OPEN} AND ${materializable}) SELECT s.ord::int AS ord, (p.last_end IS NOT DISTINCT FROM ${OPEN}) AS conflict FROM s JOIN p ON p.ord = s.ord WHERE p.last_end IS NOT DISTINCT FROM ${OPEN} OR NOT ${materializable}`,
+  );
 }
 
 /**
@@ -318,11 +309,10 @@ export function probeVersions<R>(shape: Shape, sid: string, ops: PlannedOp<R>[])
     gate = `, r AS (SELECT EXISTS (SELECT 1 FROM ${t} t WHERE ${sidCond(shape, sp)}t.${id(rk.name)} BETWEEN (SELECT ${v} FROM s ORDER BY 1 LIMIT 1) AND (SELECT ${v} FROM s ORDER BY 1 DESC NULLS LAST LIMIT 1)) AS hit)`;
     where = ' WHERE (SELECT r.hit FROM r)';
   }
-  return {
-    text: `WITH ${src.cte}${gate}, p AS (SELECT s.ord, ${last} AS last_end FROM s${where}) SELECT p.ord::int AS ord, (p.last_end = ${OPEN}) AS conflict FROM p WHERE p.last_end IS NOT NULL`,
-    values: p.values,
-    rows: p.rows,
-  };
+  return statement(
+    p,
+    `WITH ${src.cte}${gate}, p AS (SELECT s.ord, ${last} AS last_end FROM s${where}) SELECT p.ord::int AS ord, (p.last_end = ${OPEN}) AS conflict FROM p WHERE p.last_end IS NOT NULL`,
+  );
 }
 
 /**
@@ -358,11 +348,10 @@ export function truncateRows(target: Shape['target'], sid: string, time: string)
   if (target.type === 'history') {
     const tm = p.add(time, 'timestamptz');
     const cond = target.sid ? `sid = ${p.add(sid, target.sid.type)} AND ` : '';
-    return {
-      text: `UPDATE ${t} SET kvsz_end = ${tm}, kvsz_deleted = true WHERE ${cond}kvsz_end = ${OPEN}`,
-      values: p.values,
-      rows: p.rows,
-    };
+    return statement(
+      p,
+      `UPDATE ${t} SET kvsz_end = ${tm}, kvsz_deleted = true WHERE ${cond}kvsz_end = ${OPEN}`,
+    );
   }
   if (!target.sid) return { text: `TRUNCATE ${t}`, values: [] };
   return { text: `DELETE FROM ${t} WHERE sid = ${p.add(sid, target.sid.type)}`, values: p.values };

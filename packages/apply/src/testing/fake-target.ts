@@ -39,11 +39,11 @@ export function fakeTarget(
   };
 }
 
-/** Source table `public.t` with REPLICA IDENTITY DEFAULT: [name, type OID, key?] per column. */
-export function fakeRelation(cols: [string, number, boolean][]): SourceRelation {
+/** Source table `public.<table>` with REPLICA IDENTITY DEFAULT: [name, type OID, key?] per column. */
+export function fakeRelation(cols: [string, number, boolean][], table = 't'): SourceRelation {
   return {
     schema: 'public',
-    table: 't',
+    table,
     replicaIdentity: 'default',
     columns: cols.map(([name, typeOid, isKey]) => ({ name, typeOid, isKey })),
   };
