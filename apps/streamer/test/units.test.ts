@@ -95,6 +95,48 @@ test('pgoutput and apply share the unchanged-TOAST symbol, so tuples pass throug
   );
 });
 
+test('binary mode: decoded bytes become text through the relation decoders; a relation without them stops the part', () => {
+  const rel: RelationMessage = {
+    tag: 'relation',
+    xid: undefined,
+    relationOid: 16385,
+    schema: 'public',
+    name: 'pts',
+    replicaIdentity: 'full',
+    columns: [
+      { flags: 1, isKey: true, name: 'id', typeOid: 23, typeMod: -1 },
+      { flags: 0, isKey: false, name: 'at', typeOid: 600, typeMod: -1 },
+    ],
+  };
+  const part = (): TransactionPart => ({
+    xid: 1,
+    commitLsn: 16n,
+    endLsn: 32n,
+    commitTime: 0n,
+    origin: undefined,
+    firstChangeIndex: 0,
+    final: true,
+    changes: [
+      {
+        kind: 'update',
+        relation: rel,
+        new: [new Uint8Array([0, 0, 0, 9]), null],
+        key: undefined,
+        old: [new Uint8Array([0, 0, 0, 8]), UNCHANGED_TOAST],
+      },
+    ],
+    messages: [],
+  });
+  const int4 = (b: Uint8Array, start: number) => String(Buffer.from(b).readInt32BE(start));
+  const tx = toSourceTransaction({ database: 'd', sid: 's' }, part(), {
+    decoders: () => [int4, int4],
+  });
+  expect(tx.changes[0]).toMatchObject({ new: ['9', null], old: ['8', UNCHANGED] });
+  expect(() =>
+    toSourceTransaction({ database: 'd', sid: 's' }, part(), { decoders: () => undefined }),
+  ).toThrow(/public\.pts .*no binary-to-text decoder.*restarts in text mode/);
+});
+
 test('lag is the age of the oldest transaction not yet durable', () => {
   const lag = new LagTracker();
   const pgNowUs = (ms: number) => BigInt(ms - 946_684_800_000) * 1000n;

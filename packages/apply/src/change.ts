@@ -59,7 +59,19 @@ export interface WireTuple {
   readonly at: number;
   /** Number of columns, as in the relation. */
   readonly count: number;
+  /**
+   * Binary mode (pgoutput's `binary 'true'`): the values are in their types'
+   * binary send format, and `binary[i]` gives column `i`'s PostgreSQL text
+   * output where text is needed (keys, statements other than COPY, row
+   * rules, errors). Such rows go into a `COPY ... (FORMAT binary)` as they
+   * are when every column of the target has the source column's built-in
+   * type; otherwise they are decoded. Undefined (the default): UTF-8 text.
+   */
+  readonly binary?: readonly BinaryToText[] | undefined;
 }
+
+/** Turns one binary-format value (`bytes[start, start + length)`) into its type's text output. */
+export type BinaryToText = (bytes: Uint8Array, start: number, length: number) => string;
 
 export const WIRE_NULL = -1;
 export const WIRE_UNCHANGED = -2;

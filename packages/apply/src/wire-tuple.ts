@@ -43,7 +43,20 @@ export function wireValue(w: WireTuple, i: number): ChangeTuple[number] {
   const start = w.offsets[w.at + 2 * i]!;
   if (start === WIRE_NULL) return null;
   if (start === WIRE_UNCHANGED) return UNCHANGED;
-  return textAt(w, start, w.offsets[w.at + 2 * i + 1]!, i);
+  const length = w.offsets[w.at + 2 * i + 1]!;
+  return w.binary === undefined ? textAt(w, start, length, i) : binaryText(w, start, length, i);
+}
+
+function binaryText(w: WireTuple, start: number, length: number, i: number): string {
+  try {
+    return w.binary![i]!(w.bytes, start, length);
+  } catch (e) {
+    throw new ApplyError(
+      'invalid_input',
+      `column ${i + 1} of a row has a binary value its decoder refused (${e instanceof Error ? e.message : String(e)}); read the source in text mode (binary: false)`,
+      { cause: e },
+    );
+  }
 }
 
 /** The whole row decoded, as a reader that sends strings would have given it. */
@@ -58,6 +71,11 @@ export function checkWire(w: WireTuple, columns: number): string | undefined {
   if (!(w.bytes instanceof Uint8Array) || !(w.offsets instanceof Int32Array))
     return 'wire.bytes must be a Uint8Array and wire.offsets an Int32Array';
   if (w.count !== columns) return `wire has ${w.count} columns, the relation ${columns}`;
+  if (
+    w.binary !== undefined &&
+    (w.binary.length !== w.count || !w.binary.every((d) => typeof d === 'function'))
+  )
+    return 'wire.binary must hold one decoder function per column';
   if (!Number.isInteger(w.at) || w.at < 0 || w.at + 2 * w.count > w.offsets.length)
     return 'wire.at and wire.count point outside wire.offsets';
   for (let i = 0; i < w.count; i++) {

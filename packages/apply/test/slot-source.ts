@@ -1,4 +1,10 @@
 import {
+  type ArenaBinaryDecoders,
+  BINARY_TEXT_SETTINGS_SQL,
+  BINARY_TYPE_INFO_SQL,
+  BinaryTextDecoders,
+  type BinaryTextSettings,
+  type BinaryTypeInfo,
   MessageTag,
   MessageView,
   PgoutputDecoder,
@@ -24,14 +30,22 @@ import {
 export class TxAssembler {
   private readonly decoder = new PgoutputDecoder({ protoVersion: 1 });
   private readonly relations = new Map<number, SourceRelation>();
+  /** Binary mode: each relation's decoders, by relation OID. */
+  private readonly decoders = new Map<number, ArenaBinaryDecoders>();
   private current: { commitLsn: bigint; time: string; changes: RowChange[] } | undefined;
   private readonly view = new MessageView({ protoVersion: 1 });
   private readonly arena = new TupleArena();
 
-  /** `wire`: inserts, updates that keep their key and deletes by key as wire tuples (bytes in an arena), as the streamer sends them. */
+  /**
+   * `wire`: inserts, updates that keep their key and deletes by key as wire
+   * tuples (bytes in an arena), as the streamer sends them. `binary`: the
+   * slot is read in binary mode, and these decode its values where text is
+   * needed (as the streamer does).
+   */
   constructor(
     private readonly source: SourceId,
     private readonly wire = false,
+    private readonly binary?: BinaryTextDecoders,
   ) {}
 
   /** Feeds one message; returns a transaction on its commit. */
@@ -49,29 +63,40 @@ export class TxAssembler {
           replicaIdentity: m.replicaIdentity,
           columns: m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, isKey: c.isKey })),
         });
+        if (this.binary) {
+          const binary = this.binary;
+          this.decoders.set(
+            m.relationOid,
+            m.columns.map((c) => {
+              const d = binary.decoder(c.typeOid);
+              if (!d) throw new Error(`column ${c.name}: ${binary.problem(c.typeOid)}`);
+              return d;
+            }),
+          );
+        }
         return undefined;
       case 'insert':
         this.current!.changes.push({
           op: 'insert',
           relation: this.rel(m.relationOid),
-          new: tuple(m.new),
+          new: this.tuple(m.relationOid, m.new),
         });
         return undefined;
       case 'update':
         this.current!.changes.push({
           op: 'update',
           relation: this.rel(m.relationOid),
-          new: tuple(m.new),
-          key: m.key && tuple(m.key),
-          old: m.old && tuple(m.old),
+          new: this.tuple(m.relationOid, m.new),
+          key: m.key && this.tuple(m.relationOid, m.key),
+          old: m.old && this.tuple(m.relationOid, m.old),
         });
         return undefined;
       case 'delete':
         this.current!.changes.push({
           op: 'delete',
           relation: this.rel(m.relationOid),
-          key: m.key && tuple(m.key),
-          old: m.old && tuple(m.old),
+          key: m.key && this.tuple(m.relationOid, m.key),
+          old: m.old && this.tuple(m.relationOid, m.old),
         });
         return undefined;
       case 'truncate':
@@ -117,10 +142,18 @@ export class TxAssembler {
       op = 'delete';
       row = this.view.oldTuple;
     } else return false;
-    const wire = this.arena.add(row);
+    const wire = this.binary
+      ? this.arena.add(row, this.decoders.get(this.view.relationOid))
+      : this.arena.add(row);
     if (!wire) return false;
     this.current!.changes.push({ op, relation: this.rel(this.view.relationOid), wire });
     return true;
+  }
+
+  /** A decoded tuple as the engine takes it: binary values through the relation's decoders. */
+  private tuple(oid: number, t: Tuple): ChangeTuple {
+    const d = this.decoders.get(oid);
+    return t.map((v, i) => (v instanceof Uint8Array ? d![i]!(v, 0, v.length) : v)) as ChangeTuple;
   }
 
   private rel(oid: number): SourceRelation {
@@ -133,11 +166,20 @@ export class TxAssembler {
 // One registered symbol: a decoded text-mode tuple is a ChangeTuple as is.
 if ((UNCHANGED_TOAST as symbol) !== UNCHANGED) throw new Error('UNCHANGED is not UNCHANGED_TOAST');
 
-function tuple(t: Tuple): ChangeTuple {
-  for (const v of t) {
-    if (v instanceof Uint8Array) throw new Error('binary tuple values are not used in these tests');
-  }
-  return t as ChangeTuple;
+/** Decoders from binary to text for the types of `table`'s columns, as the streamer builds them. */
+export async function binaryDecoders(
+  client: pg.Client,
+  tables: string[],
+): Promise<BinaryTextDecoders> {
+  const settings = (await client.query<BinaryTextSettings>(BINARY_TEXT_SETTINGS_SQL)).rows[0]!;
+  const oids = await client.query<{ oid: number }>(
+    'SELECT atttypid::int AS oid FROM pg_attribute WHERE attrelid = ANY($1::regclass[]) AND attnum > 0 AND NOT attisdropped',
+    [tables],
+  );
+  const types = await client.query<BinaryTypeInfo>(BINARY_TYPE_INFO_SQL, [
+    oids.rows.map((r) => r.oid),
+  ]);
+  return new BinaryTextDecoders(settings, types.rows);
 }
 
 /**
@@ -151,13 +193,14 @@ export async function drainSlot(
   source: SourceId,
   onTx: (tx: SourceTransaction) => Promise<void>,
   chunk = 20_000,
-  options: { wire?: boolean } = {},
+  options: { wire?: boolean; binary?: BinaryTextDecoders } = {},
 ): Promise<number> {
-  const asm = new TxAssembler(source, options.wire);
+  const asm = new TxAssembler(source, options.wire, options.binary);
+  const mode = options.binary ? `, 'binary', 'true'` : '';
   let n = 0;
   for (;;) {
     const res = await client.query<{ data: Buffer }>(
-      `SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)`,
+      `SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3${mode})`,
       [slot, chunk, publication],
     );
     if (res.rows.length === 0) return n;

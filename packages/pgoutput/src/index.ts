@@ -1,3 +1,12 @@
+export {
+  BINARY_TEXT_SETTINGS_SQL,
+  BINARY_TYPE_INFO_SQL,
+  type BinaryTextDecoder,
+  BinaryTextDecoders,
+  type BinaryTextSettings,
+  type BinaryTypeInfo,
+  binaryTextSettingsProblem,
+} from './binary-text.js';
 export { HASH_SEED, hashBytes } from './column-hash.js';
 export { CopyBuffer } from './copy-buffer.js';
 export {
@@ -74,6 +83,7 @@ export { ColumnKind, MessageTag, TupleTag } from './tags.js';
 export {
   ARENA_NULL,
   ARENA_UNCHANGED,
+  type ArenaBinaryDecoders,
   type ArenaTuple,
   arenaValues,
   TupleArena,

@@ -20,7 +20,20 @@ export interface ArenaTuple {
   readonly offsets: Int32Array;
   readonly at: number;
   readonly count: number;
+  /**
+   * Binary mode: the values are in their types' binary send format, and
+   * `binary[i]` turns column `i`'s into its text (the caller's decoders, one
+   * array per relation). Undefined for a text-format tuple.
+   */
+  readonly binary?: ArenaBinaryDecoders | undefined;
 }
+
+/** Per column, a decoder from the binary send format to PostgreSQL's text output. */
+export type ArenaBinaryDecoders = readonly ((
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+) => string)[];
 
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
 /** Rows up to this many bytes are copied byte by byte. */
@@ -32,9 +45,9 @@ const SMALL_COPY = 256;
  * tuple's values follow each other in the message) and its column offsets
  * into the current chunks and returns a small record pointing at them. A
  * chunk is garbage once no tuple that points into it is referenced, so what
- * a queue holds stays bounded by the queue. Text-format tuples only: a
- * binary column ('b') returns undefined (decode such a message with the
- * object decoder).
+ * a queue holds stays bounded by the queue. A tuple is all text or, given
+ * decoders, all binary: a column of the other format returns undefined
+ * (decode such a message with the object decoder).
  */
 export class TupleArena {
   private bytes: Uint8Array;
@@ -50,15 +63,22 @@ export class TupleArena {
     this.offsets = new Int32Array(chunkBytes >> 3);
   }
 
-  /** Copies the tuple `t` is on; undefined when a column is binary. */
-  add(t: TupleView): ArenaTuple | undefined {
+  /**
+   * Copies the tuple `t` is on. Text format without `binary`; with it (binary
+   * mode, one decoder per column) binary format. Undefined when a value has
+   * the other format.
+   */
+  add(t: TupleView, binary?: ArenaBinaryDecoders): ArenaTuple | undefined {
     const n = t.count;
+    const want = binary === undefined ? ColumnKind.Text : ColumnKind.Binary;
+    const other = binary === undefined ? ColumnKind.Binary : ColumnKind.Text;
+    if (binary !== undefined && binary.length !== n) return undefined;
     let first = -1;
     let end = 0;
     for (let i = 0; i < n; i++) {
       const kind = t.kind(i);
-      if (kind === ColumnKind.Binary) return undefined;
-      if (kind === ColumnKind.Text) {
+      if (kind === other) return undefined;
+      if (kind === want) {
         if (first < 0) first = t.offset(i);
         end = t.offset(i) + t.length(i);
       }
@@ -84,7 +104,7 @@ export class TupleArena {
     const at = this.offsetPos;
     for (let i = 0; i < n; i++) {
       const kind = t.kind(i);
-      if (kind === ColumnKind.Text) {
+      if (kind === want) {
         o[at + 2 * i] = base + t.offset(i) - first;
         o[at + 2 * i + 1] = t.length(i);
       } else {
@@ -94,13 +114,14 @@ export class TupleArena {
     }
     this.bytePos += size;
     this.offsetPos += 2 * n;
-    return { bytes: this.bytes, offsets: o, at, count: n };
+    return { bytes: this.bytes, offsets: o, at, count: n, binary };
   }
 }
 
 /**
- * An arena tuple's values as the object decoder gives a text-mode tuple:
- * strings, `null` and `UNCHANGED_TOAST`. Invalid UTF-8 throws
+ * An arena tuple's values as the object decoder gives them: strings (text
+ * mode) or fresh copies of the bytes (binary mode), `null` and
+ * `UNCHANGED_TOAST`. Invalid UTF-8 throws
  * `PgoutputDecodeError` `invalid_utf8` (its offset is the column's index:
  * the message it came from is gone).
  */
@@ -110,6 +131,8 @@ export function arenaValues(t: ArenaTuple): TupleValue[] {
     const start = t.offsets[t.at + 2 * i]!;
     if (start === ARENA_NULL) out[i] = null;
     else if (start === ARENA_UNCHANGED) out[i] = UNCHANGED_TOAST;
+    else if (t.binary !== undefined)
+      out[i] = t.bytes.slice(start, start + t.offsets[t.at + 2 * i + 1]!);
     else {
       try {
         out[i] = utf8Text(t.bytes, start, start + t.offsets[t.at + 2 * i + 1]!);

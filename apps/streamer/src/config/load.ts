@@ -28,6 +28,8 @@ export interface SourceConfig {
   sid: string;
   url: string;
   tables: TableConfig[];
+  /** Read in pgoutput's binary mode where the source allows it (`apply.binary`, default false). */
+  binary?: boolean;
 }
 
 export interface Config {

@@ -114,7 +114,7 @@ export function normalize(
     for (const u of db.urls) {
       const sid = String(u.sid);
       const url = clientUrl(u.url, `source ${db.database} (sid ${sid})`);
-      sources.push({ database: db.database, sid, url, tables });
+      sources.push({ database: db.database, sid, url, tables, binary: cfg.apply.binary });
     }
   });
 

@@ -147,6 +147,12 @@ export const configFileSchema = z.strictObject({
         .describe(
           'Default for every table: what to do with a column added to a source table (see the table option)',
         ),
+      binary: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Read sources in pgoutput's binary mode (PostgreSQL 14+): rows whose target columns have the source's built-in types go into COPY BINARY, other values are turned into text by the streamer. A source stays in text mode (logged) when its server is older, a column type has no binary-to-text decoder (money, xml, geometric, tsvector, composites, ranges, ...), or its session settings differ from PostgreSQL's defaults",
+        ),
       shutdown_timeout_ms: positiveInt(3_600_000)
         .default(30_000)
         .describe(

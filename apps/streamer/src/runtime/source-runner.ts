@@ -9,6 +9,7 @@ import {
   sleep,
   tableKey,
 } from '@kuvasz/core';
+import type { RelationMessage } from '@kuvasz/pgoutput';
 import {
   assertPreflight,
   assertSlotUsable,
@@ -30,6 +31,7 @@ import type { SourceConfig } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { copyRules } from '../rules/table-rules.js';
 import type { SyncProgress } from '../ui/progress.js';
+import { planBinaryMode } from './binary-mode.js';
 import { LagTracker } from './lag-tracker.js';
 import type { SyncGate } from './sync-gate.js';
 import { toSourceTransaction } from './to-apply.js';
@@ -371,6 +373,9 @@ export class SourceRunner {
       | undefined,
   ): Promise<void> {
     const { engine } = this.deps;
+    const binary = this.cfg.binary
+      ? await step('preflight', () => planBinaryMode(this.cfg.url, this.slot, this.log))
+      : undefined;
     const stream = new ReplicationStream({
       connectionString: this.cfg.url,
       slot: this.slot,
@@ -383,6 +388,7 @@ export class SourceRunner {
       // Rows stay bytes from the socket to apply's COPY payloads (no string per value):
       // inserts, updates whose key did not change, deletes by key.
       wireRows: true,
+      ...(binary ? { binary: true, binaryText: (r: RelationMessage) => binary.decoders(r) } : {}),
       logger: this.log,
     });
     this.stream = stream;
@@ -427,7 +433,7 @@ export class SourceRunner {
             'part received',
           );
         if (part.final) this.lag.pushed(part.endLsn, part.commitTime);
-        await step('apply', () => engine.push(toSourceTransaction(this.id, part)));
+        await step('apply', () => engine.push(toSourceTransaction(this.id, part, binary)));
         const st = engine.sourceStatus(this.id);
         if (st.state === 'failed') throw new StepError('apply', st.error);
       }

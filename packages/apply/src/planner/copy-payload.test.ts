@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import type { WireTuple } from '../change.js';
 import { fakeRelation, fakeTarget } from '../testing/fake-target.js';
 import { CopyPayload, copyEscape } from './copy-payload.js';
 import { copyRows } from './copy-rows.js';
@@ -94,5 +95,106 @@ describe('COPY text format', () => {
     expect(Buffer.concat(st.chunks).toString('utf8')).toBe(
       '3\t7\t{"a":"\\\\n"}\t2024-01-01 00:00:00+00\t9999-01-01 00:00:00+00\tf\n',
     );
+  });
+
+  describe('binary mode', () => {
+    const int4 = (b: Uint8Array, start: number) => String(Buffer.from(b).readInt32BE(start));
+    const text = (b: Uint8Array, start: number, length: number) =>
+      Buffer.from(b).toString('utf8', start, start + length);
+    /** id 7 (int4 send format), note 'a\tb', then a NULL. */
+    const wire: WireTuple = {
+      bytes: Buffer.from([0, 0, 0, 7, 0x61, 0x09, 0x62]),
+      offsets: new Int32Array([0, 4, 4, 3, -1, 0]),
+      at: 0,
+      count: 3,
+      binary: [int4, text, text],
+    };
+    const relation = fakeRelation([
+      ['id', 23, true],
+      ['note', 25, false],
+      ['gone', 25, false],
+    ]);
+    const op: PlannedOp<string> = {
+      kind: 'insert',
+      wire,
+      newT: undefined,
+      whereT: undefined,
+      keyChanged: false,
+      seq: 0,
+      time: '2024-01-01 00:00:00+00',
+      quiet: false,
+      refs: ['r'],
+    };
+    const int32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(n);
+      return b;
+    };
+
+    test('copyRows: rows of the same built-in types go into COPY BINARY as they are, sid encoded', () => {
+      const target = fakeTarget(
+        'clone',
+        [
+          ['id', 'integer', true, 23],
+          ['note', 'text', true, 25],
+          ['gone', 'text', true, 25],
+        ],
+        20,
+      );
+      const st = copyRows(resolveShape(relation, target), '3', [op, op]);
+      expect(st.text).toBe(
+        'COPY "public"."t" (sid, "id", "note", "gone") FROM STDIN (FORMAT binary)',
+      );
+      const row = Buffer.concat([
+        Buffer.from([0, 4]),
+        int32(8),
+        Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]),
+        int32(4),
+        Buffer.from([0, 0, 0, 7]),
+        int32(3),
+        Buffer.from('a\tb'),
+        int32(-1),
+      ]);
+      expect(Buffer.concat(st.chunks)).toEqual(
+        Buffer.concat([
+          Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'),
+          int32(0),
+          int32(0),
+          row,
+          row,
+          Buffer.from([0xff, 0xff]),
+        ]),
+      );
+      expect(st.rows).toBe(2);
+    });
+
+    test('copyRows: a column of another type, a sid that does not fit, or history: decoded into text', () => {
+      const retyped = fakeTarget('clone', [
+        ['id', 'bigint', true, 20],
+        ['note', 'text', true, 25],
+      ]);
+      const decoded = copyRows(resolveShape(relation, retyped), '3', [op]);
+      expect(decoded.text).toBe('COPY "public"."t" (sid, "id", "note") FROM STDIN');
+      expect(Buffer.concat(decoded.chunks).toString('utf8')).toBe('3\t7\ta\\tb\n');
+      const same = [
+        ['id', 'integer', true, 23],
+        ['note', 'text', true, 25],
+      ] as [string, string, boolean, number][];
+      const smallSid = copyRows(resolveShape(relation, fakeTarget('clone', same, 21)), '70000', [
+        op,
+      ]);
+      expect(smallSid.text).not.toContain('binary');
+      expect(Buffer.concat(smallSid.chunks).toString('utf8')).toBe('70000\t7\ta\\tb\n');
+      const history = copyRows(
+        resolveShape(relation, fakeTarget('history', same)),
+        '3',
+        [op],
+        true,
+      );
+      expect(history.text).not.toContain('binary');
+      expect(Buffer.concat(history.chunks).toString('utf8')).toBe(
+        '3\t7\ta\\tb\t2024-01-01 00:00:00+00\t9999-01-01 00:00:00+00\tf\n',
+      );
+    });
   });
 });

@@ -1,4 +1,5 @@
 import type { WireTuple } from '../change.js';
+import { wireValue } from '../wire-tuple.js';
 
 /** Rows of a COPY text payload, written into chunks of about this many bytes. */
 const CHUNK_BYTES = 64 * 1024;
@@ -28,18 +29,60 @@ ESCAPE[NL] = 0x6e; // n
 ESCAPE[CR] = 0x72; // r
 
 /**
- * Builds a COPY text payload row by row, written straight into buffers (no
+ * A COPY payload's buffers, filled row by row straight from the values (no
  * string per row or per value: at 100,000 rows a second those are most of
  * what the garbage collector has to do). Rows never cross a chunk, which
  * COPY does not need anyway.
  */
-export class CopyPayload {
+abstract class PayloadChunks {
   private readonly chunks: Buffer[] = [];
-  private buf: Buffer = EMPTY;
-  private pos = 0;
-  private rowStart = 0;
+  protected buf: Buffer = EMPTY;
+  protected pos = 0;
+  protected rowStart = 0;
   rows = 0;
 
+  protected byte(b: number): void {
+    if (this.pos >= this.buf.length) this.grow(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Room for `need` more bytes: the current row moves to a fresh chunk, the rows before it stay. */
+  protected grow(need: number): void {
+    const partial = this.buf.subarray(this.rowStart, this.pos);
+    this.cut(this.rowStart);
+    const size = Math.max(CHUNK_BYTES, partial.length + need + 1);
+    const next = Buffer.allocUnsafe(size);
+    partial.copy(next, 0);
+    this.buf = next;
+    this.pos = partial.length;
+    this.rowStart = 0;
+  }
+
+  /** Ends the row begun at `rowStart`; a full chunk is cut behind it. */
+  protected rowDone(): void {
+    this.rows++;
+    if (this.pos >= CHUNK_BYTES) this.cut(this.pos);
+  }
+
+  /** Ends the current chunk at `end` (a row boundary) and starts a new one. */
+  private cut(end: number): void {
+    if (end > 0) this.chunks.push(this.buf.subarray(0, end));
+    this.buf = EMPTY;
+    this.pos = 0;
+    this.rowStart = 0;
+  }
+
+  /** The payload's chunks; the builder is empty afterwards. */
+  take(): Buffer[] {
+    if (this.pos > 0) this.cut(this.pos);
+    const out = this.chunks.splice(0);
+    this.rows = 0;
+    return out;
+  }
+}
+
+/** Builds a COPY text payload row by row (see `PayloadChunks`). */
+export class CopyPayload extends PayloadChunks {
   private cells = 0;
 
   /** Appends one row; `null` is NULL. Values are PostgreSQL text. */
@@ -75,11 +118,15 @@ export class CopyPayload {
     else this.value(v);
   }
 
-  /** Column `c` of a wire tuple, as bytes (NULL and unchanged TOAST as `\N`). */
+  /**
+   * Column `c` of a wire tuple, as bytes (NULL and unchanged TOAST as `\N`);
+   * a binary-mode value through its decoder.
+   */
   wireCell(w: WireTuple, c: number): void {
     if (this.cells++ > 0) this.byte(TAB);
     const start = c < w.count ? w.offsets[w.at + 2 * c]! : -1;
     if (start < 0) this.nullValue();
+    else if (w.binary !== undefined) this.value(wireValue(w, c) as string);
     else this.bytes(w.bytes, start, w.offsets[w.at + 2 * c + 1]!);
   }
 
@@ -100,8 +147,7 @@ export class CopyPayload {
 
   endRow(): void {
     this.byte(NL);
-    this.rows++;
-    if (this.pos >= CHUNK_BYTES) this.cut(this.pos);
+    this.rowDone();
   }
 
   private nullValue(): void {
@@ -126,11 +172,6 @@ export class CopyPayload {
     this.pos = pos;
   }
 
-  private byte(b: number): void {
-    if (this.pos >= this.buf.length) this.grow(1);
-    this.buf[this.pos++] = b;
-  }
-
   /** ASCII (the usual case) byte by byte; anything else through Buffer#write, escaped first. */
   private value(v: string): void {
     // Worst case: 3 bytes per UTF-16 unit, or 2 per escaped ASCII character.
@@ -152,32 +193,73 @@ export class CopyPayload {
     }
     this.pos = pos;
   }
+}
 
-  /** Room for `need` more bytes: the current row moves to a fresh chunk, the rows before it stay. */
-  private grow(need: number): void {
-    const partial = this.buf.subarray(this.rowStart, this.pos);
-    this.cut(this.rowStart);
-    const size = Math.max(CHUNK_BYTES, partial.length + need + 1);
-    const next = Buffer.allocUnsafe(size);
-    partial.copy(next, 0);
-    this.buf = next;
-    this.pos = partial.length;
-    this.rowStart = 0;
+/** COPY's binary signature, then flags and header-extension length (both 0). */
+const BINARY_HEADER = Buffer.from([
+  0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+]);
+
+/**
+ * Builds a `COPY ... (FORMAT binary)` payload from binary-mode wire tuples:
+ * each value is the source's send format, which the target's receive
+ * function of the same type takes as it is (no decoding, no escaping, and
+ * the destination skips parsing text). The caller checks that every column
+ * has the same built-in type on both sides.
+ */
+export class CopyBinaryPayload extends PayloadChunks {
+  private started = false;
+
+  /** Starts a row of `fields` values. */
+  beginRow(fields: number): void {
+    if (!this.started) {
+      this.started = true;
+      this.raw(BINARY_HEADER, 0, BINARY_HEADER.length);
+    }
+    this.rowStart = this.pos;
+    this.int16(fields);
   }
 
-  /** Ends the current chunk at `end` (a row boundary) and starts a new one. */
-  private cut(end: number): void {
-    if (end > 0) this.chunks.push(this.buf.subarray(0, end));
-    this.buf = EMPTY;
-    this.pos = 0;
-    this.rowStart = 0;
+  /** Column `c` of a binary wire tuple (NULL and unchanged TOAST as NULL). */
+  wireCell(w: WireTuple, c: number): void {
+    const start = c < w.count ? w.offsets[w.at + 2 * c]! : -1;
+    if (start < 0) this.int32(-1);
+    else this.value(w.bytes, start, w.offsets[w.at + 2 * c + 1]!);
   }
 
-  /** The payload's chunks; the builder is empty afterwards. */
-  take(): Buffer[] {
-    if (this.pos > 0) this.cut(this.pos);
-    const out = this.chunks.splice(0);
-    this.rows = 0;
-    return out;
+  /** One value already in its binary format. */
+  value(b: Uint8Array, start: number, length: number): void {
+    this.int32(length);
+    this.raw(b, start, length);
+  }
+
+  endRow(): void {
+    this.rowDone();
+  }
+
+  /** The payload's chunks, with the trailer; the builder is empty afterwards. */
+  override take(): Buffer[] {
+    if (this.started) this.int16(-1);
+    this.started = false;
+    return super.take();
+  }
+
+  private raw(b: Uint8Array, start: number, length: number): void {
+    if (this.pos + length > this.buf.length) this.grow(length);
+    if (length > 64) this.buf.set(b.subarray(start, start + length), this.pos);
+    else for (let k = 0; k < length; k++) this.buf[this.pos + k] = b[start + k]!;
+    this.pos += length;
+  }
+
+  private int16(n: number): void {
+    if (this.pos + 2 > this.buf.length) this.grow(2);
+    this.buf.writeInt16BE(n, this.pos);
+    this.pos += 2;
+  }
+
+  private int32(n: number): void {
+    if (this.pos + 4 > this.buf.length) this.grow(4);
+    this.buf.writeInt32BE(n, this.pos);
+    this.pos += 4;
   }
 }

@@ -1,8 +1,8 @@
 import { escapeIdentifier as id } from 'pg';
 import { OPEN_END } from '../target/target-ddl.js';
-import { CopyPayload } from './copy-payload.js';
+import { CopyBinaryPayload, CopyPayload } from './copy-payload.js';
 import type { PlannedOp } from './plan-units.js';
-import type { Shape } from './shape.js';
+import { type Shape, sidBinary } from './shape.js';
 import { cell } from './statement-parts.js';
 
 /** A `COPY target (...) FROM STDIN` of whole rows, with its text-format payload. */
@@ -32,6 +32,23 @@ export function copyRows<R>(
     ...shape.cols.map((c) => id(c.name)),
     ...(history ? ['kvsz_start', 'kvsz_end', 'kvsz_deleted'] : []),
   ];
+  const binary = !history && binaryRows(shape, sid, ops);
+  if (binary) {
+    const payload = new CopyBinaryPayload();
+    const src = shape.cols.map((c) => c.src);
+    const fields = cols.length;
+    for (const op of ops) {
+      payload.beginRow(fields);
+      if (binary !== true) payload.value(binary, 0, binary.length);
+      for (let i = 0; i < src.length; i++) payload.wireCell(op.wire!, src[i]!);
+      payload.endRow();
+    }
+    return {
+      text: `COPY ${shape.target.qualified} (${cols.join(', ')}) FROM STDIN (FORMAT binary)`,
+      rows: payload.rows,
+      chunks: payload.take(),
+    };
+  }
   const payload = new CopyPayload();
   const width = cols.length;
   const lead = shape.target.sid ? 1 : 0;
@@ -68,4 +85,17 @@ export function copyRows<R>(
     rows: payload.rows,
     chunks: payload.take(),
   };
+}
+
+/**
+ * Whether `ops` can go into a binary COPY: every row arrived in binary mode
+ * and the target's columns have the source's types. The `sid` value's bytes
+ * when the target has one, else true; false for a text COPY.
+ */
+function binaryRows<R>(shape: Shape, sid: string, ops: PlannedOp<R>[]): Uint8Array | boolean {
+  if (!shape.binaryCopy || ops.length === 0) return false;
+  for (const op of ops) if (op.wire?.binary === undefined) return false;
+  const sidColumn = shape.target.sid;
+  if (sidColumn === undefined) return true;
+  return sidBinary(sid, sidColumn.typeOid) ?? false;
 }

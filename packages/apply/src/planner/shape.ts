@@ -40,6 +40,12 @@ export interface Shape {
   keyIndex: 'any' | 'open' | undefined;
   /** An inserted column is GENERATED ALWAYS AS IDENTITY. */
   overriding: boolean;
+  /**
+   * Every column has the source column's built-in type in the target (and
+   * `sid`, if any, is an integer or text type): binary-mode rows can go into
+   * a `COPY ... (FORMAT binary)` as they are.
+   */
+  binaryCopy: boolean;
   /** Stable signature: changes of one shape share statements. */
   signature: string;
   /** Source columns the target does not have: left out (reported once per table, see the router). */
@@ -47,6 +53,29 @@ export interface Shape {
 }
 
 const RESERVED = new Set<string>(['sid', ...HISTORY_COLUMNS]);
+
+/**
+ * Types below PostgreSQL's FirstNormalObjectId are built in: the same OID is
+ * the same type, with the same binary format, in every database. User types
+ * (enums, domains, composites) have their own OIDs per database.
+ */
+const FIRST_NORMAL_OID = 16384;
+/** `sid` column types whose binary format `sidBinary` writes. */
+export const SID_BINARY_TYPES = new Set([20, 21, 23, 25, 1043]);
+
+/** The `sid` text in the binary format of the target's sid column type; undefined when it does not fit. */
+export function sidBinary(sid: string, typeOid: number): Uint8Array | undefined {
+  if (typeOid === 25 || typeOid === 1043) return Buffer.from(sid, 'utf8');
+  if (!/^-?\d{1,19}$/.test(sid)) return undefined;
+  const n = BigInt(sid);
+  const width = typeOid === 20 ? 8 : typeOid === 23 ? 4 : typeOid === 21 ? 2 : 0;
+  if (width === 0 || n !== BigInt.asIntN(width * 8, n)) return undefined;
+  const out = Buffer.alloc(width);
+  if (width === 8) out.writeBigInt64BE(n);
+  else if (width === 4) out.writeInt32BE(Number(n));
+  else out.writeInt16BE(Number(n));
+  return out;
+}
 
 export function resolveShape(relation: SourceRelation, target: TargetInfo): Shape {
   const cols: ShapeColumn[] = [];
@@ -86,6 +115,9 @@ export function resolveShape(relation: SourceRelation, target: TargetInfo): Shap
     arbiter,
     keyIndex: full ? undefined : keyIndexOf(target, cols, keyCols),
     overriding: cols.some((c) => c.identityAlways),
+    binaryCopy:
+      (target.sid === undefined || SID_BINARY_TYPES.has(target.sid.typeOid)) &&
+      cols.every((c) => c.typeOid === c.sourceTypeOid && c.typeOid < FIRST_NORMAL_OID),
     signature: `${relation.replicaIdentity}|${cols.map((c) => `${c.src}:${c.name}`).join(',')}|${keyCols.join(',')}`,
     ignored,
   };

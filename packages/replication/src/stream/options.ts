@@ -1,4 +1,5 @@
 import type { Logger } from '@kuvasz/core';
+import type { ArenaBinaryDecoders, RelationMessage } from '@kuvasz/pgoutput';
 import type { CreatedSlot } from '../slots.js';
 import type { TableRef } from '../types.js';
 import type { PartLimits } from './part-builder.js';
@@ -25,16 +26,24 @@ export interface ReplicationStreamOptions {
   /** Column values as binary (PostgreSQL 14+, default false: text). */
   binary?: boolean;
   /**
+   * With `binary`, the decoders of a relation's columns from their binary
+   * format to text (`@kuvasz/pgoutput`'s `BinaryTextDecoders`), which makes
+   * `wireInserts` / `wireRows` work in binary mode: the wire tuples carry
+   * them (`ArenaTuple.binary`). Undefined for a relation: its changes are
+   * decoded into objects (binary values as bytes).
+   */
+  binaryText?: (relation: RelationMessage) => ArenaBinaryDecoders | undefined;
+  /**
    * Inserts of transactions that were not streamed carry their new row as
    * bytes (`InsertChange.wire`) and decode `new` only when it is read
    * (default false): a consumer that writes rows on as bytes then holds no
-   * string per value. Text mode only (ignored with `binary`).
+   * string per value. Text mode, or binary mode with `binaryText`.
    */
   wireInserts?: boolean;
   /**
    * `wireInserts`, and updates whose key did not change and deletes by key
    * carry their row as bytes too (`UpdateChange.wire`, `DeleteChange.wire`;
-   * default false). Text mode only.
+   * default false). Text mode, or binary mode with `binaryText`.
    */
   wireRows?: boolean;
   /** Deliver transactional logical messages (PostgreSQL 14+, default true). */

@@ -390,8 +390,12 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         spillDir: this.spillDir,
         slot: this.slot,
         log: this.log,
-        wireInserts: (this.o.wireInserts || this.o.wireRows || false) && !protocol.binary,
-        wireRows: (this.o.wireRows ?? false) && !protocol.binary,
+        wireInserts:
+          (this.o.wireInserts || this.o.wireRows || false) &&
+          (!protocol.binary || this.o.binaryText !== undefined),
+        wireRows:
+          (this.o.wireRows ?? false) && (!protocol.binary || this.o.binaryText !== undefined),
+        binaryText: protocol.binary ? this.o.binaryText : undefined,
         sink: {
           part: (part) => this.queue.push({ kind: 'part', part, gen }),
           replay: (source) => this.queue.push({ kind: 'replay', source, gen }),

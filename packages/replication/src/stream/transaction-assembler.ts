@@ -1,5 +1,7 @@
 import { formatLsn, type Logger } from '@kuvasz/core';
 import {
+  type ArenaBinaryDecoders,
+  type ArenaTuple,
   MessageTag,
   MessageView,
   type PgoutputMessage,
@@ -58,6 +60,8 @@ export interface AssemblerOptions {
   wireInserts?: boolean;
   /** Updates without an old tuple and deletes by key as bytes too (`wireRows`). */
   wireRows?: boolean;
+  /** Binary mode: a relation's decoders for wire rows (see `ReplicationStreamOptions.binaryText`). */
+  binaryText?: ((relation: RelationMessage) => ArenaBinaryDecoders | undefined) | undefined;
 }
 
 interface OpenTransaction {
@@ -210,9 +214,15 @@ export class TransactionAssembler {
       Kind = WireDeleteChange;
       row = view.oldTuple;
     }
-    const tuple = this.arena!.add(row);
+    const relation = this.relation(view.relationOid);
+    let tuple: ArenaTuple | undefined;
+    if (this.o.binaryText) {
+      const decoders = this.o.binaryText(relation);
+      if (!decoders) return false;
+      tuple = this.arena!.add(row, decoders);
+    } else tuple = this.arena!.add(row);
     if (!tuple) return false;
-    const change: Change = new Kind(this.relation(view.relationOid), tuple);
+    const change: Change = new Kind(relation, tuple);
     this.tx.builder.addChange(change, end - start);
     this.partIfFull(this.tx);
     return true;
