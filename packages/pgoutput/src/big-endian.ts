@@ -17,6 +17,16 @@ export function int32At(b: Uint8Array, p: number): number {
   return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
 }
 
+/** Unsigned 16-bit at `p`. */
+export function uint16At(b: Uint8Array, p: number): number {
+  return (b[p]! << 8) | b[p + 1]!;
+}
+
+/** Signed 16-bit at `p`. */
+export function int16At(b: Uint8Array, p: number): number {
+  return (((b[p]! << 8) | b[p + 1]!) << 16) >> 16;
+}
+
 /**
  * Unsigned 64-bit at `p` (LSNs). Below 2^53 (every LSN a server reaches in
  * practice) one exact float makes the bigint: no DataView and no bigint

@@ -1,3 +1,4 @@
+import { civil, civilFromDays } from './civil-date.js';
 import { PgoutputError } from './errors.js';
 
 /** 2000-01-01T00:00:00Z, the PostgreSQL epoch, in Unix milliseconds. */
@@ -73,18 +74,8 @@ export function pgTimestampToIso(us: bigint): string {
   rest = (rest - sec) / 60;
   const min = rest % 60;
   const hour = (rest - min) / 60;
-  // Howard Hinnant's civil_from_days: exact proleptic Gregorian dates.
-  const z = Number(days) + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  civilFromDays(Number(days));
+  const { year, month, day } = civil;
   const y =
     year >= 0 && year <= 9999 ? pad(year, 4) : (year < 0 ? '-' : '+') + pad(Math.abs(year), 6);
   return `${y}-${pad(month, 2)}-${pad(day, 2)}T${pad(hour, 2)}:${pad(min, 2)}:${pad(sec, 2)}.${pad(micros, 6)}Z`;

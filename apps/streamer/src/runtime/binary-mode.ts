@@ -6,7 +6,6 @@ import {
   type BinaryTextDecoders,
   type BinaryTextSettings,
   type BinaryTypeInfo,
-  binaryTextSettingsProblem,
   BinaryTextDecoders as Decoders,
   type RelationMessage,
 } from '@kuvasz/pgoutput';
@@ -39,10 +38,10 @@ SELECT DISTINCT a.atttypid::int AS oid, format('%I.%I.%I', n.nspname, c.relname,
 
 /**
  * Decides whether a source is read in binary mode: its server is 14 or
- * later, its session settings are PostgreSQL's defaults (the decoders
- * reproduce the text output of those), and every column type of the
- * publication has a decoder. Otherwise the source is read in text mode,
- * and the reason is logged.
+ * later, and every column type of the publication has a decoder that
+ * reproduces the source's text output (under its settings: DateStyle ISO
+ * for dates, a TimeZone Node.js knows for timestamptz, ...). Otherwise the
+ * source is read in text mode, and the reason is logged.
  */
 export async function planBinaryMode(
   url: string,
@@ -66,9 +65,8 @@ export async function planBinaryMode(
       (await client.query<{ v: string }>('SHOW server_version_num')).rows[0]!.v,
     );
     if (version < 140000) return textMode(log, 'the source runs PostgreSQL 13 or older');
+    // Settings matter only to the types they shape (DateStyle to dates, ...): a column's problem says so.
     const settings = (await client.query<BinaryTextSettings>(BINARY_TEXT_SETTINGS_SQL)).rows[0]!;
-    const problem = binaryTextSettingsProblem(settings);
-    if (problem) return textMode(log, problem);
     const columns = (
       await client.query<{ oid: number; col: string }>(PUBLISHED_TYPES_SQL, [publication])
     ).rows;
