@@ -29,12 +29,15 @@ export interface CatchUpPhase {
   type: 'clone' | 'history';
   /** The target's key is (sid, id) (consolidation) or id alone (the upgrade shape: a user-made table). */
   sid: boolean;
+  /** Both read the source in pgoutput's binary mode (`apply.binary`, the subscription's `binary = true`). */
+  binary?: boolean;
 }
 
 export const CATCHUP_PHASES: CatchUpPhase[] = [
   { name: 'mixed-clone', op: 'mixed', type: 'clone', sid: true },
   { name: 'mixed-history', op: 'mixed', type: 'history', sid: true },
   { name: 'insert-sid', op: 'insert', type: 'clone', sid: true },
+  { name: 'insert-binary', op: 'insert', type: 'clone', sid: true, binary: true },
   { name: 'insert-id', op: 'insert', type: 'clone', sid: false },
   { name: 'update-sid', op: 'update', type: 'clone', sid: true },
   { name: 'update-id', op: 'update', type: 'clone', sid: false },
@@ -112,6 +115,15 @@ END $$;
 
 const OPEN = "kvsz_end = '9999-01-01 00:00:00+00'";
 
+/** The streamer's `apply` section: `KUVASZ_BENCH_CATCHUP_APPLY` (a YAML flow map), with `binary: true` for a binary phase. */
+function applySection(phase: CatchUpPhase): string {
+  const extra = process.env.KUVASZ_BENCH_CATCHUP_APPLY?.trim()
+    .replace(/^\{|\}$/g, '')
+    .trim();
+  const entries = [...(extra ? [extra] : []), ...(phase.binary ? ['binary: true'] : [])];
+  return entries.length > 0 ? `apply: { ${entries.join(', ')} }\n` : '';
+}
+
 async function waitSubscriptionIdle(s: PgCluster, db: string, sub: string) {
   await until(
     async () => {
@@ -179,7 +191,7 @@ async function runPhase(
   say(`catch-up ${phase.name}: syncing both consumers (${fmt(n + 1)} rows)`);
   await s.sql('CREATE PUBLICATION sub_bl FOR TABLE bl', [], src);
   await d.sql(
-    `CREATE SUBSCRIPTION sub_${tag} CONNECTION '${s.urlFor(src)}' PUBLICATION sub_bl WITH (copy_data = true)`,
+    `CREATE SUBSCRIPTION sub_${tag} CONNECTION '${s.urlFor(src)}' PUBLICATION sub_bl WITH (copy_data = true${phase.binary ? ', binary = true' : ''})`,
     [],
     native,
   );
@@ -206,7 +218,7 @@ databases:
   - database: cu
     urls: [{ url: "${s.urlFor(src)}", sid: ${tag} }]
     tables: { bl: { type: ${phase.type} } }
-${process.env.KUVASZ_BENCH_CATCHUP_APPLY ? `apply: ${process.env.KUVASZ_BENCH_CATCHUP_APPLY}\n` : ''}`,
+${applySection(phase)}`,
   );
   cli(['plan', '-c', file, '--apply']);
   const sync = new StreamerProcess(file);
@@ -310,6 +322,7 @@ ${process.env.KUVASZ_BENCH_CATCHUP_APPLY ? `apply: ${process.env.KUVASZ_BENCH_CA
     phase: phase.name,
     op: phase.op,
     sid: phase.sid,
+    ...(phase.binary ? { binary: true } : {}),
     changes,
     oursSeconds,
     oursStreamingSeconds,

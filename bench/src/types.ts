@@ -23,6 +23,8 @@ export interface CatchUpRow {
   op?: 'mixed' | 'insert' | 'update' | 'delete';
   /** The target is keyed by (sid, id); false: by id alone. */
   sid?: boolean;
+  /** Both consumers read the source in pgoutput's binary mode. */
+  binary?: boolean;
   changes: number;
   /** From the process start (startup, preflight and connection included). */
   oursSeconds: number;
