@@ -203,6 +203,16 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
       oldMask,
     };
   }
+  if (ops.length === 1) {
+    // One row: scalar parameters, so the server parses no array literal and runs no unnest.
+    const one = ops[0]!;
+    const row = cols.map((c) => `${p.add(c.get(one), c.type)} AS ${c.name}`);
+    return {
+      cte: `s AS MATERIALIZED (SELECT ${row.join(', ')}, 1::bigint AS ord)`,
+      newMask,
+      oldMask,
+    };
+  }
   const arrays = cols.map((c) => p.column(ops, c.get, `${c.type}[]`));
   return {
     cte: `s AS MATERIALIZED (SELECT * FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS s(${names}, ord))`,

@@ -42,6 +42,8 @@ const op = (
   refs: ['r'],
 });
 
+const times = <T>(n: number, x: T): T[] => Array.from({ length: n }, () => x);
+
 describe('statement builders', () => {
   const target = (type: 'clone' | 'history', sid = true) =>
     fakeTarget(
@@ -57,9 +59,9 @@ describe('statement builders', () => {
   const hist = resolveShape(rel('default'), target('history'));
   const nosid = resolveShape(rel('default'), target('clone', false));
 
-  test('only shared columns take part; identifiers are quoted; values travel as text arrays', () => {
+  test('only shared columns take part; identifiers are quoted; values travel as text', () => {
     const st = insertRows(key, '7', [op('insert', ['1', '{"a":1}', 'x'])], true);
-    expect(st.values).toEqual(['7', '{"1"}', '{"{\\"a\\":1}"}']);
+    expect(st.values).toEqual(['7', '1', '{"a":1}']);
     expect(st.text).toContain('INSERT INTO "public"."t" (sid, "id", "Doc")');
     expect(st.text).toContain('s.v0::integer, s.v1::json');
     expect(st.text).toContain('t.sid = (SELECT $1::text) AND t."id" = s.v0::integer');
@@ -77,7 +79,8 @@ describe('statement builders', () => {
   const cases = [
     {
       name: 'key update: WHERE from the old key, SET every shared column',
-      st: () => updateRows(key, '1', [op('update', ['2', '{}', 'x'], ['1', null, null])]),
+      st: (n: number) =>
+        updateRows(key, '1', times(n, op('update', ['2', '{}', 'x'], ['1', null, null]))),
       has: [
         'SET "id" = s.v0::integer, "Doc" = s.v1::json',
         't."id" = s.k0::integer',
@@ -87,11 +90,11 @@ describe('statement builders', () => {
     },
     {
       name: 'update inserting what it missed: arbiter, never a row with unchanged TOAST',
-      st: () =>
+      st: (n: number) =>
         updateOrInsertRows(
           resolveShape(rel('default'), { ...target('clone'), uniqueKeys: [['sid', 'id']] }),
           '1',
-          [op('update', ['1', UNCHANGED, 'x'], ['1', null, null])],
+          times(n, op('update', ['1', UNCHANGED, 'x'], ['1', null, null])),
         ),
       has: [
         'x AS MATERIALIZED (SELECT s.* FROM s WHERE s.ord NOT IN (SELECT u.ord FROM u))',
@@ -102,13 +105,14 @@ describe('statement builders', () => {
     },
     {
       name: 'unchanged TOAST keeps the existing value through a mask',
-      st: () => updateRows(key, '1', [op('update', ['1', UNCHANGED, 'x'], ['1', UNCHANGED, 'x'])]),
+      st: (n: number) =>
+        updateRows(key, '1', times(n, op('update', ['1', UNCHANGED, 'x'], ['1', UNCHANGED, 'x']))),
       has: [`CASE WHEN substr(s.m, 2, 1) = '1' THEN t."Doc" ELSE s.v1::json END`],
       values: ['1', ['1'], [null], ['01'], ['1']],
     },
     {
       name: 'FULL: NULL-safe match, json through text, one row picked by ctid',
-      st: () => deleteRows(full, '1', [op('delete', undefined, ['1', null, 'x'])]),
+      st: (n: number) => deleteRows(full, '1', times(n, op('delete', undefined, ['1', null, 'x']))),
       has: [
         't."id" IS NOT DISTINCT FROM s.k0::integer',
         't."Doc"::text IS NOT DISTINCT FROM (s.k1::json)::text',
@@ -119,13 +123,15 @@ describe('statement builders', () => {
     },
     {
       name: 'no sid column: no sid condition, truncate is a TRUNCATE',
-      st: () => deleteRows(nosid, '1', [op('delete', undefined, ['1', null, null])]),
+      st: (n: number) =>
+        deleteRows(nosid, '1', times(n, op('delete', undefined, ['1', null, null]))),
       has: ['WHERE t."id" = s.k0::integer'],
       values: [['1']],
     },
     {
       name: 'history close: open versions only, commit time from the source',
-      st: () => closeVersions(hist, '1', [op('delete', undefined, ['1', null, null])]),
+      st: (n: number) =>
+        closeVersions(hist, '1', times(n, op('delete', undefined, ['1', null, null]))),
       has: [
         `t.kvsz_end = '9999-01-01 00:00:00+00'::timestamptz`,
         'kvsz_end = s.tm::timestamptz, kvsz_deleted = s.del',
@@ -134,7 +140,8 @@ describe('statement builders', () => {
     },
     {
       name: 'history update keeping its key: close and reopen in one statement, closes first',
-      st: () => closeAndReopen(hist, '1', [op('update', ['1', '{}', null], ['1', null, null])]),
+      st: (n: number) =>
+        closeAndReopen(hist, '1', times(n, op('update', ['1', '{}', null], ['1', null, null]))),
       has: [
         `c AS (UPDATE "public"."t" t SET kvsz_end = s.tm::timestamptz`,
         `SELECT $1::text, s.v0::integer, s.v1::json, s.tm::timestamptz, '9999-01-01 00:00:00+00'::timestamptz, false FROM s WHERE s.ord IN (SELECT c.ord FROM c)`,
@@ -143,7 +150,7 @@ describe('statement builders', () => {
     },
     {
       name: 'history open: probe of the last version decides 1900-01-01 or the commit time',
-      st: () => insertVersions(hist, '1', [op('insert', ['1', '{}', null])]),
+      st: (n: number) => insertVersions(hist, '1', times(n, op('insert', ['1', '{}', null]))),
       has: [
         `max(t.kvsz_end)`,
         `THEN '1900-01-01 00:00:00+00'::timestamptz ELSE s.tm::timestamptz END`,
@@ -152,9 +159,18 @@ describe('statement builders', () => {
     },
   ];
   test.each(cases)('$name', ({ st, has, values }) => {
-    const s = st();
-    for (const h of has) expect(s.text).toContain(h);
-    expect(s.values).toEqual(values.map((v) => (Array.isArray(v) ? arrayLiteral(v) : v)));
+    const many = st(2);
+    for (const h of has) expect(many.text).toContain(h);
+    expect(many.text).toContain('WITH ORDINALITY');
+    expect(many.values).toEqual(
+      values.map((v) => (Array.isArray(v) ? arrayLiteral([...v, ...v]) : v)),
+    );
+    // One change: the same statement over scalar parameters (no array to parse, no unnest).
+    const one = st(1);
+    for (const h of has) expect(one.text).toContain(h);
+    expect(one.text).not.toContain('unnest');
+    expect(one.text).toContain('1::bigint AS ord)');
+    expect(one.values).toEqual(values.map((v) => (Array.isArray(v) ? v[0] : v)));
   });
 
   test('array literals quote every element and escape only quotes and backslashes', () => {
