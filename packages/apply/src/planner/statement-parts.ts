@@ -204,11 +204,12 @@ export function sourceCte<R>(shape: Shape, p: Params, spec: SourceSpec<R>): Sour
     };
   }
   if (ops.length === 1) {
-    // One row: scalar parameters, so the server parses no array literal and runs no unnest.
+    // One row: scalar parameters, so the server parses no array literal and runs no unnest; inlined
+    // (constants, nothing volatile), so each lookup is a plain index scan on the values.
     const one = ops[0]!;
     const row = cols.map((c) => `${p.add(c.get(one), c.type)} AS ${c.name}`);
     return {
-      cte: `s AS MATERIALIZED (SELECT ${row.join(', ')}, 1::bigint AS ord)`,
+      cte: `s AS NOT MATERIALIZED (SELECT ${row.join(', ')}, 1::bigint AS ord)`,
       newMask,
       oldMask,
     };
