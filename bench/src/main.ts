@@ -83,13 +83,20 @@ explain why:
   often ([operations](operations.md#memory): 4.1 -> 3.6 microseconds per
   inserted change, for 30 MB more RSS). Planning a group as columns (typed
   arrays of key hashes and byte ranges instead of an object per change) is
-  what would move it. pgoutput's binary mode feeding COPY BINARY was
-  measured and left for later (\`pnpm --filter @kuvasz/bench binary-mode\`,
-  2026-12-07: binary values cost the source 0.84x to 0.89x of text's CPU
-  per row, COPY BINARY the destination 0.62x to 0.76x): on the insert
-  backlog that is 0.7 to 0.9 of 7 CPU seconds, less than the streamer's
-  share, and it needs a binary-to-text decoder per type for keys, filters
-  and targets whose types differ.
+  what would move it. pgoutput's binary mode feeding COPY BINARY is built
+  (\`apply.binary\`, off by default; the \`insert-binary\` phase runs it,
+  native in binary mode too) and does not move this floor: the text path
+  already writes the received bytes into COPY, so binary mode only spares
+  the destination the parsing of text, and the streamer still handles every
+  change. Alternated with text mode on the same backlog (2026-12-07,
+  500,000 changes, two rounds each): insert-sid 0.51x / 0.51x in text mode
+  against 0.44x / 0.44x in binary mode, mixed-clone 0.84x / 0.85x against
+  0.77x / 0.72x (the staged updates decode their values into text), the
+  streamer's CPU per inserted change 4.7 / 4.8 against 5.0 / 5.1
+  microseconds, the destination's CPU within 0.1 s of 1.1 s. On wider rows
+  of timestamps and numerics the destination's share is larger
+  (\`pnpm --filter @kuvasz/bench binary-mode\`: COPY BINARY 0.62x to 0.76x
+  of text's destination CPU), which is where binary mode is worth trying.
   \`pnpm --filter @kuvasz/apply bench\` prints the same budget per change for
   the engine alone (see
   [the apply engine's figures](../packages/apply/README.md#figures)).
@@ -124,14 +131,21 @@ explain why:
   each group's cost on the same 2 cores: \`pnpm --filter @kuvasz/apply bench
   small-groups\` applies pgbench-like transactions at 500/s through the
   engine and through a minimal applier that sends each as plain statements
-  in one round trip; the engine uses 550 to 620 microseconds of its
-  process's CPU and 375 to 390 of the destination's per transaction,
-  against 190 and 180 to 195, and its p50 is 0.7 ms against 0.27. The
-  set-based statements (CTEs built for batches, which report every change's
-  outcome) and the objects a group's planning makes (a third of the
-  process's CPU is garbage collection, on V8's helper threads) are that
-  difference; a one-row statement form and planning without per-group
-  objects are what would move it.
+  in one round trip. Since 2026-12-07 a statement of one change takes its
+  values as scalar parameters in an inlined one-row CTE (no array literal
+  to parse, no unnest; same session, alternated: the destination's CPU per
+  transaction 451 / 456 -> 294 / 296 microseconds, p50 0.78 / 0.81 -> 0.59 /
+  0.60 ms). The engine now uses 494 to 529 microseconds of its process's
+  CPU and 294 to 296 of the destination's per transaction, against 174 to
+  191 and 183 to 216, and its p50 is 0.6 ms against 0.25 to 0.28. The
+  destination's remainder is the position saved with every group and the
+  outcome each statement reports. The process's is its main thread
+  (\`perf\`: about 330 of the 500 microseconds), spread over node-postgres's
+  protocol work (serializing each statement, parsing each answer with its
+  RowDescription) and planning (maps and arrays per group); garbage
+  collection is small at this rate (100 scavenges of 1.5 ms in 40 s).
+  Planning without per-group objects and fewer statements per group are
+  what would move it.
 - **Many tenants: p99 within 1.5x of native's, source CPU within 1.2x.** N =
   100 meets it in the runs of 2026-12-07 08:17 and 11:03 (1.30x, 1.31x), N =
   50 in the first (1.47x; 3.5 against 2.1 ms, 1.62x, in the second). At N =
