@@ -1,10 +1,7 @@
 import {
   type ArenaBinaryDecoders,
-  BINARY_TEXT_SETTINGS_SQL,
-  BINARY_TYPE_INFO_SQL,
-  BinaryTextDecoders,
-  type BinaryTextSettings,
-  type BinaryTypeInfo,
+  type BinaryTextDecoders,
+  loadBinaryTextDecoders,
   MessageTag,
   MessageView,
   PgoutputDecoder,
@@ -166,20 +163,19 @@ export class TxAssembler {
 // One registered symbol: a decoded text-mode tuple is a ChangeTuple as is.
 if ((UNCHANGED_TOAST as symbol) !== UNCHANGED) throw new Error('UNCHANGED is not UNCHANGED_TOAST');
 
-/** Decoders from binary to text for the types of `table`'s columns, as the streamer builds them. */
+/** Decoders from binary to text for the types of `tables`' columns, as the streamer builds them. */
 export async function binaryDecoders(
   client: pg.Client,
   tables: string[],
 ): Promise<BinaryTextDecoders> {
-  const settings = (await client.query<BinaryTextSettings>(BINARY_TEXT_SETTINGS_SQL)).rows[0]!;
   const oids = await client.query<{ oid: number }>(
     'SELECT atttypid::int AS oid FROM pg_attribute WHERE attrelid = ANY($1::regclass[]) AND attnum > 0 AND NOT attisdropped',
     [tables],
   );
-  const types = await client.query<BinaryTypeInfo>(BINARY_TYPE_INFO_SQL, [
+  return loadBinaryTextDecoders(
+    (text, values) => client.query(text, values),
     oids.rows.map((r) => r.oid),
-  ]);
-  return new BinaryTextDecoders(settings, types.rows);
+  );
 }
 
 /**

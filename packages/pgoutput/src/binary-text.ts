@@ -312,3 +312,20 @@ export class BinaryTextDecoders {
     return this.types.get(oid)?.name ?? `OID ${oid}`;
   }
 }
+
+/** Runs one SQL statement with parameters (with node-postgres: `(text, values) => client.query(text, values)`). */
+export type BinaryTextQuery = (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>;
+
+/**
+ * A source session's decoders for `typeOids` (and the types they are built
+ * on): its settings and the types' descriptions read with
+ * `BINARY_TEXT_SETTINGS_SQL` and `BINARY_TYPE_INFO_SQL` through `query`.
+ */
+export async function loadBinaryTextDecoders(
+  query: BinaryTextQuery,
+  typeOids: Iterable<number>,
+): Promise<BinaryTextDecoders> {
+  const settings = (await query(BINARY_TEXT_SETTINGS_SQL)).rows[0] as BinaryTextSettings;
+  const types = (await query(BINARY_TYPE_INFO_SQL, [[...new Set(typeOids)]])).rows;
+  return new BinaryTextDecoders(settings, types as BinaryTypeInfo[]);
+}

@@ -3,9 +3,11 @@ export {
   BINARY_TYPE_INFO_SQL,
   type BinaryTextDecoder,
   BinaryTextDecoders,
+  type BinaryTextQuery,
   type BinaryTextSettings,
   type BinaryTypeInfo,
   binaryTextSettingsProblem,
+  loadBinaryTextDecoders,
 } from './binary-text.js';
 export { HASH_SEED, hashBytes } from './column-hash.js';
 export { CopyBuffer } from './copy-buffer.js';

@@ -1,12 +1,8 @@
 import { type Logger, messageOf, redactPasswords } from '@kuvasz/core';
 import {
   type ArenaBinaryDecoders,
-  BINARY_TEXT_SETTINGS_SQL,
-  BINARY_TYPE_INFO_SQL,
   type BinaryTextDecoders,
-  type BinaryTextSettings,
-  type BinaryTypeInfo,
-  BinaryTextDecoders as Decoders,
+  loadBinaryTextDecoders,
   type RelationMessage,
 } from '@kuvasz/pgoutput';
 import pg from 'pg';
@@ -65,17 +61,14 @@ export async function planBinaryMode(
       (await client.query<{ v: string }>('SHOW server_version_num')).rows[0]!.v,
     );
     if (version < 140000) return textMode(log, 'the source runs PostgreSQL 13 or older');
-    // Settings matter only to the types they shape (DateStyle to dates, ...): a column's problem says so.
-    const settings = (await client.query<BinaryTextSettings>(BINARY_TEXT_SETTINGS_SQL)).rows[0]!;
     const columns = (
       await client.query<{ oid: number; col: string }>(PUBLISHED_TYPES_SQL, [publication])
     ).rows;
-    const types = (
-      await client.query<BinaryTypeInfo>(BINARY_TYPE_INFO_SQL, [
-        [...new Set(columns.map((c) => c.oid))],
-      ])
-    ).rows;
-    const decoders = new Decoders(settings, types);
+    // Settings matter only to the types they shape (DateStyle to dates, ...): a column's problem says so.
+    const decoders = await loadBinaryTextDecoders(
+      (text, values) => client.query(text, values),
+      columns.map((c) => c.oid),
+    );
     for (const c of columns) {
       const why = decoders.problem(c.oid);
       if (why) return textMode(log, `column ${c.col}: ${why}`);

@@ -9,7 +9,6 @@ import {
   sleep,
   tableKey,
 } from '@kuvasz/core';
-import type { RelationMessage } from '@kuvasz/pgoutput';
 import {
   assertPreflight,
   assertSlotUsable,
@@ -388,7 +387,7 @@ export class SourceRunner {
       // Rows stay bytes from the socket to apply's COPY payloads (no string per value):
       // inserts, updates whose key did not change, deletes by key.
       wireRows: true,
-      ...(binary ? { binary: true, binaryText: (r: RelationMessage) => binary.decoders(r) } : {}),
+      ...(binary ? { binary: true, binaryText: binary.decoders } : {}),
       logger: this.log,
     });
     this.stream = stream;

@@ -10,6 +10,7 @@ import {
 import {
   ARENA_NULL,
   ARENA_UNCHANGED,
+  type ArenaBinaryDecoders,
   pgTimestampToIso,
   type RelationMessage,
   type Tuple,
@@ -53,10 +54,11 @@ function toRelation(rel: RelationMessage): SourceRelation {
 function tuple(t: Tuple, rel: RelationMessage, binary: BinaryMode | undefined): ChangeTuple {
   if (binary === undefined) return t as ChangeTuple;
   let out: ChangeTuple | undefined;
+  let decoders: ArenaBinaryDecoders | undefined;
   for (let i = 0; i < t.length; i++) {
     const v = t[i];
     if (!(v instanceof Uint8Array)) continue;
-    const decoders = binary.decoders(rel);
+    decoders ??= binary.decoders(rel);
     if (!decoders) {
       throw new BinaryModeError(
         `a row of ${rel.schema}.${rel.name} came in binary format, but a column type of it has no binary-to-text decoder (a column added since the source started in binary mode?); nothing of it was applied, and the source restarts in text mode`,

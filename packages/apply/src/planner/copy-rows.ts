@@ -32,10 +32,10 @@ export function copyRows<R>(
     ...shape.cols.map((c) => id(c.name)),
     ...(history ? ['kvsz_start', 'kvsz_end', 'kvsz_deleted'] : []),
   ];
+  const src = shape.cols.map((c) => c.src);
   const binary = !history && binaryRows(shape, sid, ops);
   if (binary) {
     const payload = new CopyBinaryPayload();
-    const src = shape.cols.map((c) => c.src);
     const fields = cols.length;
     for (const op of ops) {
       payload.beginRow(fields);
@@ -53,7 +53,6 @@ export function copyRows<R>(
   const width = cols.length;
   const lead = shape.target.sid ? 1 : 0;
   const row = new Array<string | null>(width);
-  const src = shape.cols.map((c) => c.src);
   for (const op of ops) {
     if (op.wire) {
       // Rows that arrived as bytes: into the payload as bytes, never decoded.

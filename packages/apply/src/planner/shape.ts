@@ -41,9 +41,9 @@ export interface Shape {
   /** An inserted column is GENERATED ALWAYS AS IDENTITY. */
   overriding: boolean;
   /**
-   * Every column has the source column's built-in type in the target (and
-   * `sid`, if any, is an integer or text type): binary-mode rows can go into
-   * a `COPY ... (FORMAT binary)` as they are.
+   * Every column has the source column's built-in type in the target:
+   * binary-mode rows can go into a `COPY ... (FORMAT binary)` as they are
+   * (with `sid`, if any, in its column's format: see `sidBinary`).
    */
   binaryCopy: boolean;
   /** Stable signature: changes of one shape share statements. */
@@ -60,10 +60,11 @@ const RESERVED = new Set<string>(['sid', ...HISTORY_COLUMNS]);
  * (enums, domains, composites) have their own OIDs per database.
  */
 const FIRST_NORMAL_OID = 16384;
-/** `sid` column types whose binary format `sidBinary` writes. */
-export const SID_BINARY_TYPES = new Set([20, 21, 23, 25, 1043]);
-
-/** The `sid` text in the binary format of the target's sid column type; undefined when it does not fit. */
+/**
+ * The `sid` text in the binary format of the target's sid column type
+ * (bigint, int, smallint, text or varchar); undefined for other types and
+ * values that do not fit.
+ */
 export function sidBinary(sid: string, typeOid: number): Uint8Array | undefined {
   if (typeOid === 25 || typeOid === 1043) return Buffer.from(sid, 'utf8');
   if (!/^-?\d{1,19}$/.test(sid)) return undefined;
@@ -115,9 +116,7 @@ export function resolveShape(relation: SourceRelation, target: TargetInfo): Shap
     arbiter,
     keyIndex: full ? undefined : keyIndexOf(target, cols, keyCols),
     overriding: cols.some((c) => c.identityAlways),
-    binaryCopy:
-      (target.sid === undefined || SID_BINARY_TYPES.has(target.sid.typeOid)) &&
-      cols.every((c) => c.typeOid === c.sourceTypeOid && c.typeOid < FIRST_NORMAL_OID),
+    binaryCopy: cols.every((c) => c.typeOid === c.sourceTypeOid && c.typeOid < FIRST_NORMAL_OID),
     signature: `${relation.replicaIdentity}|${cols.map((c) => `${c.src}:${c.name}`).join(',')}|${keyCols.join(',')}`,
     ignored,
   };

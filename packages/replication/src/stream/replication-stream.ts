@@ -378,6 +378,8 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         }
       }
       const decoder = new PgoutputDecoder({ protoVersion: protocol.protoVersion });
+      // Wire rows need text-format values, or binary ones with the caller's decoders.
+      const wireFormat = !protocol.binary || this.o.binaryText !== undefined;
       const gen = this.queue.clear();
       this.assembler = new TransactionAssembler({
         stats: this.stats,
@@ -390,11 +392,8 @@ export class ReplicationStream implements AsyncIterableIterator<TransactionPart>
         spillDir: this.spillDir,
         slot: this.slot,
         log: this.log,
-        wireInserts:
-          (this.o.wireInserts || this.o.wireRows || false) &&
-          (!protocol.binary || this.o.binaryText !== undefined),
-        wireRows:
-          (this.o.wireRows ?? false) && (!protocol.binary || this.o.binaryText !== undefined),
+        wireInserts: (this.o.wireInserts || this.o.wireRows || false) && wireFormat,
+        wireRows: (this.o.wireRows ?? false) && wireFormat,
         binaryText: protocol.binary ? this.o.binaryText : undefined,
         sink: {
           part: (part) => this.queue.push({ kind: 'part', part, gen }),

@@ -1,7 +1,6 @@
 import { formatLsn, type Logger } from '@kuvasz/core';
 import {
   type ArenaBinaryDecoders,
-  type ArenaTuple,
   MessageTag,
   MessageView,
   type PgoutputMessage,
@@ -215,12 +214,10 @@ export class TransactionAssembler {
       row = view.oldTuple;
     }
     const relation = this.relation(view.relationOid);
-    let tuple: ArenaTuple | undefined;
-    if (this.o.binaryText) {
-      const decoders = this.o.binaryText(relation);
-      if (!decoders) return false;
-      tuple = this.arena!.add(row, decoders);
-    } else tuple = this.arena!.add(row);
+    // Binary mode: a relation without decoders is decoded into objects.
+    const decoders = this.o.binaryText?.(relation);
+    if (this.o.binaryText && !decoders) return false;
+    const tuple = this.arena!.add(row, decoders);
     if (!tuple) return false;
     const change: Change = new Kind(relation, tuple);
     this.tx.builder.addChange(change, end - start);
